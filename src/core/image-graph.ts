@@ -1,0 +1,696 @@
+import { DirectedGraph } from 'graphology';
+import { InvalidEdgeError } from './errors/invalid-edge-error.js';
+import { InvalidGraphError } from './errors/invalid-graph-error.js';
+import { UnknownImageError } from './errors/unknown-image-error.js';
+import { compareIds } from './sort.js';
+import type {
+  BlobRef,
+  BlobRole,
+  EdgeKind,
+  ImageEdgeKind,
+  ImageGraphJSON,
+  ImageInfo,
+} from './types.js';
+
+/** Edge kinds as small integers, packed into adjacency entries as `slot * 4 + kind`. */
+export const KIND_PARENT = 0;
+export const KIND_CHILD = 1;
+export const KIND_REFERRER = 2;
+const KIND_NAMES: readonly ImageEdgeKind[] = ['parent', 'child', 'referrer'];
+
+/** Node attributes of {@link ImageGraph.graph}. */
+export interface GraphNodeAttributes {
+  kind: 'image' | 'blob';
+  /** Image info (images only). */
+  info?: ImageInfo;
+  /** Blob size in bytes (blobs only). */
+  size?: number;
+  /** Tags pointing at the image (images only), sorted. */
+  tags?: string[];
+}
+
+/** Edge attributes of {@link ImageGraph.graph}. */
+export interface GraphEdgeAttributes {
+  kind: EdgeKind;
+  /** For blob edges: config or layer. */
+  role?: BlobRole;
+}
+
+/**
+ * Internal, read-only view of an {@link ImageGraph}'s storage used by the core algorithms.
+ * Not part of the public API.
+ * @internal
+ */
+export interface GraphStore {
+  readonly ids: readonly (string | undefined)[];
+  readonly info: readonly (ImageInfo | undefined)[];
+  readonly out: readonly (number[] | undefined)[];
+  readonly in: readonly (number[] | undefined)[];
+  readonly imageBlobs: readonly (number[] | undefined)[];
+  readonly blobIds: readonly string[];
+  readonly blobSize: readonly (number | undefined)[];
+  readonly tags: ReadonlyMap<string, number>;
+  readonly slotOf: ReadonlyMap<string, number>;
+  /** Live image slots sorted by image id (cached until the image set changes). */
+  sortedSlots(): Int32Array;
+}
+
+const stores = new WeakMap<ImageGraph, GraphStore>();
+
+/** @internal */
+export function storeOf(graph: ImageGraph): GraphStore {
+  const store = stores.get(graph);
+  if (!store) throw new TypeError('expected an ImageGraph');
+  return store;
+}
+
+/**
+ * The image graph: images (nodes with opaque string ids), the edges between them (`parent`,
+ * `child`, `referrer`), the blobs each image needs, and tags pointing at images.
+ *
+ * Every edge points from the image that needs the other to the image it needs: child image →
+ * parent, index → platform manifest, referrer → subject, image → blob.
+ *
+ * Storage is compact (adjacency arrays indexed by integer slots) so that graphs of a million images
+ * build and plan in seconds. {@link ImageGraph.graph} exposes the same graph as a graphology
+ * `DirectedGraph`, built on first access and kept in sync by every later mutation through this
+ * class. Treat it as read-only: changes made to it directly are not seen by regprune.
+ *
+ * @example
+ * ```ts
+ * const g = new ImageGraph();
+ * for (const id of ['A', 'B', 'C', 'D']) g.addImage(id);
+ * g.addParent('B', 'A'); g.addParent('C', 'B'); g.addParent('D', 'C');
+ * g.setTag('version1', 'C'); g.setTag('version2', 'D'); g.setTag('latest', 'D');
+ * ```
+ */
+export class ImageGraph {
+  readonly #slotOf = new Map<string, number>();
+  readonly #ids: (string | undefined)[] = [];
+  readonly #info: (ImageInfo | undefined)[] = [];
+  /** Outgoing image edges per slot, packed as `target * 4 + kind`. */
+  readonly #out: (number[] | undefined)[] = [];
+  /** Incoming image edges per slot, packed as `source * 4 + kind`. */
+  readonly #in: (number[] | undefined)[] = [];
+  /** Blobs per image slot, packed as `blobSlot * 2 + (role === 'layer' ? 1 : 0)`. */
+  readonly #imageBlobs: (number[] | undefined)[] = [];
+  readonly #blobSlotOf = new Map<string, number>();
+  readonly #blobIds: string[] = [];
+  readonly #blobSize: (number | undefined)[] = [];
+  readonly #tags = new Map<string, number>();
+  readonly #tagsBySlot: (string[] | undefined)[] = [];
+  #liveCount = 0;
+  #sorted: Int32Array | undefined;
+  #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
+
+  constructor() {
+    stores.set(this, {
+      ids: this.#ids,
+      info: this.#info,
+      out: this.#out,
+      in: this.#in,
+      imageBlobs: this.#imageBlobs,
+      blobIds: this.#blobIds,
+      blobSize: this.#blobSize,
+      tags: this.#tags,
+      slotOf: this.#slotOf,
+      sortedSlots: () => this.#sortedSlots(),
+    });
+  }
+
+  /**
+   * The graph as a graphology `DirectedGraph`: image and blob nodes (attribute `kind`), edges
+   * with attribute `kind` (`parent` | `child` | `referrer` | `blob`). Built on first access, then
+   * kept in sync. Read-only by contract.
+   */
+  get graph(): DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> {
+    if (!this.#view) this.#view = this.#buildView();
+    return this.#view;
+  }
+
+  /** Number of images. */
+  get size(): number {
+    return this.#liveCount;
+  }
+
+  /**
+   * Adds an image, or merges `info` into an existing one (fields given later win). Idempotent.
+   * @throws {InvalidGraphError} when `id` is empty or already names a blob.
+   */
+  addImage(id: string, info?: ImageInfo): this {
+    const existing = this.#slotOf.get(id);
+    if (existing !== undefined) {
+      if (info) {
+        const merged = { ...this.#info[existing], ...info };
+        this.#info[existing] = merged;
+        this.#view?.mergeNodeAttributes(id, { info: merged });
+      }
+      return this;
+    }
+    checkId(id, 'image id');
+    if (this.#blobSlotOf.has(id)) {
+      throw new InvalidGraphError('image id', `${JSON.stringify(id)} is already a blob id`);
+    }
+    const slot = this.#ids.length;
+    this.#slotOf.set(id, slot);
+    this.#ids.push(id);
+    this.#info.push(info ? { ...info } : undefined);
+    this.#out.push(undefined);
+    this.#in.push(undefined);
+    this.#imageBlobs.push(undefined);
+    this.#tagsBySlot.push(undefined);
+    this.#liveCount++;
+    this.#sorted = undefined;
+    this.#view?.addNode(id, info ? { kind: 'image', info: { ...info } } : { kind: 'image' });
+    return this;
+  }
+
+  /** `child` is built on `parent`. @throws {UnknownImageError} {@link InvalidEdgeError} */
+  addParent(child: string, parent: string): this {
+    this.#addEdge(child, parent, KIND_PARENT);
+    return this;
+  }
+
+  /** The index (manifest list) `index` lists the manifest `child`. @throws {UnknownImageError} {@link InvalidEdgeError} */
+  addChild(index: string, child: string): this {
+    this.#addEdge(index, child, KIND_CHILD);
+    return this;
+  }
+
+  /** `referrer` (signature, SBOM, attestation) is attached to `subject`. @throws {UnknownImageError} {@link InvalidEdgeError} */
+  addReferrer(referrer: string, subject: string): this {
+    this.#addEdge(referrer, subject, KIND_REFERRER);
+    return this;
+  }
+
+  /**
+   * `image` needs blob `blobId` (its config or one of its layers). Idempotent; a size given later
+   * fills in an unknown one.
+   * @throws {UnknownImageError} when `image` is not in the graph.
+   */
+  addBlob(image: string, blobId: string, options: { size?: number; role: BlobRole }): this {
+    const slot = this.#slotOf.get(image);
+    if (slot === undefined)
+      throw new UnknownImageError(
+        [image],
+        `addBlob(${JSON.stringify(image)}, ${JSON.stringify(blobId)})`,
+      );
+    if (options.role !== 'config' && options.role !== 'layer') {
+      throw new InvalidGraphError(
+        'addBlob role',
+        `must be "config" or "layer", got ${JSON.stringify(options.role)}`,
+      );
+    }
+    const size = options.size;
+    if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+      throw new InvalidGraphError(
+        'addBlob size',
+        `must be a non-negative integer, got ${String(size)}`,
+      );
+    }
+    let blob = this.#blobSlotOf.get(blobId);
+    if (blob === undefined) {
+      checkId(blobId, 'blob id');
+      if (this.#slotOf.has(blobId)) {
+        throw new InvalidGraphError('blob id', `${JSON.stringify(blobId)} is already an image id`);
+      }
+      blob = this.#blobIds.length;
+      this.#blobSlotOf.set(blobId, blob);
+      this.#blobIds.push(blobId);
+      this.#blobSize.push(size);
+      this.#view?.addNode(blobId, size === undefined ? { kind: 'blob' } : { kind: 'blob', size });
+    } else if (this.#blobSize[blob] === undefined && size !== undefined) {
+      this.#blobSize[blob] = size;
+      this.#view?.mergeNodeAttributes(blobId, { size });
+    }
+    const packed = blob * 2 + (options.role === 'layer' ? 1 : 0);
+    const list = this.#imageBlobs[slot];
+    if (!list) this.#imageBlobs[slot] = [packed];
+    else if (!list.includes(packed)) {
+      if (list.includes(packed ^ 1)) return this; // same blob in the other role: one need is enough
+      list.push(packed);
+    } else return this;
+    if (this.#view && !this.#view.hasEdge(image, blobId)) {
+      this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role: options.role });
+    }
+    return this;
+  }
+
+  /** Points `tag` at `image`, moving it if it already points elsewhere (as a registry does). */
+  setTag(tag: string, image: string): this {
+    const slot = this.#slotOf.get(image);
+    if (slot === undefined) throw new UnknownImageError([image], `setTag(${JSON.stringify(tag)})`);
+    checkId(tag, 'tag');
+    const old = this.#tags.get(tag);
+    if (old === slot) return this;
+    if (old !== undefined) this.#unlinkTag(tag, old);
+    this.#tags.set(tag, slot);
+    const list = this.#tagsBySlot[slot];
+    if (list) list.push(tag);
+    else this.#tagsBySlot[slot] = [tag];
+    this.#syncViewTags(slot);
+    return this;
+  }
+
+  /** Removes a tag. The image stays. Returns whether the tag existed. */
+  removeTag(tag: string): boolean {
+    const slot = this.#tags.get(tag);
+    if (slot === undefined) return false;
+    this.#tags.delete(tag);
+    this.#unlinkTag(tag, slot);
+    return true;
+  }
+
+  /** The image a tag points at, or `undefined`. */
+  tagTarget(tag: string): string | undefined {
+    const slot = this.#tags.get(tag);
+    return slot === undefined ? undefined : this.#ids[slot];
+  }
+
+  /** Tags pointing at `image`, sorted. Empty for an untagged or unknown image. */
+  tagsOf(image: string): string[] {
+    const slot = this.#slotOf.get(image);
+    const list = slot === undefined ? undefined : this.#tagsBySlot[slot];
+    return list ? [...list].sort(compareIds) : [];
+  }
+
+  /** Whether the graph holds the image. */
+  hasImage(id: string): boolean {
+    return this.#slotOf.has(id);
+  }
+
+  /** Whether the graph holds the tag. */
+  hasTag(tag: string): boolean {
+    return this.#tags.has(tag);
+  }
+
+  /** The image's info, or `undefined`. */
+  imageInfo(id: string): ImageInfo | undefined {
+    const slot = this.#slotOf.get(id);
+    return slot === undefined ? undefined : this.#info[slot];
+  }
+
+  /** All image ids, sorted. */
+  images(): string[] {
+    const sorted = this.#sortedSlots();
+    const out = new Array<string>(sorted.length);
+    for (let i = 0; i < sorted.length; i++) out[i] = this.#ids[sorted[i] as number] as string;
+    return out;
+  }
+
+  /** All tag names, sorted. */
+  tags(): string[] {
+    return [...this.#tags.keys()].sort(compareIds);
+  }
+
+  /** All blob ids, sorted. */
+  blobs(): string[] {
+    return [...this.#blobIds].sort(compareIds);
+  }
+
+  /** The blobs `image` needs, sorted by id. */
+  blobsOf(image: string): BlobRef[] {
+    const slot = this.#slotOf.get(image);
+    const list = slot === undefined ? undefined : this.#imageBlobs[slot];
+    if (!list) return [];
+    return list
+      .map((p) => ({
+        id: this.#blobIds[p >> 1] as string,
+        role: (p & 1 ? 'layer' : 'config') as BlobRole,
+        size: this.#blobSize[p >> 1],
+      }))
+      .sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  /** Images `id` points at through edges of `kind` (its parents, children or subjects), sorted. */
+  targetsOf(id: string, kind: ImageEdgeKind): string[] {
+    return this.#neighbours(id, kind, this.#out);
+  }
+
+  /** Images pointing at `id` through edges of `kind` (its child images, indexes or referrers), sorted. */
+  sourcesOf(id: string, kind: ImageEdgeKind): string[] {
+    return this.#neighbours(id, kind, this.#in);
+  }
+
+  /**
+   * Removes an image with its edges, blob links and tags. Blobs no image needs any more are
+   * dropped too. Returns whether the image existed.
+   */
+  removeImage(id: string): boolean {
+    const slot = this.#slotOf.get(id);
+    if (slot === undefined) return false;
+    for (const tag of this.#tagsBySlot[slot] ?? []) this.#tags.delete(tag);
+    this.#tagsBySlot[slot] = undefined;
+    for (const packed of this.#out[slot] ?? [])
+      removePacked(this.#in, Math.floor(packed / 4), slot * 4 + (packed % 4));
+    for (const packed of this.#in[slot] ?? [])
+      removePacked(this.#out, Math.floor(packed / 4), slot * 4 + (packed % 4));
+    this.#out[slot] = undefined;
+    this.#in[slot] = undefined;
+    this.#imageBlobs[slot] = undefined;
+    this.#info[slot] = undefined;
+    this.#ids[slot] = undefined;
+    this.#slotOf.delete(id);
+    this.#liveCount--;
+    this.#sorted = undefined;
+    this.#view?.dropNode(id);
+    return true;
+  }
+
+  /** A deep copy. */
+  clone(): ImageGraph {
+    return ImageGraph.fromJSON(this.toJSON());
+  }
+
+  /** The graph as plain, sorted JSON (see {@link ImageGraphJSON}). */
+  toJSON(): ImageGraphJSON {
+    const images: ImageGraphJSON['images'] = [];
+    const parents: Array<[string, string]> = [];
+    const children: Array<[string, string]> = [];
+    const referrers: Array<[string, string]> = [];
+    const buckets = [parents, children, referrers];
+    const usedBlobs = new Set<number>();
+    for (const slot of this.#sortedSlots()) {
+      const id = this.#ids[slot] as string;
+      const entry: ImageGraphJSON['images'][number] = { id };
+      const info = this.#info[slot];
+      if (info) entry.info = structuredClone(info);
+      const blobs = this.#imageBlobs[slot];
+      if (blobs) {
+        entry.blobs = blobs
+          .map((p): [string, BlobRole] => {
+            usedBlobs.add(p >> 1);
+            return [this.#blobIds[p >> 1] as string, p & 1 ? 'layer' : 'config'];
+          })
+          .sort((a, b) => compareIds(a[0], b[0]));
+      }
+      images.push(entry);
+      for (const packed of this.#out[slot] ?? []) {
+        (buckets[packed % 4] as Array<[string, string]>).push([
+          id,
+          this.#ids[Math.floor(packed / 4)] as string,
+        ]);
+      }
+    }
+    const byPair = (a: [string, string], b: [string, string]) =>
+      compareIds(a[0], b[0]) || compareIds(a[1], b[1]);
+    for (const bucket of buckets) bucket.sort(byPair);
+    const blobSizes: Record<string, number> = {};
+    for (const blob of [...usedBlobs].sort((a, b) =>
+      compareIds(this.#blobIds[a] as string, this.#blobIds[b] as string),
+    )) {
+      const size = this.#blobSize[blob];
+      if (size !== undefined) blobSizes[this.#blobIds[blob] as string] = size;
+    }
+    const tags: Record<string, string> = {};
+    for (const tag of this.tags()) tags[tag] = this.#ids[this.#tags.get(tag) as number] as string;
+    return { format: 'regprune.graph.v1', images, parents, children, referrers, blobSizes, tags };
+  }
+
+  /**
+   * Rebuilds a graph from {@link ImageGraph.toJSON} output (or a parsed JSON file of that shape).
+   * Validates everything; edges are checked for cycles once, after all are added.
+   * @throws {InvalidGraphError} naming the offending field; {@link UnknownImageError}, {@link InvalidEdgeError}.
+   */
+  static fromJSON(json: unknown): ImageGraph {
+    const data = expectObject(json, '$');
+    if (data.format !== 'regprune.graph.v1') {
+      throw new InvalidGraphError(
+        '$.format',
+        `expected "regprune.graph.v1", got ${JSON.stringify(data.format)}`,
+      );
+    }
+    const g = new ImageGraph();
+    const blobSizes =
+      data.blobSizes === undefined ? {} : expectObject(data.blobSizes, '$.blobSizes');
+    const images = expectArray(data.images, '$.images');
+    for (let i = 0; i < images.length; i++) {
+      const entry = expectObject(images[i], `$.images[${i}]`);
+      const id = expectString(entry.id, `$.images[${i}].id`);
+      g.addImage(
+        id,
+        entry.info === undefined
+          ? undefined
+          : (expectObject(entry.info, `$.images[${i}].info`) as ImageInfo),
+      );
+    }
+    for (let i = 0; i < images.length; i++) {
+      const entry = images[i] as Record<string, unknown>;
+      if (entry.blobs === undefined) continue;
+      const blobs = expectArray(entry.blobs, `$.images[${i}].blobs`);
+      for (let j = 0; j < blobs.length; j++) {
+        const pair = expectArray(blobs[j], `$.images[${i}].blobs[${j}]`);
+        const blobId = expectString(pair[0], `$.images[${i}].blobs[${j}][0]`);
+        const size = blobSizes[blobId];
+        if (size !== undefined && typeof size !== 'number') {
+          throw new InvalidGraphError(`$.blobSizes[${JSON.stringify(blobId)}]`, 'must be a number');
+        }
+        g.addBlob(entry.id as string, blobId, { role: pair[1] as BlobRole, size });
+      }
+    }
+    const kinds: Array<[string, number]> = [
+      ['parents', KIND_PARENT],
+      ['children', KIND_CHILD],
+      ['referrers', KIND_REFERRER],
+    ];
+    for (const [field, kind] of kinds) {
+      const pairs = data[field] === undefined ? [] : expectArray(data[field], `$.${field}`);
+      for (let i = 0; i < pairs.length; i++) {
+        const pair = expectArray(pairs[i], `$.${field}[${i}]`);
+        g.#addEdge(
+          expectString(pair[0], `$.${field}[${i}][0]`),
+          expectString(pair[1], `$.${field}[${i}][1]`),
+          kind,
+          false,
+        );
+      }
+    }
+    g.#assertAcyclic();
+    const tags = data.tags === undefined ? {} : expectObject(data.tags, '$.tags');
+    for (const tag of Object.keys(tags))
+      g.setTag(tag, expectString(tags[tag], `$.tags[${JSON.stringify(tag)}]`));
+    return g;
+  }
+
+  #addEdge(from: string, to: string, kind: number, checkCycle = true): void {
+    const a = this.#slotOf.get(from);
+    const b = this.#slotOf.get(to);
+    const name = KIND_NAMES[kind] as ImageEdgeKind;
+    if (a === undefined || b === undefined) {
+      const missing = [a === undefined ? from : undefined, b === undefined ? to : undefined].filter(
+        (x): x is string => x !== undefined,
+      );
+      throw new UnknownImageError(
+        missing,
+        `${name} edge ${JSON.stringify(from)} → ${JSON.stringify(to)}`,
+      );
+    }
+    if (a === b) {
+      throw new InvalidEdgeError(
+        'SELF_EDGE',
+        [from],
+        `${name} edge from ${JSON.stringify(from)} to itself`,
+      );
+    }
+    const outs = this.#out[a];
+    if (outs) {
+      for (const packed of outs) {
+        if (Math.floor(packed / 4) !== b) continue;
+        if (packed % 4 === kind) return;
+        throw new InvalidEdgeError(
+          'EDGE_CONFLICT',
+          [from, to],
+          `${JSON.stringify(from)} → ${JSON.stringify(to)} is already a ${KIND_NAMES[packed % 4]} edge; cannot also be a ${name} edge`,
+        );
+      }
+    }
+    if (checkCycle) {
+      const cycle = this.#pathBetween(b, a);
+      if (cycle) {
+        const ids = [from, ...cycle.map((s) => this.#ids[s] as string)];
+        throw new InvalidEdgeError(
+          'CYCLE',
+          ids,
+          `${name} edge ${JSON.stringify(from)} → ${JSON.stringify(to)} would close a cycle: ${ids.join(' → ')}`,
+        );
+      }
+    }
+    if (outs) outs.push(b * 4 + kind);
+    else this.#out[a] = [b * 4 + kind];
+    const ins = this.#in[b];
+    if (ins) ins.push(a * 4 + kind);
+    else this.#in[b] = [a * 4 + kind];
+    this.#view?.addDirectedEdge(from, to, { kind: name });
+  }
+
+  /** A path of slots from `start` to `goal` over outgoing edges, or undefined. */
+  #pathBetween(start: number, goal: number): number[] | undefined {
+    const prev = new Map<number, number>([[start, -1]]);
+    const stack = [start];
+    while (stack.length > 0) {
+      const slot = stack.pop() as number;
+      if (slot === goal) {
+        const path: number[] = [];
+        for (let s = slot; s !== -1; s = prev.get(s) as number) path.push(s);
+        return path.reverse();
+      }
+      for (const packed of this.#out[slot] ?? []) {
+        const next = Math.floor(packed / 4);
+        if (!prev.has(next)) {
+          prev.set(next, slot);
+          stack.push(next);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Kahn's algorithm over all image edges; reports one cycle when there is one. */
+  #assertAcyclic(): void {
+    const n = this.#ids.length;
+    const indeg = new Int32Array(n);
+    for (let s = 0; s < n; s++)
+      for (const p of this.#out[s] ?? []) {
+        const t = Math.floor(p / 4);
+        indeg[t] = (indeg[t] as number) + 1;
+      }
+    const queue: number[] = [];
+    for (let s = 0; s < n; s++) if (indeg[s] === 0) queue.push(s);
+    let seen = 0;
+    while (queue.length > 0) {
+      const s = queue.pop() as number;
+      seen++;
+      for (const p of this.#out[s] ?? []) {
+        const t = Math.floor(p / 4);
+        indeg[t] = (indeg[t] as number) - 1;
+        if (indeg[t] === 0) queue.push(t);
+      }
+    }
+    if (seen === n) return;
+    // Every slot left with indegree > 0 lies on or behind a cycle; walk forward until one repeats.
+    let s = indeg.findIndex((d) => d > 0);
+    const order: number[] = [];
+    const at = new Map<number, number>();
+    while (!at.has(s)) {
+      at.set(s, order.length);
+      order.push(s);
+      const next = (this.#out[s] ?? [])
+        .map((p) => Math.floor(p / 4))
+        .find((t) => (indeg[t] as number) > 0);
+      s = next as number;
+    }
+    const ids = [...order.slice(at.get(s)), s].map((x) => this.#ids[x] as string);
+    throw new InvalidEdgeError('CYCLE', ids, `the edges form a cycle: ${ids.join(' → ')}`);
+  }
+
+  #neighbours(id: string, kind: ImageEdgeKind, lists: (number[] | undefined)[]): string[] {
+    const slot = this.#slotOf.get(id);
+    if (slot === undefined) return [];
+    const k = KIND_NAMES.indexOf(kind);
+    return (lists[slot] ?? [])
+      .filter((p) => p % 4 === k)
+      .map((p) => this.#ids[Math.floor(p / 4)] as string)
+      .sort(compareIds);
+  }
+
+  #unlinkTag(tag: string, slot: number): void {
+    const list = this.#tagsBySlot[slot];
+    if (list) {
+      const i = list.indexOf(tag);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.#tagsBySlot[slot] = undefined;
+    }
+    this.#syncViewTags(slot);
+  }
+
+  #syncViewTags(slot: number): void {
+    if (!this.#view) return;
+    const list = this.#tagsBySlot[slot];
+    const id = this.#ids[slot] as string;
+    if (list) this.#view.setNodeAttribute(id, 'tags', [...list].sort(compareIds));
+    else this.#view.removeNodeAttribute(id, 'tags');
+  }
+
+  #sortedSlots(): Int32Array {
+    if (this.#sorted) return this.#sorted;
+    const live: number[] = [];
+    for (let s = 0; s < this.#ids.length; s++) if (this.#ids[s] !== undefined) live.push(s);
+    const ids = this.#ids as string[];
+    live.sort((a, b) => compareIds(ids[a] as string, ids[b] as string));
+    this.#sorted = Int32Array.from(live);
+    return this.#sorted;
+  }
+
+  #buildView(): DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> {
+    const view = new DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes>({
+      allowSelfLoops: false,
+    });
+    for (const slot of this.#sortedSlots()) {
+      const attrs: GraphNodeAttributes = { kind: 'image' };
+      const info = this.#info[slot];
+      if (info) attrs.info = { ...info };
+      const tags = this.#tagsBySlot[slot];
+      if (tags) attrs.tags = [...tags].sort(compareIds);
+      view.addNode(this.#ids[slot] as string, attrs);
+    }
+    for (let b = 0; b < this.#blobIds.length; b++) {
+      const size = this.#blobSize[b];
+      view.addNode(
+        this.#blobIds[b] as string,
+        size === undefined ? { kind: 'blob' } : { kind: 'blob', size },
+      );
+    }
+    for (const slot of this.#sortedSlots()) {
+      const from = this.#ids[slot] as string;
+      for (const p of this.#out[slot] ?? []) {
+        view.addDirectedEdge(from, this.#ids[Math.floor(p / 4)] as string, {
+          kind: KIND_NAMES[p % 4] as ImageEdgeKind,
+        });
+      }
+      for (const p of this.#imageBlobs[slot] ?? []) {
+        view.addDirectedEdge(from, this.#blobIds[p >> 1] as string, {
+          kind: 'blob',
+          role: p & 1 ? 'layer' : 'config',
+        });
+      }
+    }
+    return view;
+  }
+}
+
+function removePacked(lists: (number[] | undefined)[], slot: number, packed: number): void {
+  const list = lists[slot];
+  if (!list) return;
+  const i = list.indexOf(packed);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) lists[slot] = undefined;
+}
+
+function checkId(id: unknown, what: string): void {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new InvalidGraphError(what, `must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+}
+
+function expectObject(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidGraphError(
+      path,
+      `must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+function expectArray(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value))
+    throw new InvalidGraphError(path, `must be an array, got ${typeof value}`);
+  return value;
+}
+
+function expectString(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidGraphError(path, `must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,276 @@
+import { type GraphStore, type ImageGraph, KIND_REFERRER, storeOf } from './image-graph.js';
+import type {
+  CleanupPlan,
+  DeleteOperation,
+  KeptImage,
+  PathEdge,
+  ReclaimableBlob,
+  UntagOperation,
+} from './plan-types.js';
+import { compareIds } from './sort.js';
+
+/** A root of the kept set: a kept tag's image, or an image kept for another reason. */
+export interface Seed {
+  image: string;
+  tag: string | null;
+  note?: string;
+}
+
+/** Options of the plan engine that policies use. */
+export interface EngineOptions {
+  /**
+   * Referrers for which this returns true are not kept merely because their subject is kept
+   * (a policy's `referrers` artifact-type list). They still keep their subject when kept themselves.
+   */
+  detachReferrer?: (image: string) => boolean;
+}
+
+const PATH_EDGES: readonly PathEdge[] = ['parent', 'child', 'subject'];
+const NONE = -1;
+
+/**
+ * Computes the plan from roots. Linear in images + edges apart from sorting: one breadth-first
+ * pass for the kept set (layers sorted by id, so reasons do not depend on insertion order), one
+ * layered topological pass over the orphans for the delete order, one pass over blob links.
+ * @internal
+ */
+export function computePlan(
+  graph: ImageGraph,
+  seeds: readonly Seed[],
+  keptTags: ReadonlySet<string>,
+  options: EngineOptions = {},
+): CleanupPlan {
+  const store = storeOf(graph);
+  const sorted = store.sortedSlots();
+  const n = sorted.length;
+  const rank = new Int32Array(store.ids.length).fill(NONE);
+  for (let r = 0; r < n; r++) rank[sorted[r] as number] = r;
+
+  const pred = new Int32Array(n).fill(NONE);
+  const predEdge = new Uint8Array(n);
+  const kept = new Uint8Array(n);
+  const seedOf = new Int32Array(n).fill(NONE);
+  const detached = detachedRanks(store, sorted, options.detachReferrer);
+
+  let layer: number[] = [];
+  for (let i = 0; i < seeds.length; i++) {
+    const slot = store.slotOf.get((seeds[i] as Seed).image);
+    if (slot === undefined) continue;
+    const r = rank[slot] as number;
+    if (kept[r]) continue;
+    kept[r] = 1;
+    seedOf[r] = i;
+    layer.push(r);
+  }
+  let keptCount = layer.length;
+  while (layer.length > 0) {
+    layer.sort(numeric);
+    const next: number[] = [];
+    for (const r of layer) {
+      const slot = sorted[r] as number;
+      const outs = store.out[slot];
+      if (outs) {
+        for (const p of outs) {
+          const t = rank[Math.floor(p / 4)] as number;
+          if (kept[t]) continue;
+          kept[t] = 1;
+          pred[t] = r;
+          predEdge[t] = p % 4;
+          next.push(t);
+        }
+      }
+      const ins = store.in[slot];
+      if (ins) {
+        for (const p of ins) {
+          if (p % 4 !== KIND_REFERRER) continue;
+          const t = rank[Math.floor(p / 4)] as number;
+          if (kept[t] || detached?.[t]) continue;
+          kept[t] = 1;
+          pred[t] = r;
+          predEdge[t] = 3;
+          next.push(t);
+        }
+      }
+    }
+    keptCount += next.length;
+    layer = next;
+  }
+
+  const keep: KeptImage[] = new Array(keptCount);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    if (!kept[r]) continue;
+    const path: string[] = [];
+    const edges: PathEdge[] = [];
+    let x = r;
+    while (pred[x] !== NONE) {
+      path.push(store.ids[sorted[x] as number] as string);
+      edges.push(predEdge[x] === 3 ? 'referrer' : (PATH_EDGES[predEdge[x] as number] as PathEdge));
+      x = pred[x] as number;
+    }
+    path.push(store.ids[sorted[x] as number] as string);
+    path.reverse();
+    edges.reverse();
+    const seed = seeds[seedOf[x] as number] as Seed;
+    const entry: KeptImage = { image: path[path.length - 1] as string, tag: seed.tag, path, edges };
+    if (seed.note !== undefined) entry.note = seed.note;
+    keep[k++] = entry;
+  }
+
+  const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
+  const tagsByRank = new Map<number, string[]>();
+  const untag: UntagOperation[] = [];
+  const allTags = [...store.tags.keys()].sort(compareIds);
+  for (const tag of allTags) {
+    const r = rank[store.tags.get(tag) as number] as number;
+    if (!kept[r]) {
+      const list = tagsByRank.get(r);
+      if (list) list.push(tag);
+      else tagsByRank.set(r, [tag]);
+    } else if (!keptTags.has(tag)) {
+      untag.push({ tag, image: store.ids[sorted[r] as number] as string });
+    }
+  }
+  let deletedTags = 0;
+  const del: DeleteOperation[] = new Array(deletions.order.length);
+  for (let i = 0; i < deletions.order.length; i++) {
+    const r = deletions.order[i] as number;
+    const slot = sorted[r] as number;
+    const tags = tagsByRank.get(r) ?? [];
+    deletedTags += tags.length;
+    const op: DeleteOperation = {
+      image: store.ids[slot] as string,
+      tags,
+      wave: deletions.wave[i] as number,
+    };
+    const mediaType = store.info[slot]?.mediaType;
+    if (mediaType !== undefined) op.mediaType = mediaType;
+    del[i] = op;
+  }
+
+  const { blobs, bytes } = reclaimableBlobs(store, sorted, kept);
+  return {
+    format: 'regprune.plan.v1',
+    keptTags: allTags.filter((t) => keptTags.has(t)),
+    untag,
+    delete: del,
+    keep,
+    blobs,
+    reclaimableBytes: bytes,
+    summary: {
+      images: n,
+      tags: allTags.length,
+      keptImages: keptCount,
+      deletedImages: del.length,
+      untaggedTags: untag.length,
+      deletedTags,
+    },
+    refused: null,
+    warnings: [],
+  };
+}
+
+function numeric(a: number, b: number): number {
+  return a - b;
+}
+
+function detachedRanks(
+  store: GraphStore,
+  sorted: Int32Array,
+  detach: ((image: string) => boolean) | undefined,
+): Uint8Array | undefined {
+  if (!detach) return undefined;
+  const out = new Uint8Array(sorted.length);
+  for (let r = 0; r < sorted.length; r++) {
+    const slot = sorted[r] as number;
+    const outs = store.out[slot];
+    if (outs?.some((p) => p % 4 === KIND_REFERRER) && detach(store.ids[slot] as string)) out[r] = 1;
+  }
+  return out;
+}
+
+/**
+ * Layered Kahn over the orphans: wave 0 holds orphans nothing orphaned points at; each later wave
+ * holds those whose every orphaned pointer sits in an earlier wave. Kept images never point at
+ * orphans (the kept set is closed under every edge), so only orphaned pointers count.
+ */
+function deleteOrder(
+  store: GraphStore,
+  sorted: Int32Array,
+  rank: Int32Array,
+  kept: Uint8Array,
+  count: number,
+): { order: Int32Array; wave: Int32Array } {
+  const n = sorted.length;
+  const indeg = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    if (kept[r]) continue;
+    const outs = store.out[sorted[r] as number];
+    if (!outs) continue;
+    for (const p of outs) {
+      const t = rank[Math.floor(p / 4)] as number;
+      indeg[t] = (indeg[t] as number) + 1;
+    }
+  }
+  const order = new Int32Array(count);
+  const wave = new Int32Array(count);
+  let layer: number[] = [];
+  for (let r = 0; r < n; r++) if (!kept[r] && indeg[r] === 0) layer.push(r);
+  let at = 0;
+  let w = 0;
+  while (layer.length > 0) {
+    const next: number[] = [];
+    for (const r of layer) {
+      order[at] = r;
+      wave[at++] = w;
+      const outs = store.out[sorted[r] as number];
+      if (!outs) continue;
+      for (const p of outs) {
+        const t = rank[Math.floor(p / 4)] as number;
+        if (kept[t]) continue;
+        indeg[t] = (indeg[t] as number) - 1;
+        if (indeg[t] === 0) next.push(t);
+      }
+    }
+    next.sort(numeric);
+    layer = next;
+    w++;
+  }
+  return { order, wave };
+}
+
+function reclaimableBlobs(
+  store: GraphStore,
+  sorted: Int32Array,
+  kept: Uint8Array,
+): { blobs: ReclaimableBlob[]; bytes: number } {
+  const needed = new Uint8Array(store.blobIds.length);
+  for (let r = 0; r < sorted.length; r++) {
+    if (!kept[r]) continue;
+    const list = store.imageBlobs[sorted[r] as number];
+    if (list) for (const p of list) needed[p >> 1] = 1;
+  }
+  const freed: number[] = [];
+  for (let r = 0; r < sorted.length; r++) {
+    if (kept[r]) continue;
+    const list = store.imageBlobs[sorted[r] as number];
+    if (!list) continue;
+    for (const p of list) {
+      const b = p >> 1;
+      if (needed[b]) continue;
+      needed[b] = 1; // count each blob once
+      freed.push(b);
+    }
+  }
+  const ids = store.blobIds;
+  freed.sort((a, b) => compareIds(ids[a] as string, ids[b] as string));
+  let bytes = 0;
+  const blobs: ReclaimableBlob[] = new Array(freed.length);
+  for (let i = 0; i < freed.length; i++) {
+    const b = freed[i] as number;
+    const size = store.blobSize[b];
+    if (size !== undefined) bytes += size;
+    blobs[i] = { id: ids[b] as string, size: size ?? null };
+  }
+  return { blobs, bytes };
+}

@@ -1,0 +1,85 @@
+/**
+ * How one step of a keep path reaches the next image:
+ * `parent` (an image's parent), `child` (an index's platform manifest), `referrer` (a referrer
+ * attached to a kept subject), `subject` (the subject of a kept referrer).
+ */
+export type PathEdge = 'parent' | 'child' | 'referrer' | 'subject';
+
+/** An image that stays, with the first reason found for keeping it. */
+export interface KeptImage {
+  image: string;
+  /** The kept tag the path starts from; `null` when something other than a tag keeps it (see `note`). */
+  tag: string | null;
+  /** Why the path's first image is kept when no tag is the reason (e.g. a policy's `protect`). */
+  note?: string;
+  /** Image ids from the kept root to this image, both included. */
+  path: string[];
+  /** `edges[i]` is how `path[i + 1]` is reached from `path[i]`. */
+  edges: PathEdge[];
+}
+
+/** A tag that is removed while its image stays (another kept tag or a kept image still needs it). */
+export interface UntagOperation {
+  tag: string;
+  image: string;
+}
+
+/** An image to delete. */
+export interface DeleteOperation {
+  image: string;
+  /** Tags that go with it (a registry drops every tag on a deleted digest), sorted. */
+  tags: string[];
+  /**
+   * Deletion wave: everything pointing at this image sits in an earlier wave, so the operations
+   * of one wave can run concurrently once every earlier wave is done.
+   */
+  wave: number;
+  mediaType?: string;
+}
+
+/** A blob no kept image needs any more. */
+export interface ReclaimableBlob {
+  id: string;
+  /** Size in bytes, `null` when unknown. */
+  size: number | null;
+}
+
+/** Something the plan wants a person to know; it does not change the plan. */
+export interface PlanWarning {
+  /** Stable code, e.g. `UNKNOWN_DATE`. */
+  code: string;
+  /** The image or tag concerned. */
+  id: string;
+  message: string;
+}
+
+/**
+ * A cleanup plan: plain JSON in a stable order (it depends only on the graph's content, never on
+ * the order images, edges or tags were added), so two plans of the same registry diff cleanly.
+ */
+export interface CleanupPlan {
+  format: 'regprune.plan.v1';
+  /** Tags that stay, sorted. */
+  keptTags: string[];
+  /** Tags to remove whose image stays, sorted by tag. */
+  untag: UntagOperation[];
+  /** Images to delete, in an order where whatever points at X comes before X. */
+  delete: DeleteOperation[];
+  /** Every image that stays, sorted by id, with its reason. */
+  keep: KeptImage[];
+  /** Blobs that only deleted images needed, sorted by id. */
+  blobs: ReclaimableBlob[];
+  /** Sum of the known sizes in `blobs`. */
+  reclaimableBytes: number;
+  summary: {
+    images: number;
+    tags: number;
+    keptImages: number;
+    deletedImages: number;
+    untaggedTags: number;
+    deletedTags: number;
+  };
+  /** Set when a safety cap refused the plan: adapters must not apply it. */
+  refused: { reason: string } | null;
+  warnings: PlanWarning[];
+}

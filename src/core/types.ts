@@ -1,0 +1,54 @@
+/** Kinds of image-to-image edges. Each edge points from the image that needs (or is attached to) to the other. */
+export type ImageEdgeKind = 'parent' | 'child' | 'referrer';
+
+/** Kinds of every edge in {@link ImageGraph.graph}, including image-to-blob edges. */
+export type EdgeKind = ImageEdgeKind | 'blob';
+
+/** What a blob is to the manifest that references it. */
+export type BlobRole = 'config' | 'layer';
+
+/** The platform a manifest is built for, as an index lists it. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/** Optional facts about an image. The core only reads `created` (policies) and `artifactType` (referrer rules). */
+export interface ImageInfo {
+  /** The manifest's media type, e.g. `application/vnd.oci.image.manifest.v1+json`. */
+  mediaType?: string;
+  /** Creation time as an ISO 8601 string. */
+  created?: string;
+  /** Size in bytes of the manifest itself. */
+  size?: number;
+  platform?: Platform;
+  /** The artifact type of a referrer (signature, SBOM, attestation). */
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+/** A blob reference of one image. */
+export interface BlobRef {
+  id: string;
+  role: BlobRole;
+  /** Size in bytes, when known. */
+  size: number | undefined;
+}
+
+/** The serialised form of an {@link ImageGraph}: plain JSON, sorted, so equal graphs serialise equally. */
+export interface ImageGraphJSON {
+  format: 'regprune.graph.v1';
+  /** Images sorted by id; `blobs` lists `[blobId, role]` pairs. */
+  images: Array<{ id: string; info?: ImageInfo; blobs?: Array<[string, BlobRole]> }>;
+  /** `[child, parent]` pairs. */
+  parents: Array<[string, string]>;
+  /** `[index, child]` pairs. */
+  children: Array<[string, string]>;
+  /** `[referrer, subject]` pairs. */
+  referrers: Array<[string, string]>;
+  /** Blob sizes in bytes by blob id (blobs of unknown size are absent). */
+  blobSizes: Record<string, number>;
+  /** Tag name to image id. */
+  tags: Record<string, string>;
+}
