@@ -1,6 +1,14 @@
 export * from './errors/index.js';
 export { type GraphEdgeAttributes, type GraphNodeAttributes, ImageGraph } from './image-graph.js';
 export {
+  digestOfImage,
+  imageId,
+  repositoryOfImage,
+  repositoryOfTag,
+  tagId,
+  tagName,
+} from './naming.js';
+export {
   applyPlanToGraph,
   explain,
   formatKeepPath,
@@ -10,5 +18,7 @@ export {
   resolveKeepTags,
 } from './plan.js';
 export type * from './plan-types.js';
+export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';
 export { compareIds } from './sort.js';
+export type * from './target.js';
 export type * from './types.js';

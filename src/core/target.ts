@@ -1,0 +1,49 @@
+import type { ImageGraph } from './image-graph.js';
+import type { CleanupPlan } from './plan-types.js';
+
+/** What an adapter did (or, in a dry run, would do) with one operation. */
+export interface OperationOutcome {
+  /** `untag` a tag, `delete` an image, `delete-blob` (layouts), `rewrite` a referrers fallback index or `index.json`. */
+  action: 'untag' | 'delete' | 'delete-blob' | 'rewrite';
+  /** The tag, image or blob id. */
+  id: string;
+  /** `planned` only in dry runs. */
+  status: 'done' | 'skipped' | 'failed' | 'planned';
+  /** Why it was skipped or failed, or a note on how it was done. */
+  reason?: string;
+  /** Requests sent (or, in a dry run, that would be sent), e.g. `DELETE /v2/app/manifests/sha256:…`. */
+  requests?: string[];
+}
+
+/** The result of applying a plan. */
+export interface ApplyResult {
+  dryRun: boolean;
+  /** Every operation of the plan, in the order handled. */
+  outcomes: OperationOutcome[];
+  totals: { done: number; skipped: number; failed: number; planned: number };
+  /** Bytes of blobs no remaining image needs (for registries: what their own GC can now free). */
+  reclaimableBytes: number;
+  /** Things a person should know, e.g. that storage is freed only by the registry's garbage collection. */
+  notes: string[];
+}
+
+/** Options every adapter's apply understands. */
+export interface ApplyOptions {
+  /** Report what would be done without changing anything. Default `false`. */
+  dryRun?: boolean;
+  /** Called after each operation. */
+  onProgress?: (event: { done: number; total: number; outcome: OperationOutcome }) => void;
+  /** Stops between operations. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The one narrow interface both adapters implement, so the CLI and scripts treat a registry and an
+ * OCI layout alike: load a graph, carry out a plan.
+ */
+export interface CleanupTarget {
+  /** e.g. `http://127.0.0.1:5000` or `oci:/path/to/layout`. */
+  readonly description: string;
+  loadGraph(options?: { signal?: AbortSignal; dates?: boolean }): Promise<ImageGraph>;
+  applyPlan(plan: CleanupPlan, options?: ApplyOptions): Promise<ApplyResult>;
+}
