@@ -11,7 +11,13 @@ export default defineConfig({
   format: ['esm'],
   target: 'node20',
   platform: 'node',
-  dts: { entry: { index: 'src/index.ts', registry: 'src/registry/index.ts', layout: 'src/layout/index.ts' } },
+  dts: {
+    entry: {
+      index: 'src/index.ts',
+      registry: 'src/registry/index.ts',
+      layout: 'src/layout/index.ts',
+    },
+  },
   clean: true,
   sourcemap: true,
   splitting: true,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyPlanToGraph, explain, ImageGraph, orphanedImages, planCleanup } from '../../src/index.js';
+import {
+  applyPlanToGraph,
+  explain,
+  ImageGraph,
+  orphanedImages,
+  planCleanup,
+} from '../../src/index.js';
 
 /** The original problem's first graph: A <- B <- C <- D. */
 function scenario1(): ImageGraph {
@@ -45,7 +51,9 @@ describe('the original scenarios', () => {
     expect(plan.delete).toEqual([{ image: 'C', tags: ['version1'], wave: 0 }]);
     expect(plan.untag).toEqual([]);
     expect(plan.keep.map((k) => k.image)).toEqual(['A', 'B', 'D']);
-    expect(explain(plan, 'C')).toBe('deleted: no kept tag reaches it (its tags version1 go with it)');
+    expect(explain(plan, 'C')).toBe(
+      'deleted: no kept tag reaches it (its tags version1 go with it)',
+    );
     expect(explain(plan, 'version1')).toBe(
       'deleted: tag version1 goes with C, which no kept tag reaches',
     );
