@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ImageGraph,
+  InvalidEdgeError,
+  InvalidGraphError,
+  RegpruneError,
+  UnknownImageError,
+} from '../../src/index.js';
+
+function chain(): ImageGraph {
+  const g = new ImageGraph();
+  for (const id of ['A', 'B', 'C']) g.addImage(id);
+  g.addParent('B', 'A').addParent('C', 'B');
+  return g;
+}
+
+describe('ImageGraph', () => {
+  it('addImage is idempotent and merges info', () => {
+    const g = new ImageGraph();
+    g.addImage('A', { mediaType: 'm1' });
+    g.addImage('A', { created: '2024-01-01T00:00:00Z' });
+    g.addImage('A');
+    expect(g.images()).toEqual(['A']);
+    expect(g.size).toBe(1);
+    expect(g.imageInfo('A')).toEqual({ mediaType: 'm1', created: '2024-01-01T00:00:00Z' });
+  });
+
+  it('setTag moves an existing tag, removeTag drops it, tagsOf is sorted', () => {
+    const g = chain();
+    g.setTag('v', 'A').setTag('z', 'C').setTag('a', 'C');
+    expect(g.tagTarget('v')).toBe('A');
+    g.setTag('v', 'C');
+    expect(g.tagTarget('v')).toBe('C');
+    expect(g.tagsOf('A')).toEqual([]);
+    expect(g.tagsOf('C')).toEqual(['a', 'v', 'z']);
+    expect(g.removeTag('v')).toBe(true);
+    expect(g.removeTag('v')).toBe(false);
+    expect(g.tags()).toEqual(['a', 'z']);
+    expect(g.tagTarget('v')).toBeUndefined();
+  });
+
+  it('rejects edges and tags naming unknown images, with a typed error naming them', () => {
+    const g = chain();
+    expect(() => g.addParent('X', 'A')).toThrow(UnknownImageError);
+    try {
+      g.addChild('X', 'Y');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RegpruneError);
+      expect((e as UnknownImageError).ids).toEqual(['X', 'Y']);
+      expect((e as Error).message).toContain('"X"');
+      expect((e as UnknownImageError).code).toBe('UNKNOWN_IMAGE');
+    }
+    expect(() => g.setTag('t', 'nope')).toThrow(/unknown image "nope"/);
+    expect(() => g.addBlob('nope', 'sha256:1', { role: 'layer', size: 1 })).toThrow(
+      UnknownImageError,
+    );
+  });
+
+  it('rejects self-edges and cycles, naming the ids', () => {
+    const g = chain();
+    expect(() => g.addReferrer('A', 'A')).toThrow(InvalidEdgeError);
+    try {
+      g.addParent('A', 'C');
+      expect.unreachable();
+    } catch (e) {
+      expect((e as InvalidEdgeError).code).toBe('CYCLE');
+      expect((e as InvalidEdgeError).ids).toEqual(['A', 'C', 'B', 'A']);
+    }
+    g.addImage('I');
+    g.addChild('I', 'C');
+    expect(() => g.addChild('A', 'I')).toThrow(/cycle: A → I → C → B → A/);
+    // a rejected edge leaves the graph unchanged
+    expect(g.targetsOf('A', 'child')).toEqual([]);
+  });
+
+  it('rejects a second edge of another kind between the same pair; the same edge twice is a no-op', () => {
+    const g = chain();
+    g.addParent('B', 'A');
+    expect(g.targetsOf('B', 'parent')).toEqual(['A']);
+    expect(() => g.addReferrer('B', 'A')).toThrow(/already a parent edge/);
+  });
+
+  it('rejects empty ids and a blob id equal to an image id', () => {
+    const g = chain();
+    expect(() => g.addImage('')).toThrow(InvalidGraphError);
+    expect(() => g.addBlob('A', 'B', { role: 'layer', size: 1 })).toThrow(/already an image id/);
+    expect(() => g.addBlob('A', 'sha256:x', { role: 'layer', size: -1 })).toThrow(
+      /non-negative integer/,
+    );
+  });
+
+  it('toJSON is independent of insertion order and round-trips through fromJSON', () => {
+    const build = (order: string[]) => {
+      const g = new ImageGraph();
+      for (const id of order) g.addImage(id, { size: id.charCodeAt(0) });
+      g.addParent('B', 'A').addChild('I', 'B').addChild('I', 'C').addReferrer('S', 'I');
+      g.addBlob('B', 'sha256:l1', { role: 'layer', size: 10 });
+      g.addBlob('C', 'sha256:l1', { role: 'layer', size: 10 });
+      g.addBlob('C', 'sha256:c1', { role: 'config', size: 2 });
+      g.setTag('latest', 'I').setTag('old', 'A');
+      return g;
+    };
+    const a = build(['A', 'B', 'C', 'I', 'S']);
+    const b = build(['S', 'I', 'C', 'B', 'A']);
+    expect(JSON.stringify(a.toJSON())).toBe(JSON.stringify(b.toJSON()));
+    const back = ImageGraph.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+    expect(back.toJSON()).toEqual(a.toJSON());
+    expect(back.blobsOf('C')).toEqual([
+      { id: 'sha256:c1', role: 'config', size: 2 },
+      { id: 'sha256:l1', role: 'layer', size: 10 },
+    ]);
+    expect(back.sourcesOf('B', 'child')).toEqual(['I']);
+  });
+
+  it('fromJSON names the offending field and rejects cycles', () => {
+    expect(() => ImageGraph.fromJSON({ format: 'nope' })).toThrow(/\$\.format/);
+    const base = { format: 'regprune.graph.v1', parents: [], children: [], referrers: [] };
+    expect(() => ImageGraph.fromJSON({ ...base, images: [{ id: 3 }] })).toThrow(
+      /\$\.images\[0\]\.id: must be a non-empty string/,
+    );
+    expect(() => ImageGraph.fromJSON({ ...base, images: [{ id: 'A' }], tags: { t: 'B' } })).toThrow(
+      UnknownImageError,
+    );
+    expect(() =>
+      ImageGraph.fromJSON({
+        ...base,
+        images: [{ id: 'A' }, { id: 'B' }],
+        parents: [
+          ['A', 'B'],
+          ['B', 'A'],
+        ],
+      }),
+    ).toThrow(/cycle/);
+  });
+
+  it('exposes a graphology DirectedGraph that stays in sync', () => {
+    const g = chain();
+    g.addBlob('C', 'sha256:l', { role: 'layer', size: 5 });
+    g.setTag('latest', 'C');
+    const view = g.graph;
+    expect(view.order).toBe(4);
+    expect(view.size).toBe(3);
+    expect(view.getNodeAttribute('C', 'tags')).toEqual(['latest']);
+    expect(view.getEdgeAttributes(view.edge('C', 'B') as string)).toEqual({ kind: 'parent' });
+    g.addImage('D').addParent('D', 'C');
+    expect(view.hasEdge('D', 'C')).toBe(true);
+    g.removeImage('D');
+    expect(view.hasNode('D')).toBe(false);
+    g.removeTag('latest');
+    expect(view.getNodeAttribute('C', 'tags')).toBeUndefined();
+    expect(view.getNodeAttribute('sha256:l', 'kind')).toBe('blob');
+  });
+
+  it('removeImage drops its edges and tags', () => {
+    const g = chain();
+    g.setTag('t', 'B');
+    expect(g.removeImage('B')).toBe(true);
+    expect(g.images()).toEqual(['A', 'C']);
+    expect(g.targetsOf('C', 'parent')).toEqual([]);
+    expect(g.sourcesOf('A', 'parent')).toEqual([]);
+    expect(g.hasTag('t')).toBe(false);
+    expect(g.removeImage('B')).toBe(false);
+  });
+});
