@@ -18,6 +18,7 @@ export {
   resolveKeepTags,
 } from './plan.js';
 export type * from './plan-types.js';
+export * from './policy/index.js';
 export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';
 export { compareIds } from './sort.js';
 export type * from './target.js';

@@ -54,6 +54,19 @@ export interface PlanWarning {
 }
 
 /**
+ * Whether a tag is kept, and why. With a keep list the reason is `listed in keepTags` or
+ * `not in keepTags`; with a policy it names the rule and criterion (`rule 2 keepNewest 10 (rank 3
+ * of 41 in app/api)`), or says `protected (…)`, `out of policy scope` or `no rule kept it`.
+ */
+export interface TagDecision {
+  tag: string;
+  kept: boolean;
+  /** The 1-based number of the policy rule that kept the tag (`rules[rule - 1]`), else `null`. */
+  rule: number | null;
+  reason: string;
+}
+
+/**
  * A cleanup plan: plain JSON in a stable order (it depends only on the graph's content, never on
  * the order images, edges or tags were added), so two plans of the same registry diff cleanly.
  */
@@ -79,6 +92,11 @@ export interface CleanupPlan {
     untaggedTags: number;
     deletedTags: number;
   };
+  /**
+   * Every tag of the graph with whether it is kept and why, sorted by tag. `planCleanup` always
+   * fills it; it is optional only so that plans made by older versions still type-check.
+   */
+  tagDecisions?: TagDecision[];
   /** Set when a safety cap refused the plan: adapters must not apply it. */
   refused: { reason: string } | null;
   warnings: PlanWarning[];

@@ -2,7 +2,9 @@ import { PlanMismatchError } from './errors/plan-mismatch-error.js';
 import { UnknownTagError } from './errors/unknown-tag-error.js';
 import type { ImageGraph } from './image-graph.js';
 import { computePlan, type Seed } from './plan-engine.js';
-import type { CleanupPlan, KeptImage } from './plan-types.js';
+import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
+import { planWithPolicy } from './policy/plan-policy.js';
+import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
 import { compareIds } from './sort.js';
 
 /**
@@ -47,6 +49,19 @@ export function orphanedImages(graph: ImageGraph, keepTags: KeepTags): string[] 
     .sort(compareIds);
 }
 
+/** Decision reason of a tag in a keep list (the keep-list form of {@link planCleanup}). */
+const LISTED = 'listed in keepTags';
+/** Decision reason of a tag not in the keep list. */
+const NOT_LISTED = 'not in keepTags';
+
+function isKeepTags(value: KeepTags | RetentionPolicy): value is KeepTags {
+  return (
+    typeof value === 'function' ||
+    typeof value === 'string' ||
+    (typeof value === 'object' && value !== null && Symbol.iterator in value)
+  );
+}
+
 /**
  * Plans a cleanup that keeps the given tags: which tags to remove, which images to delete (in a
  * safe order), why each remaining image stays, and how many bytes of blobs only deleted images
@@ -54,9 +69,43 @@ export function orphanedImages(graph: ImageGraph, keepTags: KeepTags): string[] 
  *
  * @throws {UnknownTagError} when a named tag is not in the graph.
  */
-export function planCleanup(graph: ImageGraph, keepTags: KeepTags): CleanupPlan {
-  const kept = resolveKeepTags(graph, keepTags);
-  return computePlan(graph, tagSeeds(graph, kept), kept);
+export function planCleanup(graph: ImageGraph, keepTags: KeepTags): CleanupPlan;
+/**
+ * Plans a cleanup under a retention policy (see {@link RetentionPolicy}): a tag is kept when any
+ * rule keeps it; repositories no rule matches are left untouched; untagged images go unless
+ * `untagged.keepYoungerThan` gives them a grace period. `plan.tagDecisions` says for every tag
+ * which rule kept it, or that none did. A plan over `maxDeletions` or `maxDeletionRatio` comes back
+ * with `refused` set, and adapters refuse to apply it.
+ *
+ * @param options.now The time ages are measured from; required when the policy uses
+ *   `keepYoungerThan` (the core never reads the clock).
+ * @throws {InvalidPolicyError} when the policy is invalid or `now` is missing or unreadable.
+ * @example
+ * ```ts
+ * const plan = planCleanup(graph, loadPolicy(yamlText), { now: new Date() });
+ * if (plan.refused) console.error(plan.refused.reason);
+ * ```
+ */
+export function planCleanup(
+  graph: ImageGraph,
+  policy: RetentionPolicy,
+  options?: PolicyPlanOptions,
+): CleanupPlan;
+export function planCleanup(
+  graph: ImageGraph,
+  keep: KeepTags | RetentionPolicy,
+  options: PolicyPlanOptions = {},
+): CleanupPlan {
+  if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
+  const kept = resolveKeepTags(graph, keep);
+  const plan = computePlan(graph, tagSeeds(graph, kept), kept);
+  const decisions: TagDecision[] = [];
+  for (const tag of graph.tags()) {
+    const listed = kept.has(tag);
+    decisions.push({ tag, kept: listed, rule: null, reason: listed ? LISTED : NOT_LISTED });
+  }
+  plan.tagDecisions = decisions;
+  return plan;
 }
 
 const EDGE_WORDS = {
@@ -75,11 +124,32 @@ export function formatKeepPath(entry: KeptImage): string {
   return parts.join(' → ');
 }
 
+/** A tag's line under a policy plan: the rule that kept it, or what happens to it. */
+function explainPolicyTag(plan: CleanupPlan, decision: TagDecision): string {
+  const { tag } = decision;
+  if (decision.kept) return `kept: ${decision.reason}`;
+  const untag = plan.untag.find((op) => op.tag === tag);
+  if (untag) {
+    const target = plan.keep.find((entry) => entry.image === untag.image);
+    return `untagged: ${decision.reason}; ${tag} is removed, ${untag.image} stays (${target ? formatKeepPath(target) : 'kept'})`;
+  }
+  const owner = plan.delete.find((op) => op.tags.includes(tag));
+  if (owner)
+    return `deleted: ${decision.reason}; ${tag} goes with ${owner.image}, which no kept tag reaches`;
+  return `not kept: ${decision.reason}`;
+}
+
 /**
  * One line saying why an image or tag is kept, untagged or deleted under `plan`, e.g.
- * `kept: latest → D → C (parent)` or `deleted: no kept tag reaches it`.
+ * `kept: latest → D → C (parent)` or `deleted: no kept tag reaches it`. For a tag of a policy plan
+ * it names the rule: `kept: rule 2 keepNewest 10 (rank 3 of 41 in app/api)`, or
+ * `deleted: no rule kept it; app/api:old goes with app/api@sha256:…, which no kept tag reaches`.
  */
 export function explain(plan: CleanupPlan, id: string): string {
+  const decision = plan.tagDecisions?.find((d) => d.tag === id);
+  if (decision && decision.reason !== LISTED && decision.reason !== NOT_LISTED) {
+    return explainPolicyTag(plan, decision);
+  }
   const kept = plan.keep.find((entry) => entry.image === id);
   if (kept) return `kept: ${formatKeepPath(kept)}`;
   const deleted = plan.delete.find((op) => op.image === id);

@@ -1,0 +1,117 @@
+/**
+ * Tag orders for `keepNewest`. Each comparator sorts ascending, so "newest" is the end of the order;
+ * every one of them ends in a plain comparison of the names, so the order is total and stable.
+ */
+import { compareIds } from '../sort.js';
+
+/** A parsed semantic version (`v` prefix allowed; build metadata ignored for precedence). */
+interface SemVer {
+  core: [bigint, bigint, bigint];
+  pre: string[];
+}
+
+const NUMERIC = '0|[1-9]\\d*';
+const PRE_ID = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
+const SEMVER = new RegExp(
+  `^v?(${NUMERIC})\\.(${NUMERIC})\\.(${NUMERIC})(?:-(${PRE_ID}(?:\\.${PRE_ID})*))?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`,
+);
+
+/** Parses `1.2.3`, `v1.2.3-rc.1`, `1.2.3+build.5`; anything else is not semver. */
+export function parseSemver(tag: string): SemVer | null {
+  const match = SEMVER.exec(tag);
+  if (!match) return null;
+  return {
+    core: [BigInt(match[1] as string), BigInt(match[2] as string), BigInt(match[3] as string)],
+    pre: match[4] === undefined ? [] : match[4].split('.'),
+  };
+}
+
+function compareBig(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const DIGITS = /^\d+$/;
+
+/** Semver precedence of pre-release identifiers (numeric < alphanumeric; shorter set first). */
+function comparePre(a: string[], b: string[]): number {
+  if (a.length === 0 || b.length === 0) return b.length - a.length; // a release follows its pre-releases
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    const xn = DIGITS.test(x);
+    const yn = DIGITS.test(y);
+    let c: number;
+    if (xn && yn) c = compareBig(BigInt(x), BigInt(y));
+    else if (xn !== yn) c = xn ? -1 : 1;
+    else c = compareIds(x, y);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+/** Semver precedence of two parsed versions; 0 when equal apart from build metadata. */
+export function compareSemver(x: SemVer, y: SemVer): number {
+  for (let i = 0; i < 3; i++) {
+    const c = compareBig(x.core[i] as bigint, y.core[i] as bigint);
+    if (c !== 0) return c;
+  }
+  return comparePre(x.pre, y.pre);
+}
+
+/**
+ * Semver order: versions by precedence (pre-releases before their release), then every tag that
+ * is not semver, in natural order. Equal versions (`v1.0.0`, `1.0.0`) fall back to the name.
+ */
+export function compareSemverTags(a: string, b: string): number {
+  return compareSemverKeyed(parseSemver(a), parseSemver(b), a, b);
+}
+
+/** {@link compareSemverTags} with the versions parsed beforehand (sorting parses each tag once). */
+export function compareSemverKeyed(
+  x: SemVer | null,
+  y: SemVer | null,
+  a: string,
+  b: string,
+): number {
+  if (x && y) return compareSemver(x, y) || compareIds(a, b);
+  if (x) return -1;
+  if (y) return 1;
+  return compareNatural(a, b);
+}
+
+const CHUNK = /\d+|\D+/g;
+
+/**
+ * A name split for natural order: runs of digits (leading zeros dropped, marked by a leading
+ * `\u0000` so they never equal text) and runs of other characters.
+ */
+export function naturalChunks(name: string): string[] {
+  const chunks = name.match(CHUNK) ?? [];
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i] as string;
+    if (DIGITS.test(c)) chunks[i] = `\u0000${c.replace(/^0+(?=\d)/, '')}`;
+  }
+  return chunks;
+}
+
+/** Compares two {@link naturalChunks} results; digit runs compare as numbers. */
+export function compareChunks(xs: readonly string[], ys: readonly string[]): number {
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+    const x = xs[i] as string;
+    const y = ys[i] as string;
+    if (x === y) continue;
+    const xd = x.charCodeAt(0) === 0;
+    const yd = y.charCodeAt(0) === 0;
+    if (xd && yd) return x.length - y.length || compareIds(x, y);
+    return compareIds(x, y);
+  }
+  return xs.length - ys.length;
+}
+
+/**
+ * Natural order: runs of digits compare as numbers (`main-9` before `main-10`), other runs by code
+ * unit; equal-looking names (`v01`, `v1`) fall back to a plain comparison.
+ */
+export function compareNatural(a: string, b: string): number {
+  return compareChunks(naturalChunks(a), naturalChunks(b)) || compareIds(a, b);
+}

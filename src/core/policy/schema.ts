@@ -1,0 +1,131 @@
+/**
+ * JSON Schema (draft 2020-12) of a retention policy, for editors (`$schema`, YAML language
+ * servers). It describes the shape; `validatePolicy` also checks what a schema cannot say well
+ * (that regexes compile, that a rule keeps something, that `groupBy` comes with `keepNewest`).
+ */
+
+const tagPatterns = {
+  type: 'array',
+  items: {
+    type: 'string',
+    minLength: 1,
+    description: 'A glob over the bare tag name (* any run, ? one character) or a /regex/flags.',
+  },
+} as const;
+
+const duration = {
+  type: 'string',
+  pattern: '^(?:\\d+[smhdw])+$',
+  description: 'A duration: s, m (minutes), h, d, w; e.g. "30d", "1w3d".',
+} as const;
+
+/** The JSON Schema of {@link RetentionPolicy}, as a plain object (serialise it with `JSON.stringify`). */
+export const retentionPolicySchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'regprune retention policy',
+  description:
+    'A tag is kept if any rule keeps it. Repositories no rule matches are out of scope. Untagged images are deleted unless untagged.keepYoungerThan gives them a grace period.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['rules'],
+  properties: {
+    $schema: { type: 'string' },
+    rules: {
+      type: 'array',
+      minItems: 1,
+      items: { $ref: '#/$defs/rule' },
+      description: 'A tag is kept if any rule keeps it.',
+    },
+    protect: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tags: { ...tagPatterns, description: 'Tags never untagged or deleted.' },
+        images: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          description: 'Image ids (repo@sha256:…) or digests (sha256:…) never deleted.',
+        },
+      },
+    },
+    untagged: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        keepYoungerThan: {
+          ...duration,
+          description:
+            'Grace period for untagged images, by created date. Without it, untagged images are deleted.',
+        },
+      },
+    },
+    referrers: {
+      description:
+        '"follow-subject" (default), or artifactType patterns of referrers to delete even when their subject stays.',
+      oneOf: [
+        { const: 'follow-subject' },
+        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      ],
+    },
+    maxDeletions: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Refuse the plan if it deletes more images than this.',
+    },
+    maxDeletionRatio: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      description: 'Refuse the plan if it deletes more than this fraction of the images in scope.',
+    },
+  },
+  $defs: {
+    rule: {
+      type: 'object',
+      additionalProperties: false,
+      anyOf: [
+        { required: ['keepTags'] },
+        { required: ['keepNewest'] },
+        { required: ['keepYoungerThan'] },
+      ],
+      properties: {
+        description: { type: 'string' },
+        repositories: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'string',
+            minLength: 1,
+            pattern: '^[a-z0-9._/*?-]+$',
+          },
+          description: 'Repository globs: * and ? within a segment, ** across segments.',
+        },
+        tags: {
+          ...tagPatterns,
+          minItems: 1,
+          description: 'Which tags this rule looks at (select, then count).',
+        },
+        keepTags: { ...tagPatterns, description: 'Keep tags matching any of these.' },
+        keepNewest: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Keep the N newest selected tags per repository (per group with groupBy).',
+        },
+        groupBy: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'Regex over the tag name; keepNewest counts per value of its capture groups.',
+        },
+        orderBy: {
+          enum: ['created', 'semver', 'name'],
+          description: 'Order for keepNewest (default created); newest is the end of the order.',
+        },
+        keepYoungerThan: {
+          ...duration,
+          description: 'Keep tags whose image is younger than this.',
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,338 @@
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { ImageGraph } from '../image-graph.js';
+import { digestOfImage, repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
+import type { PlanWarning, TagDecision } from '../plan-types.js';
+import { compareIds } from '../sort.js';
+import { DateBook } from './dates.js';
+import {
+  compareChunks,
+  compareNatural,
+  compareSemverKeyed,
+  naturalChunks,
+  parseSemver,
+} from './ordering.js';
+import type { PolicyPlanOptions, RetentionPolicy } from './types.js';
+import { type CompiledPolicy, type CompiledRule, compilePolicy } from './validate.js';
+
+/** Reason of a tag in a repository that no rule's `repositories` matches. */
+export const OUT_OF_SCOPE = 'out of policy scope';
+/** Reason of a tag that no rule keeps. */
+export const NO_RULE = 'no rule kept it';
+
+/** How a repository is named in reasons (`''` is the repository of seed-style ids). */
+export function repositoryLabel(repository: string): string {
+  return repository === '' ? '(no repository)' : repository;
+}
+
+/** Everything the policy decided before the graph closure. @internal */
+export interface Evaluation {
+  decisions: TagDecision[];
+  keptTags: Set<string>;
+  /** Repositories (of tags and images) that no rule matches. */
+  outOfScope: Set<string>;
+  /** Images in `protect.images` that the graph holds, sorted. */
+  protectedImages: string[];
+  /** Images whose date a criterion needed but is unknown, with why. */
+  unknownDates: Map<string, string>;
+  warnings: PlanWarning[];
+  dates: DateBook;
+  now: number | null;
+}
+
+interface TagEntry {
+  tag: string;
+  name: string;
+  image: string;
+}
+
+/** Resolves `options.now`, which is required when the policy measures ages. @internal */
+export function resolveNow(compiled: CompiledPolicy, options: PolicyPlanOptions): number | null {
+  const { now } = options;
+  if (now === undefined) {
+    if (!compiled.needsNow) return null;
+    const index = compiled.rules.findIndex((r) => r.keepYoungerThan !== null);
+    const field = index >= 0 ? `rules[${index}].keepYoungerThan` : 'untagged.keepYoungerThan';
+    throw new InvalidPolicyError(
+      'options.now',
+      `is required because ${field} measures age from it; pass { now: new Date() } (the core never reads the clock, so plans are reproducible)`,
+    );
+  }
+  const ms = now instanceof Date ? now.getTime() : typeof now === 'string' ? Date.parse(now) : now;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new InvalidPolicyError(
+      'options.now',
+      `must be a Date, an ISO 8601 string or epoch milliseconds, got ${String(now)}`,
+    );
+  }
+  return ms;
+}
+
+function inScopeOf(rules: readonly CompiledRule[]): (repository: string) => boolean {
+  const memo = new Map<string, boolean>();
+  return (repository) => {
+    let hit = memo.get(repository);
+    if (hit === undefined) {
+      hit = rules.some(
+        (r) => r.repositories === null || r.repositories.some((m) => m.test(repository)),
+      );
+      memo.set(repository, hit);
+    }
+    return hit;
+  };
+}
+
+function protectedImagesOf(
+  graph: ImageGraph,
+  ids: readonly string[],
+  warnings: PlanWarning[],
+): string[] {
+  const found = new Set<string>();
+  let byDigest: Map<string, string[]> | undefined;
+  for (const id of ids) {
+    if (graph.hasImage(id)) {
+      found.add(id);
+      continue;
+    }
+    if (!byDigest) {
+      byDigest = new Map();
+      for (const image of graph.images()) {
+        const digest = digestOfImage(image);
+        const list = byDigest.get(digest);
+        if (list) list.push(image);
+        else byDigest.set(digest, [image]);
+      }
+    }
+    const matches = id.includes('@') ? undefined : byDigest.get(id);
+    if (matches) for (const image of matches) found.add(image);
+    else {
+      warnings.push({
+        code: 'PROTECTED_IMAGE_NOT_FOUND',
+        id,
+        message: `protect.images names ${id}, which the graph does not hold; check the id if it was meant to protect an image that exists`,
+      });
+    }
+  }
+  return [...found].sort(compareIds);
+}
+
+/** Sorts tags ascending by the rule's order ("newest" last). */
+type Rank = (list: TagEntry[]) => TagEntry[];
+
+/** Sorts by a key computed once per tag, then by tag id, so the order is total. */
+function sortKeyed<K>(
+  list: readonly TagEntry[],
+  key: (entry: TagEntry) => K,
+  compare: (x: K, y: K, a: TagEntry, b: TagEntry) => number,
+): TagEntry[] {
+  const keyed = list.map((entry) => ({ entry, key: key(entry) }));
+  keyed.sort(
+    (p, q) => compare(p.key, q.key, p.entry, q.entry) || compareIds(p.entry.tag, q.entry.tag),
+  );
+  return keyed.map((p) => p.entry);
+}
+
+function orderOf(rule: CompiledRule, dates: DateBook): Rank {
+  if (rule.orderBy === 'semver') {
+    return (list) =>
+      sortKeyed(
+        list,
+        (e) => parseSemver(e.name),
+        (x, y, a, b) => compareSemverKeyed(x, y, a.name, b.name),
+      );
+  }
+  if (rule.orderBy === 'name') {
+    return (list) =>
+      sortKeyed(
+        list,
+        (e) => naturalChunks(e.name),
+        (x, y, a, b) => compareChunks(x, y) || compareIds(a.name, b.name),
+      );
+  }
+  // Unknown dates sort as oldest; equal dates fall back to natural order of the names.
+  return (list) =>
+    sortKeyed(
+      list,
+      (e) => dates.dateOf(e.image).ms ?? Number.NEGATIVE_INFINITY,
+      (x, y, a, b) => (x < y ? -1 : x > y ? 1 : 0) || compareNatural(a.name, b.name),
+    );
+}
+
+/** Keeps the `keepNewest` newest tags of each group; returns reasons by tag. */
+function keepNewest(
+  rule: CompiledRule,
+  n: number,
+  repository: string,
+  candidates: readonly TagEntry[],
+  rank: Rank,
+  keep: (tag: string, reason: string) => void,
+): void {
+  const groups = new Map<string | null, TagEntry[]>();
+  for (const entry of candidates) {
+    let key: string | null = null;
+    if (rule.groupBy) {
+      const match = rule.groupBy.exec(entry.name);
+      if (match)
+        key =
+          match.length > 1
+            ? match
+                .slice(1)
+                .map((g) => g ?? '')
+                .join(', ')
+            : match[0];
+    }
+    const list = groups.get(key);
+    if (list) list.push(entry);
+    else groups.set(key, [entry]);
+  }
+  for (const [key, members] of groups) {
+    const list = rank(members);
+    const where = repositoryLabel(repository);
+    const group = !rule.groupBy
+      ? ''
+      : key === null
+        ? ', tags groupBy does not match'
+        : `, group ${JSON.stringify(key)}`;
+    for (let i = Math.max(0, list.length - n); i < list.length; i++) {
+      const entry = list[i] as TagEntry;
+      keep(
+        entry.tag,
+        `rule ${rule.number} keepNewest ${n} (rank ${list.length - i} of ${list.length} in ${where}${group})`,
+      );
+    }
+  }
+}
+
+/**
+ * Applies the rules to every tag. Out-of-scope and protected tags are decided first; then each
+ * rule in turn, and the first criterion that keeps a tag gives its reason. @internal
+ */
+export function evaluatePolicy(
+  graph: ImageGraph,
+  compiled: CompiledPolicy,
+  now: number | null,
+): Evaluation {
+  const warnings: PlanWarning[] = [];
+  const dates = new DateBook(graph);
+  const unknownDates = new Map<string, string>();
+  const inScope = inScopeOf(compiled.rules);
+  const outOfScope = new Set<string>();
+  const byRepository = new Map<string, TagEntry[]>();
+  const allTags = graph.tags();
+  for (const tag of allTags) {
+    const repository = repositoryOfTag(tag);
+    if (!inScope(repository)) {
+      outOfScope.add(repository);
+      continue;
+    }
+    const entry: TagEntry = { tag, name: tagName(tag), image: graph.tagTarget(tag) as string };
+    const list = byRepository.get(repository);
+    if (list) list.push(entry);
+    else byRepository.set(repository, [entry]);
+  }
+  for (const image of graph.images()) {
+    const repository = repositoryOfImage(image);
+    if (!inScope(repository)) outOfScope.add(repository);
+  }
+
+  const reasons = new Map<string, { rule: number; reason: string }>();
+  for (const rule of compiled.rules) {
+    const keep = (tag: string, reason: string) => {
+      if (!reasons.has(tag)) reasons.set(tag, { rule: rule.number, reason });
+    };
+    const rank = orderOf(rule, dates);
+    for (const [repository, entries] of byRepository) {
+      if (rule.repositories && !rule.repositories.some((m) => m.test(repository))) continue;
+      const tagsOf = rule.tags;
+      const candidates = tagsOf
+        ? entries.filter((e) => tagsOf.some((m) => m.test(e.name)))
+        : entries;
+      for (const entry of candidates) {
+        const hit = rule.keepTags.find((m) => m.test(entry.name));
+        if (hit) keep(entry.tag, `rule ${rule.number} keepTags ${JSON.stringify(hit.source)}`);
+      }
+      if (rule.keepNewest !== null) {
+        if (rule.orderBy === 'created') {
+          // Record unknown dates even where a lone tag needs no comparison.
+          for (const entry of candidates) {
+            const date = dates.dateOf(entry.image);
+            if (date.ms === null) unknownDates.set(entry.image, date.why);
+          }
+        }
+        keepNewest(rule, rule.keepNewest, repository, candidates, rank, keep);
+      }
+      const young = rule.keepYoungerThan;
+      if (young && now !== null) {
+        for (const entry of candidates) {
+          const date = dates.dateOf(entry.image);
+          if (date.ms === null) unknownDates.set(entry.image, date.why);
+          else if (now - date.ms < young.ms) {
+            keep(
+              entry.tag,
+              `rule ${rule.number} keepYoungerThan ${young.text} (created ${new Date(date.ms).toISOString()})`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  const protectedImages = protectedImagesOf(graph, compiled.protectImages, warnings);
+  const protectedSet = new Set(protectedImages);
+  const decisions: TagDecision[] = [];
+  const keptTags = new Set<string>();
+  for (const tag of allTags) {
+    const name = tagName(tag);
+    const image = graph.tagTarget(tag) as string;
+    let decision: TagDecision;
+    if (!inScope(repositoryOfTag(tag))) {
+      decision = { tag, kept: true, rule: null, reason: OUT_OF_SCOPE };
+    } else {
+      const pattern = compiled.protectTags.find((m) => m.test(name));
+      const byRule = reasons.get(tag);
+      if (pattern) {
+        decision = {
+          tag,
+          kept: true,
+          rule: null,
+          reason: `protected (protect.tags ${JSON.stringify(pattern.source)})`,
+        };
+      } else if (protectedSet.has(image)) {
+        decision = {
+          tag,
+          kept: true,
+          rule: null,
+          reason: `protected (its image ${image} is in protect.images)`,
+        };
+      } else if (byRule) {
+        decision = { tag, kept: true, rule: byRule.rule, reason: byRule.reason };
+      } else {
+        decision = { tag, kept: false, rule: null, reason: NO_RULE };
+      }
+    }
+    if (decision.kept) keptTags.add(tag);
+    decisions.push(decision);
+  }
+  return { decisions, keptTags, outOfScope, protectedImages, unknownDates, warnings, dates, now };
+}
+
+/**
+ * Decides, for every tag of the graph, whether the policy keeps it and why — the first half of
+ * {@link planCleanup} with a policy, useful to scripts and to show a policy's effect.
+ * Decisions are sorted by tag; `rule` is the 1-based number of the rule that kept the tag.
+ *
+ * @throws {InvalidPolicyError} when the policy is invalid, or when it measures ages and
+ *   `options.now` is missing.
+ * @example
+ * ```ts
+ * selectTags(graph, { rules: [{ keepNewest: 2, orderBy: 'name' }] })
+ *   .filter((d) => !d.kept); // → tags no rule keeps
+ * ```
+ */
+export function selectTags(
+  graph: ImageGraph,
+  policy: RetentionPolicy,
+  options: PolicyPlanOptions = {},
+): TagDecision[] {
+  const compiled = compilePolicy(policy);
+  return evaluatePolicy(graph, compiled, resolveNow(compiled, options)).decisions;
+}

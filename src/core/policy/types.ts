@@ -1,0 +1,101 @@
+/**
+ * A retention policy: which tags to keep, what to protect, what to do with untagged images and
+ * attachments, and safety caps. Plain data, loadable from JSON or YAML with `loadPolicy`.
+ *
+ * A tag is kept when **any** rule keeps it; within one rule, `keepTags`, `keepNewest` and
+ * `keepYoungerThan` each keep on their own. Repositories that no rule's `repositories` matches
+ * are out of scope: nothing in them is untagged or deleted.
+ *
+ * @example
+ * ```ts
+ * const policy: RetentionPolicy = {
+ *   rules: [
+ *     { repositories: ['app/**'], keepTags: ['latest', '/^v\\d+\\.\\d+\\.\\d+$/'] },
+ *     { repositories: ['app/**'], groupBy: '^(.*)-\\d+$', orderBy: 'name', keepNewest: 10 },
+ *   ],
+ *   untagged: { keepYoungerThan: '7d' },
+ *   maxDeletionRatio: 0.5,
+ * };
+ * ```
+ */
+export interface RetentionPolicy {
+  /** Ignored by regprune; lets editors find the JSON Schema. */
+  $schema?: string;
+  /** The rules (at least one). A tag is kept if any rule keeps it. */
+  rules: RetentionRule[];
+  /** Tags and images that are never untagged or deleted, whatever the rules say. */
+  protect?: ProtectSpec;
+  /**
+   * Images that no tag points at and that nothing kept reaches. Without `keepYoungerThan` they are
+   * **deleted**.
+   */
+  untagged?: UntaggedSpec;
+  /**
+   * `'follow-subject'` (default): referrers (signatures, SBOMs, attestations) stay exactly as long
+   * as their subject. A list of `artifactType` patterns: referrers of those types are deleted even
+   * when their subject stays, unless a kept tag reaches them directly.
+   */
+  referrers?: 'follow-subject' | string[];
+  /** Refuse the plan when it would delete more images than this. Default: no cap. */
+  maxDeletions?: number;
+  /**
+   * Refuse the plan when it would delete more than this fraction (0–1) of the images in scope.
+   * Default: no cap.
+   */
+  maxDeletionRatio?: number;
+}
+
+/** How `keepNewest` orders tags; "newest" is the end of the order. */
+export type OrderBy = 'created' | 'semver' | 'name';
+
+/**
+ * One rule. It first selects tags (`repositories`, then `tags`), then keeps some of them: those
+ * matching `keepTags`, the `keepNewest` newest, and those younger than `keepYoungerThan`.
+ */
+export interface RetentionRule {
+  /** Free text shown nowhere but in the policy; for people reading it. */
+  description?: string;
+  /**
+   * Repository globs (`*` and `?` within one path segment, `**` across segments). Default: every
+   * repository.
+   */
+  repositories?: string[];
+  /** Tag patterns selecting which tags this rule looks at (globs or `/regex/`). Default: all. */
+  tags?: string[];
+  /** Keep tags whose name matches any of these patterns (globs or `/regex/`). */
+  keepTags?: string[];
+  /** Keep the N newest selected tags of each repository (of each group with `groupBy`). */
+  keepNewest?: number;
+  /**
+   * A regex over the tag name; `keepNewest` counts per value of its capture groups (e.g.
+   * `^(.*)-\d+$` counts per branch). Tags it does not match are counted together as one group.
+   */
+  groupBy?: string;
+  /** Order for `keepNewest`: `created` (default), `semver` or `name` (natural order). */
+  orderBy?: OrderBy;
+  /** Keep tags whose image was created less than this long before `now`, e.g. `30d`. */
+  keepYoungerThan?: string;
+}
+
+/** What a policy never lets go. */
+export interface ProtectSpec {
+  /** Tag patterns (globs or `/regex/`, over the bare tag name). Their images stay too. */
+  tags?: string[];
+  /** Image ids (`repo@sha256:…`) or digests (`sha256:…`, any repository). Their tags stay too. */
+  images?: string[];
+}
+
+/** What to do with images no tag points at and nothing kept reaches. */
+export interface UntaggedSpec {
+  /** Grace period by `created`: younger untagged images stay. Without it they are deleted. */
+  keepYoungerThan?: string;
+}
+
+/** Options for planning with a policy. */
+export interface PolicyPlanOptions {
+  /**
+   * The time the policy's ages are measured from (`Date`, ISO 8601 string or epoch milliseconds).
+   * Required when the policy uses `keepYoungerThan`; the core never reads the clock.
+   */
+  now?: Date | string | number;
+}

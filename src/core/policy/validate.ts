@@ -1,0 +1,346 @@
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { parseDuration } from './duration.js';
+import {
+  compileRegex,
+  compileRegexLiteral,
+  compileRepositoryGlob,
+  compileTagPattern,
+  type Matcher,
+} from './patterns.js';
+import type {
+  OrderBy,
+  ProtectSpec,
+  RetentionPolicy,
+  RetentionRule,
+  UntaggedSpec,
+} from './types.js';
+
+/** A rule ready to evaluate. */
+export interface CompiledRule {
+  /** 1-based, as reasons show it. */
+  number: number;
+  repositories: Matcher[] | null;
+  tags: Matcher[] | null;
+  keepTags: Matcher[];
+  keepNewest: number | null;
+  groupBy: RegExp | null;
+  orderBy: OrderBy;
+  keepYoungerThan: { text: string; ms: number } | null;
+}
+
+/** A validated policy with its patterns compiled. */
+export interface CompiledPolicy {
+  policy: RetentionPolicy;
+  rules: CompiledRule[];
+  protectTags: Matcher[];
+  protectImages: string[];
+  untaggedGrace: { text: string; ms: number } | null;
+  /** `null` for `follow-subject`. */
+  detachTypes: Matcher[] | null;
+  maxDeletions: number | null;
+  maxDeletionRatio: number | null;
+  /** Whether any age criterion needs `now`. */
+  needsNow: boolean;
+  /** Whether any criterion reads creation dates. */
+  usesDates: boolean;
+}
+
+const POLICY_KEYS = [
+  '$schema',
+  'rules',
+  'protect',
+  'untagged',
+  'referrers',
+  'maxDeletions',
+  'maxDeletionRatio',
+] as const;
+const RULE_KEYS = [
+  'description',
+  'repositories',
+  'tags',
+  'keepTags',
+  'keepNewest',
+  'groupBy',
+  'orderBy',
+  'keepYoungerThan',
+] as const;
+const PROTECT_KEYS = ['tags', 'images'] as const;
+const UNTAGGED_KEYS = ['keepYoungerThan'] as const;
+const ORDERS: readonly OrderBy[] = ['created', 'semver', 'name'];
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+function fail(path: string, problem: string): never {
+  throw new InvalidPolicyError(path, problem);
+}
+
+function object(value: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(path, `must be an object, got ${describe(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!keys.includes(key)) {
+      fail(
+        path === 'policy' ? key : `${path}.${key}`,
+        `unknown key; allowed here: ${keys.join(', ')}`,
+      );
+    }
+  }
+  return record;
+}
+
+function at(path: string, key: string): string {
+  return path === 'policy' ? key : `${path}.${key}`;
+}
+
+function string(value: unknown, path: string): string {
+  if (typeof value !== 'string') {
+    const hint = typeof value === 'number' ? ' (quote it in YAML)' : '';
+    fail(path, `must be a string, got ${describe(value)}${hint}`);
+  }
+  return value;
+}
+
+function stringList(value: unknown, path: string, allowEmpty: boolean): string[] {
+  if (!Array.isArray(value)) fail(path, `must be a list of strings, got ${describe(value)}`);
+  if (!allowEmpty && value.length === 0)
+    fail(path, 'must not be empty (leave the key out instead)');
+  return value.map((item, i) => string(item, `${path}[${i}]`));
+}
+
+function matchers(
+  list: string[],
+  path: string,
+  compile: (text: string) => Matcher | { problem: string },
+): Matcher[] {
+  return list.map((text, i) => {
+    const compiled = compile(text);
+    if ('problem' in compiled) fail(`${path}[${i}]`, compiled.problem);
+    return compiled;
+  });
+}
+
+function duration(value: unknown, path: string): { text: string; ms: number } {
+  const text = string(value, path);
+  const ms = parseDuration(text);
+  if (typeof ms !== 'number') fail(path, ms.problem);
+  return { text, ms };
+}
+
+function compileRule(
+  value: unknown,
+  path: string,
+  index: number,
+): { rule: RetentionRule; compiled: CompiledRule } {
+  const raw = object(value, path, RULE_KEYS);
+  const rule: RetentionRule = {};
+  const compiled: CompiledRule = {
+    number: index + 1,
+    repositories: null,
+    tags: null,
+    keepTags: [],
+    keepNewest: null,
+    groupBy: null,
+    orderBy: 'created',
+    keepYoungerThan: null,
+  };
+  if (raw.description !== undefined)
+    rule.description = string(raw.description, at(path, 'description'));
+  if (raw.repositories !== undefined) {
+    rule.repositories = stringList(raw.repositories, at(path, 'repositories'), false);
+    compiled.repositories = matchers(
+      rule.repositories,
+      at(path, 'repositories'),
+      compileRepositoryGlob,
+    );
+  }
+  if (raw.tags !== undefined) {
+    rule.tags = stringList(raw.tags, at(path, 'tags'), false);
+    compiled.tags = matchers(rule.tags, at(path, 'tags'), compileTagPattern);
+  }
+  if (raw.keepTags !== undefined) {
+    rule.keepTags = stringList(raw.keepTags, at(path, 'keepTags'), true);
+    compiled.keepTags = matchers(rule.keepTags, at(path, 'keepTags'), compileTagPattern);
+  }
+  if (raw.keepNewest !== undefined) {
+    const n = raw.keepNewest;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+      fail(at(path, 'keepNewest'), `must be a positive integer, got ${describe(n)}`);
+    }
+    rule.keepNewest = n;
+    compiled.keepNewest = n;
+  }
+  if (raw.groupBy !== undefined) {
+    const text = string(raw.groupBy, at(path, 'groupBy'));
+    if (text.length === 0) fail(at(path, 'groupBy'), 'must be a non-empty regex');
+    const regex = text.startsWith('/') ? compileRegexLiteral(text) : compileRegex(text);
+    if (!(regex instanceof RegExp)) fail(at(path, 'groupBy'), regex.problem);
+    rule.groupBy = text;
+    compiled.groupBy = regex;
+  }
+  if (raw.orderBy !== undefined) {
+    const order = raw.orderBy;
+    if (typeof order !== 'string' || !ORDERS.includes(order as OrderBy)) {
+      fail(at(path, 'orderBy'), `must be one of ${ORDERS.join(', ')}, got ${describe(order)}`);
+    }
+    rule.orderBy = order as OrderBy;
+    compiled.orderBy = order as OrderBy;
+  }
+  if (raw.keepYoungerThan !== undefined) {
+    compiled.keepYoungerThan = duration(raw.keepYoungerThan, at(path, 'keepYoungerThan'));
+    rule.keepYoungerThan = compiled.keepYoungerThan.text;
+  }
+  for (const key of ['groupBy', 'orderBy'] as const) {
+    if (raw[key] !== undefined && raw.keepNewest === undefined) {
+      fail(at(path, key), 'only applies to keepNewest, which this rule does not set');
+    }
+  }
+  if (
+    raw.keepTags === undefined &&
+    raw.keepNewest === undefined &&
+    raw.keepYoungerThan === undefined
+  ) {
+    fail(
+      path,
+      'keeps nothing: set keepTags, keepNewest or keepYoungerThan (to bring repositories into scope without keeping any tag, write keepTags: [])',
+    );
+  }
+  return { rule, compiled };
+}
+
+/**
+ * Checks a policy value (from JSON, YAML or code) and compiles its patterns.
+ *
+ * @throws {InvalidPolicyError} naming the field path and the problem, for unknown keys, wrong
+ *   types, bad globs, regexes or durations, and rules that keep nothing.
+ * @internal
+ */
+export function compilePolicy(value: unknown): CompiledPolicy {
+  const raw = object(value, 'policy', POLICY_KEYS);
+  const policy: RetentionPolicy = { rules: [] };
+  if (raw.$schema !== undefined) policy.$schema = string(raw.$schema, '$schema');
+  if (raw.rules === undefined) fail('rules', 'is required: list at least one rule');
+  if (!Array.isArray(raw.rules))
+    fail('rules', `must be a list of rules, got ${describe(raw.rules)}`);
+  if (raw.rules.length === 0) {
+    fail('rules', 'must list at least one rule (with no rule, no repository would be in scope)');
+  }
+  const rules = raw.rules.map((item, i) => compileRule(item, `rules[${i}]`, i));
+  policy.rules = rules.map((r) => r.rule);
+
+  let protectTags: Matcher[] = [];
+  let protectImages: string[] = [];
+  if (raw.protect !== undefined) {
+    const p = object(raw.protect, 'protect', PROTECT_KEYS);
+    const protect: ProtectSpec = {};
+    if (p.tags !== undefined) {
+      protect.tags = stringList(p.tags, 'protect.tags', true);
+      protectTags = matchers(protect.tags, 'protect.tags', compileTagPattern);
+    }
+    if (p.images !== undefined) {
+      protect.images = stringList(p.images, 'protect.images', true);
+      protect.images.forEach((id, i) => {
+        if (id.length === 0) fail(`protect.images[${i}]`, 'must be a non-empty image id');
+      });
+      protectImages = protect.images;
+    }
+    policy.protect = protect;
+  }
+
+  let untaggedGrace: { text: string; ms: number } | null = null;
+  if (raw.untagged !== undefined) {
+    const u = object(raw.untagged, 'untagged', UNTAGGED_KEYS);
+    const untagged: UntaggedSpec = {};
+    if (u.keepYoungerThan !== undefined) {
+      untaggedGrace = duration(u.keepYoungerThan, 'untagged.keepYoungerThan');
+      untagged.keepYoungerThan = untaggedGrace.text;
+    }
+    policy.untagged = untagged;
+  }
+
+  let detachTypes: Matcher[] | null = null;
+  if (raw.referrers !== undefined && raw.referrers !== 'follow-subject') {
+    if (!Array.isArray(raw.referrers)) {
+      fail(
+        'referrers',
+        `must be "follow-subject" or a list of artifactType patterns, got ${describe(raw.referrers)}`,
+      );
+    }
+    const list = stringList(raw.referrers, 'referrers', false);
+    detachTypes = matchers(list, 'referrers', compileArtifactTypePattern);
+    policy.referrers = list;
+  } else if (raw.referrers !== undefined) {
+    policy.referrers = 'follow-subject';
+  }
+
+  let maxDeletions: number | null = null;
+  if (raw.maxDeletions !== undefined) {
+    const n = raw.maxDeletions;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      fail('maxDeletions', `must be a non-negative integer, got ${describe(n)}`);
+    }
+    maxDeletions = n;
+    policy.maxDeletions = n;
+  }
+  let maxDeletionRatio: number | null = null;
+  if (raw.maxDeletionRatio !== undefined) {
+    const r = raw.maxDeletionRatio;
+    if (typeof r !== 'number' || !Number.isFinite(r) || r < 0 || r > 1) {
+      fail('maxDeletionRatio', `must be a number from 0 to 1 (a fraction), got ${describe(r)}`);
+    }
+    maxDeletionRatio = r;
+    policy.maxDeletionRatio = r;
+  }
+
+  const compiled = rules.map((r) => r.compiled);
+  const needsNow = untaggedGrace !== null || compiled.some((r) => r.keepYoungerThan !== null);
+  return {
+    policy,
+    rules: compiled,
+    protectTags,
+    protectImages,
+    untaggedGrace,
+    detachTypes,
+    maxDeletions,
+    maxDeletionRatio,
+    needsNow,
+    usesDates: needsNow || compiled.some((r) => r.keepNewest !== null && r.orderBy === 'created'),
+  };
+}
+
+/**
+ * An artifactType pattern: `/regex/` or a glob where `*` matches any run of characters
+ * (including `/`), e.g. `application/vnd.buildkit.cache*`.
+ */
+function compileArtifactTypePattern(text: string): Matcher | { problem: string } {
+  if (text.length === 0) return { problem: 'must be a non-empty artifactType pattern' };
+  if (text.startsWith('/')) {
+    const regex = compileRegexLiteral(text);
+    if (!(regex instanceof RegExp)) return regex;
+    return { source: text, test: (value) => regex.test(value) };
+  }
+  let re = '';
+  for (const c of text) {
+    re += c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
+  }
+  const regex = new RegExp(`^${re}$`);
+  return { source: text, test: (value) => regex.test(value) };
+}
+
+/**
+ * Checks a policy value (parsed JSON or YAML, or an object built in code) and returns a clean copy.
+ *
+ * @throws {InvalidPolicyError} naming the field path and the problem, e.g.
+ *   `rules[1].keepNewest: must be a positive integer, got -3`.
+ */
+export function validatePolicy(value: unknown): RetentionPolicy {
+  return compilePolicy(value).policy;
+}

@@ -1,0 +1,222 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ImageGraph,
+  planCleanup,
+  type RetentionPolicy,
+  type RetentionRule,
+  repositoryOfImage,
+  repositoryOfTag,
+} from '../../src/index.js';
+
+const REPOS = ['a', 'a/b', 'c'] as const;
+const NOW = Date.UTC(2024, 5, 30);
+
+interface Spec {
+  images: Array<{ repo: number; ageDays: number | null }>;
+  edges: Array<{ from: number; to: number; kind: 'parent' | 'child' | 'referrer' }>;
+  tags: Array<{ name: string; image: number }>;
+}
+
+const specArb: fc.Arbitrary<Spec> = fc.integer({ min: 1, max: 16 }).chain((n) =>
+  fc.record({
+    images: fc.array(
+      fc.record({ repo: fc.nat(REPOS.length - 1), ageDays: fc.option(fc.nat(60), { nil: null }) }),
+      { minLength: n, maxLength: n },
+    ),
+    edges: fc.array(
+      fc
+        .record({
+          a: fc.nat(n - 1),
+          b: fc.nat(n - 1),
+          kind: fc.constantFrom('parent' as const, 'child' as const, 'referrer' as const),
+        })
+        .map(({ a, b, kind }) => ({ from: Math.max(a, b), to: Math.min(a, b), kind })),
+      { maxLength: n * 2 },
+    ),
+    tags: fc.uniqueArray(
+      fc.record({
+        name: fc.constantFrom(
+          'latest',
+          'main-1',
+          'main-2',
+          'main-10',
+          'v1.0.0',
+          'v1.1.0-rc.1',
+          'dev',
+        ),
+        image: fc.nat(n - 1),
+      }),
+      { selector: (t) => `${t.name}@${t.image}`, maxLength: n + 4 },
+    ),
+  }),
+);
+
+/** Images stay within their repository's edges; tags are `repo:name` of their image's repository. */
+function build(spec: Spec): ImageGraph {
+  const g = new ImageGraph();
+  const id = (i: number) => `${REPOS[spec.images[i]?.repo ?? 0]}@sha256:${i}`;
+  spec.images.forEach((img, i) => {
+    const created =
+      img.ageDays === null
+        ? '1970-01-01T00:00:00Z'
+        : new Date(NOW - img.ageDays * 86_400_000).toISOString();
+    g.addImage(id(i), { created });
+  });
+  const seen = new Set<string>();
+  for (const e of spec.edges) {
+    const key = `${Math.min(e.from, e.to)}-${Math.max(e.from, e.to)}`;
+    if (e.from === e.to || seen.has(key)) continue;
+    seen.add(key);
+    if (e.kind === 'parent') g.addParent(id(e.from), id(e.to));
+    else if (e.kind === 'child') g.addChild(id(e.from), id(e.to));
+    else g.addReferrer(id(e.from), id(e.to));
+  }
+  for (const t of spec.tags)
+    g.setTag(`${REPOS[spec.images[t.image]?.repo ?? 0]}:${t.name}`, id(t.image));
+  return g;
+}
+
+const ruleArb: fc.Arbitrary<RetentionRule> = fc
+  .record(
+    {
+      repositories: fc.constantFrom<string[]>(['a'], ['a/**'], ['**'], ['c', 'a/*']),
+      tags: fc.constantFrom<string[]>(['main-*'], ['/^v/'], ['*']),
+      keepTags: fc.constantFrom(['latest'], ['v*'], [] as string[]),
+      keepNewest: fc.integer({ min: 1, max: 3 }),
+      groupBy: fc.constant('^(.*)-\\d+$'),
+      orderBy: fc.constantFrom('created' as const, 'semver' as const, 'name' as const),
+      keepYoungerThan: fc.constantFrom('1d', '10d', '30d'),
+    },
+    { requiredKeys: [] },
+  )
+  .map((generated) => {
+    const rule = generated as RetentionRule;
+    const out: RetentionRule = { ...rule };
+    if (out.keepNewest === undefined) {
+      delete out.groupBy;
+      delete out.orderBy;
+    }
+    if (
+      out.keepTags === undefined &&
+      out.keepNewest === undefined &&
+      out.keepYoungerThan === undefined
+    )
+      out.keepTags = [];
+    return out;
+  });
+
+const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
+  {
+    rules: fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
+    protect: fc.record({ tags: fc.constantFrom(['dev'], [] as string[]) }),
+    untagged: fc.constantFrom({}, { keepYoungerThan: '7d' }),
+    referrers: fc.constantFrom('follow-subject' as const, ['*']),
+  },
+  { requiredKeys: ['rules'] },
+);
+
+const deleted = (g: ImageGraph, p: RetentionPolicy) =>
+  new Set(planCleanup(g, p, { now: NOW }).delete.map((op) => op.image));
+
+describe('policy properties', () => {
+  it('adding a rule deletes nothing new except what a repository it brings into scope held or kept', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, ruleArb, fc.nat(3), (spec, policy, extra, at) => {
+        const g = build(spec);
+        const before = planCleanup(g, policy, { now: NOW });
+        const gone = new Set(before.delete.map((op) => op.image));
+        const rules = [...policy.rules];
+        rules.splice(at % (rules.length + 1), 0, extra);
+        const after = planCleanup(g, { ...policy, rules }, { now: NOW });
+        // A repository is out of scope before when its images were all kept for that reason.
+        const outOfScopeBefore = new Set([
+          ...before.keep
+            .filter((k) => k.note?.endsWith('is out of policy scope'))
+            .map((k) => repositoryOfImage(k.image)),
+          ...(before.tagDecisions ?? [])
+            .filter((d) => d.reason === 'out of policy scope')
+            .map((d) => repositoryOfTag(d.tag)),
+        ]);
+        const keptBefore = new Map(before.keep.map((k) => [k.image, k]));
+        for (const op of after.delete) {
+          if (gone.has(op.image)) continue;
+          // Newly deleted: it must lie in a repository the extra rule brought into scope, or have
+          // been kept only from one (a cross-repository parent of an image there).
+          const root = keptBefore.get(op.image)?.path[0] as string;
+          const newlyScoped = [op.image, root].some((x) =>
+            outOfScopeBefore.has(repositoryOfImage(x)),
+          );
+          expect(newlyScoped).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('adding a rule scoped like an existing one never deletes more (strict subset form)', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, ruleArb, (spec, policy, extra) => {
+        const g = build(spec);
+        const first = policy.rules[0] as RetentionRule;
+        const scoped: RetentionRule = { ...extra };
+        if (first.repositories) scoped.repositories = first.repositories;
+        else delete scoped.repositories;
+        const before = deleted(g, policy);
+        const after = deleted(g, { ...policy, rules: [...policy.rules, scoped] });
+        for (const image of after) expect(before.has(image)).toBe(true);
+        expect(after.size).toBeLessThanOrEqual(before.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a policy plan never deletes an image a kept tag reaches, nor a kept tag itself', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, (spec, policy) => {
+        const g = build(spec);
+        const plan = planCleanup(g, policy, { now: NOW });
+        const gone = new Set(plan.delete.map((op) => op.image));
+        const keptTags = (plan.tagDecisions ?? []).filter((d) => d.kept).map((d) => d.tag);
+        expect(plan.keptTags).toEqual(keptTags);
+        // Independent reachability: parent/child edges forward, referrer edges both ways,
+        // except referrers whose subject alone keeps them when referrers are detached.
+        const detach = Array.isArray(policy.referrers);
+        const seen = new Set<string>();
+        const stack = keptTags.map((t) => g.tagTarget(t) as string);
+        while (stack.length > 0) {
+          const x = stack.pop() as string;
+          if (seen.has(x)) continue;
+          seen.add(x);
+          stack.push(
+            ...g.targetsOf(x, 'parent'),
+            ...g.targetsOf(x, 'child'),
+            ...g.targetsOf(x, 'referrer'),
+          );
+          if (!detach) stack.push(...g.sourcesOf(x, 'referrer'));
+        }
+        for (const image of seen) expect(gone.has(image)).toBe(false);
+        for (const tag of keptTags)
+          expect(plan.delete.some((op) => op.tags.includes(tag))).toBe(false);
+        expect(plan.untag.some((op) => keptTags.includes(op.tag))).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('plans do not depend on the order tags and images were added', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, (spec, policy) => {
+        // One entry per tag id, so that reversing does not change where a tag ends up.
+        const repoOf = (t: Spec['tags'][number]) => spec.images[t.image]?.repo;
+        const unique = [...new Map(spec.tags.map((t) => [`${repoOf(t)}:${t.name}`, t])).values()];
+        const forward = build({ ...spec, tags: unique });
+        const reversed = build({ ...spec, tags: [...unique].reverse() });
+        expect(planCleanup(reversed, policy, { now: NOW })).toEqual(
+          planCleanup(forward, policy, { now: NOW }),
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
