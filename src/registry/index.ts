@@ -1,1 +1,18 @@
-export {};
+/**
+ * regprune/registry — the registry adapter: loads an {@link ImageGraph} from an OCI / Docker v2
+ * registry and carries out a {@link CleanupPlan} safely.
+ * @packageDocumentation
+ */
+export type { ImageGraph } from '../core/image-graph.js';
+export type { CleanupPlan } from '../core/plan-types.js';
+export type { ApplyResult, CleanupTarget } from '../core/target.js';
+export { applyPlan, GC_NOTE, type RegistryApplyOptions } from './apply-plan.js';
+export type { RegistryCredentials } from './auth.js';
+export { RegistryClient, type RequestOptions } from './client.js';
+export { credentialsFromDockerConfig, type DockerConfigOptions } from './docker-config.js';
+export * from './errors/index.js';
+export { type LoadGraphOptions, type LoadProgress, loadGraph } from './load-graph.js';
+export type { Descriptor } from './manifest.js';
+export { MANIFEST_ACCEPT } from './media-types.js';
+export { registryTarget } from './target.js';
+export type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';

@@ -1,0 +1,490 @@
+import {
+  blockedByRemainingPointers,
+  classifyTag,
+  fallbackIndexAfterDeletes,
+  recheckRoots,
+} from '../core/attachments.js';
+import type { ImageGraph } from '../core/image-graph.js';
+import {
+  digestOfImage,
+  imageId,
+  repositoryOfImage,
+  repositoryOfTag,
+  tagId,
+  tagName,
+} from '../core/naming.js';
+import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
+import { recheckPlan } from '../core/recheck.js';
+import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import { buildGraph } from './build-graph.js';
+import type { RegistryClient } from './client.js';
+import { DeleteDisabledError } from './errors/delete-disabled-error.js';
+import { PlanRefusedError } from './errors/plan-refused-error.js';
+import { loadGraph } from './load-graph.js';
+import { Loader } from './loader.js';
+import type { Descriptor } from './manifest.js';
+import { OCI_INDEX } from './media-types.js';
+import { checkDigest, checkRepository, checkTag } from './reference.js';
+import { removeTag } from './untag.js';
+
+/** Options of {@link applyPlan}. */
+export interface RegistryApplyOptions extends ApplyOptions {
+  /**
+   * The graph the plan was made from. It tells the stale-plan re-check what each image needs.
+   * Default: the plan's repositories are loaded again (plus its planned digests).
+   */
+  graph?: ImageGraph;
+}
+
+/** The note every registry result carries: deletes unlink, only the registry's GC frees storage. */
+export const GC_NOTE =
+  'Deleting manifests only unlinks them: storage is freed when the registry runs its own garbage collection, e.g. `docker-registry garbage-collect /etc/docker/registry/config.yml` (registry stopped or read-only). Do not add `--delete-untagged`/`-m` on distribution 2.8: it also deletes the children of tagged multi-arch indexes.';
+
+interface Context {
+  client: RegistryClient;
+  plan: CleanupPlan;
+  graph: ImageGraph;
+  signal: AbortSignal | undefined;
+  outcomes: OperationOutcome[];
+  total: number;
+  onProgress: ApplyOptions['onProgress'];
+  /** Images deleted (or found gone). */
+  gone: Set<string>;
+}
+
+function report(ctx: Context, outcome: OperationOutcome): void {
+  ctx.outcomes.push(outcome);
+  ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+}
+
+function validate(plan: CleanupPlan): void {
+  for (const op of plan.untag) {
+    checkRepository(repositoryOfTag(op.tag), `plan untag ${op.tag}`);
+    checkTag(tagName(op.tag), `plan untag ${op.tag}`);
+    checkDigest(digestOfImage(op.image), `plan untag ${op.tag}`);
+  }
+  for (const op of plan.delete) {
+    checkRepository(repositoryOfImage(op.image), `plan delete ${op.image}`);
+    checkDigest(digestOfImage(op.image), `plan delete ${op.image}`);
+  }
+}
+
+function fallbackTagOf(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+/**
+ * Carries out a plan on the registry: untags (tag DELETE, or a unique placeholder pushed to the
+ * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
+ * something pointing at X is still there. Before the first change it probes every repository
+ * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
+ * nothing touched. Before each repository's deletes in each wave it re-reads that repository's
+ * tags and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those
+ * are skipped as "changed since plan". Referrers fallback indexes are rewritten without deleted
+ * referrers (their tag removed when empty) before the referrers go.
+ *
+ * @throws {PlanRefusedError} when the plan was refused (nothing is touched).
+ * @throws {DeleteDisabledError} when the registry refuses deletes (nothing is touched).
+ * @throws {AuthError} naming the refused scope.
+ */
+export async function applyPlan(
+  client: RegistryClient,
+  plan: CleanupPlan,
+  options: RegistryApplyOptions = {},
+): Promise<ApplyResult> {
+  if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
+  validate(plan);
+  const dryRun = options.dryRun ?? false;
+  const repositories = [
+    ...new Set([
+      ...plan.untag.map((op) => repositoryOfTag(op.tag)),
+      ...plan.delete.map((op) => repositoryOfImage(op.image)),
+    ]),
+  ].sort();
+  if (dryRun) return dryRunResult(plan, repositories, options);
+  const signal = options.signal;
+  const graph =
+    options.graph ??
+    (await loadGraph(client, {
+      repositories,
+      extraDigests: plan.delete.map((op) => op.image),
+      signal,
+    }));
+  const ctx: Context = {
+    client,
+    plan,
+    graph,
+    signal,
+    outcomes: [],
+    total: plan.untag.length + plan.delete.length,
+    onProgress: options.onProgress,
+    gone: new Set(),
+  };
+  // Probe first: a registry with deletes disabled, or a refused delete scope, stops here.
+  for (const repo of repositories) await client.probeDelete(repo, { signal });
+
+  await Promise.all(plan.untag.map((op) => untagOne(ctx, op.tag, op.image)));
+
+  const waves = new Map<number, DeleteOperation[]>();
+  for (const op of plan.delete) {
+    const list = waves.get(op.wave);
+    if (list) list.push(op);
+    else waves.set(op.wave, [op]);
+  }
+  for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
+    signal?.throwIfAborted();
+    const ops = waves.get(wave) as DeleteOperation[];
+    const byRepo = new Map<string, DeleteOperation[]>();
+    for (const op of ops) {
+      const repo = repositoryOfImage(op.image);
+      const list = byRepo.get(repo);
+      if (list) list.push(op);
+      else byRepo.set(repo, [op]);
+    }
+    await Promise.all(
+      [...byRepo].map(async ([repo, list]) => {
+        const reported = new Set(ctx.outcomes.map((o) => o.id));
+        try {
+          await deleteInRepository(ctx, repo, list);
+        } catch (error) {
+          if (error instanceof DeleteDisabledError || signal?.aborted) throw error;
+          // The re-check could not run: nothing unchecked is deleted, and what these images point
+          // at stays too (they are not gone, so later waves see them as remaining pointers).
+          for (const op of list) {
+            if (reported.has(op.image) || ctx.outcomes.some((o) => o.id === op.image)) continue;
+            report(ctx, {
+              action: 'delete',
+              id: op.image,
+              status: 'failed',
+              reason: `not deleted: ${(error as Error).message}`,
+            });
+          }
+        }
+      }),
+    );
+  }
+
+  const remaining = plan.delete.filter((op) => !ctx.gone.has(op.image)).map((op) => op.image);
+  const stillNeeded = new Set(remaining.flatMap((image) => graph.blobsOf(image).map((b) => b.id)));
+  const reclaimableBytes = plan.blobs
+    .filter((b) => !stillNeeded.has(b.id))
+    .reduce((sum, b) => sum + (b.size ?? 0), 0);
+  return finish(false, ctx.outcomes, reclaimableBytes);
+}
+
+function finish(
+  dryRun: boolean,
+  outcomes: OperationOutcome[],
+  reclaimableBytes: number,
+): ApplyResult {
+  const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
+  for (const o of outcomes) totals[o.status]++;
+  const notes = [GC_NOTE];
+  if (dryRun) notes.unshift('Dry run: nothing was sent; `requests` list what would be.');
+  return { dryRun, outcomes, totals, reclaimableBytes, notes };
+}
+
+async function untagOne(ctx: Context, tag: string, image: string): Promise<void> {
+  const repo = repositoryOfTag(tag);
+  const name = tagName(tag);
+  const requests = [`HEAD /v2/${repo}/manifests/${name}`];
+  try {
+    const now = await ctx.client.resolve(repo, name, { signal: ctx.signal });
+    if (now === undefined) {
+      report(ctx, {
+        action: 'untag',
+        id: tag,
+        status: 'skipped',
+        reason: 'the tag no longer exists',
+        requests,
+      });
+      return;
+    }
+    if (imageId(repo, now) !== image) {
+      report(ctx, {
+        action: 'untag',
+        id: tag,
+        status: 'skipped',
+        reason: `changed since plan: the tag now points at ${imageId(repo, now)}, not ${image}`,
+        requests,
+      });
+      return;
+    }
+    const removal = await removeTag(ctx.client, repo, name, ctx.signal);
+    report(ctx, {
+      action: 'untag',
+      id: tag,
+      status: 'done',
+      reason:
+        removal.how === 'placeholder'
+          ? 'the registry cannot delete tags: pushed a unique placeholder to the tag and deleted it by digest'
+          : removal.how === 'already-gone'
+            ? 'already gone'
+            : 'deleted the tag',
+      requests: [...requests, ...removal.requests],
+    });
+  } catch (error) {
+    if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+    report(ctx, {
+      action: 'untag',
+      id: tag,
+      status: 'failed',
+      reason: (error as Error).message,
+      requests,
+    });
+  }
+}
+
+async function deleteInRepository(
+  ctx: Context,
+  repo: string,
+  ops: DeleteOperation[],
+): Promise<void> {
+  const { client, graph, plan } = ctx;
+  // Re-read the repository as it is now; load what the graph has not seen.
+  const loader = new Loader(client, ctx.signal ?? new AbortController().signal, () => {}, graph);
+  await loader.readTags(repo, true);
+  await loader.drain();
+  const current = loader.data(repo);
+  const checkGraph = buildGraph(loader, graph.clone());
+  const currentTags: Array<[string, string]> = [...current.tags].map(([t, d]) => [
+    tagId(repo, t),
+    imageId(repo, d),
+  ]);
+  const modeled = (tag: string, image: string): boolean => {
+    const kind = classifyTag(tagName(tag));
+    if (kind.kind === 'plain') return false;
+    if (kind.kind === 'fallback') return graph.hasImage(imageId(repo, kind.subject));
+    if (!graph.hasImage(image)) return false;
+    return graph.targetsOf(image, 'referrer').includes(imageId(repo, kind.subject));
+  };
+  const roots = recheckRoots(plan, currentTags, modeled);
+  for (const tag of plan.keptTags) {
+    const target = graph.tagTarget(tag);
+    if (repositoryOfTag(tag) !== repo && target) roots.push([tag, target]);
+  }
+  const mine = new Set(ops.map((op) => op.image));
+  const recheck = recheckPlan(checkGraph, plan, roots, (image) => mine.has(image));
+  const listRequests = [
+    `GET /v2/${repo}/tags/list`,
+    `HEAD /v2/${repo}/manifests/<tag> for each of ${current.tags.size} tags`,
+  ];
+  for (const { op, reason } of recheck.skip) {
+    report(ctx, {
+      action: 'delete',
+      id: op.image,
+      status: 'skipped',
+      reason,
+      requests: listRequests,
+    });
+  }
+  const candidates = recheck.proceed.filter((op) => mine.has(op.image));
+  const planned = new Set(plan.delete.map((op) => op.image));
+  const blocked = blockedByRemainingPointers(
+    candidates.map((op) => op.image),
+    (image) => [
+      ...graph.sourcesOf(image, 'parent'),
+      ...graph.sourcesOf(image, 'child'),
+      ...graph.sourcesOf(image, 'referrer'),
+    ],
+    (pointer) => planned.has(pointer) && !ctx.gone.has(pointer),
+  );
+  const proceed: DeleteOperation[] = [];
+  for (const op of candidates) {
+    const pointer = blocked.get(op.image);
+    if (pointer) {
+      report(ctx, {
+        action: 'delete',
+        id: op.image,
+        status: 'skipped',
+        reason: `${pointer} points at it and was not deleted`,
+      });
+    } else proceed.push(op);
+  }
+  if (proceed.length === 0) return;
+  await rewriteFallbackIndexes(ctx, repo, proceed, current.tags);
+  await Promise.all(
+    proceed.map(async (op) => {
+      const digest = digestOfImage(op.image);
+      const requests = [...listRequests, `DELETE /v2/${repo}/manifests/${digest}`];
+      try {
+        const result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
+        ctx.gone.add(op.image);
+        report(ctx, {
+          action: 'delete',
+          id: op.image,
+          status: 'done',
+          reason:
+            result === 'missing'
+              ? 'already gone (404)'
+              : op.tags.length > 0
+                ? `its tags ${op.tags.join(', ')} went with it`
+                : undefined,
+          requests,
+        });
+      } catch (error) {
+        if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+        report(ctx, {
+          action: 'delete',
+          id: op.image,
+          status: 'failed',
+          reason: (error as Error).message,
+          requests,
+        });
+      }
+    }),
+  );
+}
+
+/**
+ * Before referrers go, the fallback index of each affected subject is rewritten without them (or
+ * removed when nothing stays, or when the subject itself goes now).
+ */
+async function rewriteFallbackIndexes(
+  ctx: Context,
+  repo: string,
+  proceed: DeleteOperation[],
+  currentTags: Map<string, string>,
+): Promise<void> {
+  const { client, graph } = ctx;
+  const deleting = new Set(proceed.map((op) => digestOfImage(op.image)));
+  const subjects = new Set<string>();
+  for (const op of proceed) {
+    subjects.add(digestOfImage(op.image));
+    for (const subject of graph.targetsOf(op.image, 'referrer'))
+      subjects.add(digestOfImage(subject));
+  }
+  const goneHere = new Set(
+    [...ctx.gone].filter((i) => repositoryOfImage(i) === repo).map(digestOfImage),
+  );
+  for (const subject of [...subjects].sort()) {
+    const tag = fallbackTagOf(subject);
+    const indexDigest = currentTags.get(tag);
+    if (!indexDigest) continue;
+    const id = tagId(repo, tag);
+    const requests = [`GET /v2/${repo}/manifests/${tag}`];
+    try {
+      const fetched = await client.getManifest(repo, tag, { signal: ctx.signal });
+      if (!fetched) continue;
+      const entries =
+        (JSON.parse(new TextDecoder().decode(fetched.bytes)) as { manifests?: Descriptor[] })
+          .manifests ?? [];
+      const decision = fallbackIndexAfterDeletes(
+        entries,
+        new Set([...goneHere, ...deleting]),
+        deleting.has(subject),
+      );
+      if (decision.action === 'keep') continue;
+      const sharedWith = [...currentTags].filter(([t, d]) => d === fetched.digest && t !== tag);
+      if (decision.action === 'rewrite') {
+        const bytes = new TextEncoder().encode(
+          JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: decision.manifests }),
+        );
+        requests.push(`PUT /v2/${repo}/manifests/${tag}`);
+        await client.putManifest(repo, tag, bytes, OCI_INDEX, { signal: ctx.signal });
+        if (sharedWith.length === 0) {
+          requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+          await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
+        }
+        report(ctx, {
+          action: 'rewrite',
+          id,
+          status: 'done',
+          reason: `referrers fallback index rewritten without ${entries.length - decision.manifests.length} deleted referrer(s)`,
+          requests,
+        });
+      } else {
+        if (sharedWith.length === 0) {
+          requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+          await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
+        } else {
+          requests.push(...(await removeTag(client, repo, tag, ctx.signal)).requests);
+        }
+        report(ctx, {
+          action: 'rewrite',
+          id,
+          status: 'done',
+          reason: deleting.has(subject)
+            ? 'referrers fallback tag removed with its subject'
+            : 'referrers fallback tag removed: no referrers left',
+          requests,
+        });
+      }
+    } catch (error) {
+      if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+      report(ctx, {
+        action: 'rewrite',
+        id,
+        status: 'failed',
+        reason: (error as Error).message,
+        requests,
+      });
+    }
+  }
+}
+
+function dryRunResult(
+  plan: CleanupPlan,
+  repositories: string[],
+  options: RegistryApplyOptions,
+): ApplyResult {
+  const outcomes: OperationOutcome[] = [];
+  const total = plan.untag.length + plan.delete.length;
+  const push = (outcome: OperationOutcome) => {
+    outcomes.push(outcome);
+    options.onProgress?.({ done: outcomes.length, total, outcome });
+  };
+  const probes = repositories.map(
+    (r) => `DELETE /v2/${r}/manifests/sha256:${'0'.repeat(64)} (probe: 404 means deletes work)`,
+  );
+  for (const op of plan.untag) {
+    const repo = repositoryOfTag(op.tag);
+    const name = tagName(op.tag);
+    push({
+      action: 'untag',
+      id: op.tag,
+      status: 'planned',
+      reason: `${op.image} stays`,
+      requests: [
+        `HEAD /v2/${repo}/manifests/${name}`,
+        `DELETE /v2/${repo}/manifests/${name}`,
+        `or, where tags cannot be deleted: HEAD /v2/${repo}/blobs/sha256:44136fa… + PUT /v2/${repo}/manifests/${name} (unique placeholder) + DELETE /v2/${repo}/manifests/<placeholder digest>`,
+      ],
+    });
+  }
+  const referrerSubjects = new Set<string>();
+  for (const op of plan.delete) {
+    const repo = repositoryOfImage(op.image);
+    push({
+      action: 'delete',
+      id: op.image,
+      status: 'planned',
+      reason: `wave ${op.wave}${op.tags.length > 0 ? `; its tags ${op.tags.join(', ')} go with it` : ''}`,
+      requests: [
+        `GET /v2/${repo}/tags/list`,
+        `HEAD /v2/${repo}/manifests/<tag> for each current tag`,
+        `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
+      ],
+    });
+    for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
+      referrerSubjects.add(subject);
+  }
+  for (const subject of [...referrerSubjects].sort()) {
+    const repo = repositoryOfImage(subject);
+    const tag = fallbackTagOf(digestOfImage(subject));
+    push({
+      action: 'rewrite',
+      id: tagId(repo, tag),
+      status: 'planned',
+      reason:
+        'if this referrers fallback tag exists: rewritten without the deleted referrers, or removed when empty',
+      requests: [
+        `GET /v2/${repo}/manifests/${tag}`,
+        `PUT /v2/${repo}/manifests/${tag}`,
+        `DELETE /v2/${repo}/manifests/<old index digest>`,
+      ],
+    });
+  }
+  if (outcomes[0]) outcomes[0].requests = [...probes, ...(outcomes[0].requests ?? [])];
+  return finish(true, outcomes, plan.reclaimableBytes);
+}

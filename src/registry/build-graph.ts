@@ -1,0 +1,104 @@
+import { classifyTag, cosignArtifactType } from '../core/attachments.js';
+import { ImageGraph } from '../core/image-graph.js';
+import { imageId, tagId } from '../core/naming.js';
+import type { ImageInfo } from '../core/types.js';
+import {
+  BASE_DIGEST,
+  BASE_NAME,
+  baseRepository,
+  CREATED,
+  type LoadedManifest,
+  type Loader,
+  type RepositoryData,
+} from './loader.js';
+import { IMAGE_CONFIG_TYPES } from './media-types.js';
+
+function infoOf(
+  data: RepositoryData,
+  digest: string,
+  loaded: LoadedManifest,
+  loader: Loader,
+): ImageInfo {
+  const { parsed } = loaded;
+  const info: ImageInfo = { mediaType: loaded.mediaType, size: loaded.size };
+  const platform = data.platforms.get(digest);
+  if (platform) info.platform = platform;
+  const artifactType =
+    parsed.artifactType ??
+    data.artifactTypes.get(digest) ??
+    (parsed.config && !IMAGE_CONFIG_TYPES.has(parsed.config.mediaType)
+      ? parsed.config.mediaType
+      : undefined);
+  if (artifactType) info.artifactType = artifactType;
+  if (parsed.annotations) info.annotations = parsed.annotations;
+  const created =
+    (parsed.config && loader.created.get(parsed.config.digest)) ?? parsed.annotations?.[CREATED];
+  if (created) info.created = created;
+  return info;
+}
+
+/**
+ * Adds what `loader` read to `graph` (a new graph by default): images `repo@digest` with their
+ * blobs, child / referrer / parent edges, and tags `repo:tag`. Images the graph already holds keep
+ * their edges (manifests are immutable). Fallback indexes are not images: their entries become
+ * referrers of the subject. Cosign-style tags become referrer edges of their subject and are not
+ * set as tags — unless the subject is missing, when they stay ordinary tags.
+ */
+export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph {
+  const fresh = new Set<string>();
+  const has = (repo: string, digest: string) => graph.hasImage(imageId(repo, digest));
+  for (const data of loader.repos.values()) {
+    const fallbackDigests = new Set<string>();
+    for (const [subject, index] of data.fallbackIndexes) {
+      if (data.manifests.has(subject) || has(data.repository, subject)) fallbackDigests.add(index);
+    }
+    for (const [digest, loaded] of data.manifests) {
+      if (fallbackDigests.has(digest)) continue;
+      const id = imageId(data.repository, digest);
+      if (graph.hasImage(id)) continue;
+      graph.addImage(id, infoOf(data, digest, loaded, loader));
+      fresh.add(id);
+      const { config, layers } = loaded.parsed;
+      if (config) graph.addBlob(id, config.digest, { role: 'config', size: config.size });
+      for (const layer of layers)
+        graph.addBlob(id, layer.digest, { role: 'layer', size: layer.size });
+    }
+  }
+  for (const data of loader.repos.values()) {
+    const repo = data.repository;
+    for (const [digest, loaded] of data.manifests) {
+      const id = imageId(repo, digest);
+      if (!fresh.has(id)) continue;
+      const { parsed } = loaded;
+      for (const child of parsed.manifests) {
+        if (has(repo, child.digest) && child.digest !== digest)
+          graph.addChild(id, imageId(repo, child.digest));
+      }
+      if (parsed.subject && has(repo, parsed.subject.digest) && parsed.subject.digest !== digest)
+        graph.addReferrer(id, imageId(repo, parsed.subject.digest));
+      const base = parsed.annotations?.[BASE_DIGEST];
+      if (base) {
+        const baseRepo = baseRepository(parsed.annotations?.[BASE_NAME], repo, loader.host);
+        if (baseRepo && graph.hasImage(imageId(baseRepo, base)) && imageId(baseRepo, base) !== id)
+          graph.addParent(id, imageId(baseRepo, base));
+      }
+      for (const subject of data.referrerOf.get(digest) ?? []) {
+        if (has(repo, subject) && subject !== digest) graph.addReferrer(id, imageId(repo, subject));
+      }
+    }
+    for (const [tag, digest] of data.tags) {
+      const id = imageId(repo, digest);
+      if (!graph.hasImage(id)) continue; // fallback indexes
+      const kind = classifyTag(tag);
+      if (kind.kind === 'cosign' && has(repo, kind.subject) && kind.subject !== digest) {
+        const subject = imageId(repo, kind.subject);
+        if (!graph.targetsOf(id, 'referrer').includes(subject)) graph.addReferrer(id, subject);
+        if (!graph.imageInfo(id)?.artifactType)
+          graph.addImage(id, { artifactType: cosignArtifactType(kind.suffix) });
+        continue;
+      }
+      graph.setTag(tagId(repo, tag), id);
+    }
+  }
+  return graph;
+}

@@ -1,0 +1,769 @@
+import ky, { type KyInstance } from 'ky';
+import pLimit, { type LimitFunction } from 'p-limit';
+import {
+  assertSafeForCredentials,
+  basicHeader,
+  CATALOG_SCOPE,
+  type Challenge,
+  parseChallenge,
+  type RegistryCredentials,
+  repositoryScope,
+} from './auth.js';
+import { digestOf } from './digest.js';
+import { AuthError } from './errors/auth-error.js';
+import { DeleteDisabledError } from './errors/delete-disabled-error.js';
+import { DigestMismatchError } from './errors/digest-mismatch-error.js';
+import { ManifestTooLargeError } from './errors/manifest-too-large-error.js';
+import { PaginationLoopError } from './errors/pagination-loop-error.js';
+import { RegistryHttpError } from './errors/registry-http-error.js';
+import { RegistryUnreachableError } from './errors/registry-unreachable-error.js';
+import { nextLink } from './link.js';
+import { type Descriptor, parseReferrersIndex } from './manifest.js';
+import { MANIFEST_ACCEPT, MANIFEST_LIMIT, OCI_INDEX } from './media-types.js';
+import { checkDigest, checkReference, checkRepository, checkTag } from './reference.js';
+import type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';
+
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const MAX_PAGES = 100_000;
+
+interface Call {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  /** Path below the registry root (`v2/...`) or an absolute URL (Link targets, upload locations). */
+  target: string;
+  /** Scope the request needs under token auth. */
+  scope: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+interface Token {
+  value: string;
+  expires: number;
+}
+
+/** Options every client request takes. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+async function registryErrorCode(response: Response): Promise<string | undefined> {
+  try {
+    const text = await response.text();
+    const body = JSON.parse(text) as { errors?: Array<{ code?: unknown }> };
+    const code = body.errors?.[0]?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a body up to `limit` bytes; `undefined` when it is longer. */
+async function readLimited(response: Response, limit: number): Promise<Uint8Array | undefined> {
+  const length = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (length > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A client of one registry (OCI Distribution API / Docker Registry v2): authentication (anonymous,
+ * Basic, Bearer tokens per scope), retries, pagination, verified manifests. Requests are limited to
+ * `concurrency` at once across everything using the client.
+ *
+ * @example
+ * ```ts
+ * const client = new RegistryClient({ url: 'https://registry.example.com', auth: await credentialsFromDockerConfig('registry.example.com') });
+ * const tags = await client.listTags('team/app');
+ * ```
+ */
+export class RegistryClient {
+  /** The registry base URL, without a trailing slash. */
+  readonly url: string;
+  /** `host:port` of the registry. */
+  readonly host: string;
+  readonly #origin: string;
+  readonly #credentials: RegistryCredentials | undefined;
+  readonly #limit: LimitFunction;
+  readonly #retry: Required<RetryOptions>;
+  readonly #api: KyInstance;
+  readonly #absolute: KyInstance;
+  #challenge: Challenge | undefined;
+  readonly #tokens = new Map<string, Promise<Token>>();
+  #referrersApi: boolean | undefined;
+  #tagDelete: boolean | undefined;
+  #requests = 0;
+
+  constructor(options: RegistryClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.url);
+    } catch {
+      throw new TypeError(`RegistryClient: url ${JSON.stringify(options.url)} is not a URL`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new TypeError(`RegistryClient: url must be http(s), got ${base.protocol}`);
+    if (base.username || base.password)
+      throw new TypeError('RegistryClient: put credentials in `auth`, not in the URL');
+    if (options.auth) assertSafeForCredentials(base);
+    this.url = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+    this.host = base.host;
+    this.#origin = base.origin;
+    this.#credentials = options.auth;
+    this.#limit = pLimit(options.concurrency ?? 8);
+    const retry =
+      typeof options.retry === 'number' ? { limit: options.retry } : (options.retry ?? {});
+    this.#retry = {
+      limit: retry.limit ?? 4,
+      baseDelay: retry.baseDelay ?? 250,
+      maxDelay: retry.maxDelay ?? 30_000,
+    };
+    const common = {
+      timeout: options.timeout ?? 30_000,
+      retry: 0,
+      throwHttpErrors: false,
+      redirect: 'manual' as const,
+      headers: { 'user-agent': options.userAgent ?? 'regprune' },
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    };
+    this.#api = ky.create({ ...common, prefixUrl: `${this.url}/` });
+    this.#absolute = ky.create(common);
+  }
+
+  /** Requests sent so far (including token requests and retries). */
+  get requestCount(): number {
+    return this.#requests;
+  }
+
+  /** `GET /v2/`: checks that the registry answers and the credentials work. */
+  async ping(options: RequestOptions = {}): Promise<void> {
+    await this.#limit(async () => {
+      const response = await this.#call({ method: 'GET', target: 'v2/', scope: '', ...options });
+      await this.#expect(response, [200], 'GET', 'v2/', '');
+      await response.body?.cancel();
+    });
+  }
+
+  /** Every repository in the catalog (`registry:catalog:*`), following `Link` pages. */
+  async catalog(options: RequestOptions = {}): Promise<string[]> {
+    const names = await this.#paged('v2/_catalog?n=1000', CATALOG_SCOPE, 'repositories', options);
+    return [...new Set(names)].map((n) => checkRepository(n, 'catalog'));
+  }
+
+  /** Tags of a repository (validated, deduplicated, in registry order); `[]` when it has none. */
+  async listTags(repository: string, options: RequestOptions = {}): Promise<string[]> {
+    checkRepository(repository, 'listTags');
+    const tags = await this.#paged(
+      `v2/${repository}/tags/list`,
+      repositoryScope(repository, 'pull'),
+      'tags',
+      options,
+      true,
+    );
+    return [...new Set(tags)].map((t) => checkTag(t, `tags of ${repository}`));
+  }
+
+  /**
+   * A manifest by tag or digest, with the full Accept list. Its bytes must hash to the digest
+   * asked for and to `Docker-Content-Digest` when present; over 4 MiB is refused.
+   * @returns `undefined` on 404.
+   * @throws {DigestMismatchError} {@link ManifestTooLargeError} {@link RegistryHttpError}
+   */
+  async getManifest(
+    repository: string,
+    ref: string,
+    options: RequestOptions = {},
+  ): Promise<FetchedManifest | undefined> {
+    checkRepository(repository, 'getManifest');
+    checkReference(ref, `getManifest(${repository})`);
+    return this.#limit(async () => {
+      const target = `v2/${repository}/manifests/${ref}`;
+      const response = await this.#call({
+        method: 'GET',
+        target,
+        scope: repositoryScope(repository, 'pull'),
+        headers: { accept: MANIFEST_ACCEPT },
+        ...options,
+      });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      await this.#expect(response, [200], 'GET', target, repositoryScope(repository, 'pull'));
+      const bytes = await readLimited(response, MANIFEST_LIMIT);
+      if (!bytes) throw new ManifestTooLargeError(repository, ref, MANIFEST_LIMIT);
+      const announced = response.headers.get('docker-content-digest') ?? undefined;
+      const expected = ref.includes(':') ? ref : announced;
+      const digest = digestOf(bytes, expected);
+      if (expected && digest !== expected)
+        throw new DigestMismatchError(repository, ref, expected, digest);
+      if (announced && announced !== expected) {
+        const again = digestOf(bytes, announced);
+        if (again !== announced) throw new DigestMismatchError(repository, ref, announced, again);
+      }
+      const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+      return { digest, mediaType, bytes };
+    });
+  }
+
+  /**
+   * `HEAD` a manifest: its digest (from `Docker-Content-Digest`, else by a GET) or `undefined` on 404.
+   */
+  async resolve(
+    repository: string,
+    ref: string,
+    options: RequestOptions = {},
+  ): Promise<string | undefined> {
+    checkRepository(repository, 'resolve');
+    checkReference(ref, `resolve(${repository})`);
+    const digest = await this.#limit(async () => {
+      const target = `v2/${repository}/manifests/${ref}`;
+      const response = await this.#call({
+        method: 'HEAD',
+        target,
+        scope: repositoryScope(repository, 'pull'),
+        headers: { accept: MANIFEST_ACCEPT },
+        ...options,
+      });
+      await response.body?.cancel();
+      if (response.status === 404) return null;
+      await this.#expect(response, [200], 'HEAD', target, repositoryScope(repository, 'pull'));
+      const announced = response.headers.get('docker-content-digest');
+      return announced ? checkDigest(announced, `HEAD ${target}`) : undefined;
+    });
+    if (digest === null) return undefined;
+    if (digest !== undefined) return digest;
+    return (await this.getManifest(repository, ref, options))?.digest;
+  }
+
+  /** PUTs manifest bytes to a tag or digest; returns the digest. Needs `pull,push`. */
+  async putManifest(
+    repository: string,
+    ref: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    options: RequestOptions = {},
+  ): Promise<string> {
+    checkRepository(repository, 'putManifest');
+    checkReference(ref, `putManifest(${repository})`);
+    const scope = repositoryScope(repository, 'pull,push');
+    return this.#limit(async () => {
+      const target = `v2/${repository}/manifests/${ref}`;
+      const response = await this.#call({
+        method: 'PUT',
+        target,
+        scope,
+        headers: { 'content-type': mediaType },
+        body: bytes,
+        ...options,
+      });
+      await this.#expect(response, [200, 201], 'PUT', target, scope);
+      await response.body?.cancel();
+      return digestOf(bytes);
+    });
+  }
+
+  /**
+   * `DELETE /v2/<repository>/manifests/<ref>`.
+   * @returns `deleted` (202/200), `missing` (404), or for a tag `unsupported` (the registry
+   *   cannot delete tags, like distribution 2.8's 400 DIGEST_INVALID).
+   * @throws {DeleteDisabledError} on 405 UNSUPPORTED for a digest. {@link AuthError} naming the scope.
+   */
+  async deleteManifest(
+    repository: string,
+    ref: string,
+    options: RequestOptions = {},
+  ): Promise<'deleted' | 'missing' | 'unsupported'> {
+    checkRepository(repository, 'deleteManifest');
+    checkReference(ref, `deleteManifest(${repository})`);
+    const scope = repositoryScope(repository, 'delete');
+    return this.#limit(async () => {
+      const target = `v2/${repository}/manifests/${ref}`;
+      const response = await this.#call({ method: 'DELETE', target, scope, ...options });
+      if (response.status === 202 || response.status === 200 || response.status === 204) {
+        await response.body?.cancel();
+        return 'deleted';
+      }
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return 'missing';
+      }
+      const isTag = !ref.includes(':');
+      if (response.status === 405) {
+        await response.body?.cancel();
+        if (isTag && this.#tagDelete !== false) return 'unsupported';
+        throw new DeleteDisabledError(this.url);
+      }
+      if (isTag && response.status === 400) {
+        await response.body?.cancel();
+        return 'unsupported';
+      }
+      await this.#expect(response, [], 'DELETE', target, scope);
+      return 'missing';
+    });
+  }
+
+  /**
+   * Probes whether deletes are enabled and allowed in `repository` without changing anything
+   * (deletes a digest that cannot exist; 404 means yes).
+   * @throws {DeleteDisabledError} {@link AuthError}
+   */
+  async probeDelete(repository: string, options: RequestOptions = {}): Promise<void> {
+    await this.deleteManifest(repository, `sha256:${'0'.repeat(64)}`, options);
+  }
+
+  /**
+   * Whether `DELETE manifests/<tag>` works on this registry: `undefined` until the first untag
+   * learns it (distribution 2.8 answers 400, so untags use a placeholder there).
+   */
+  get tagDeleteSupported(): boolean | undefined {
+    return this.#tagDelete;
+  }
+
+  set tagDeleteSupported(value: boolean | undefined) {
+    this.#tagDelete = value;
+  }
+
+  /** A blob's bytes, verified against its digest; `undefined` on 404 or when over `limit`. */
+  async getBlob(
+    repository: string,
+    digest: string,
+    limit: number,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array | undefined> {
+    checkRepository(repository, 'getBlob');
+    checkDigest(digest, `getBlob(${repository})`);
+    const scope = repositoryScope(repository, 'pull');
+    return this.#limit(async () => {
+      const target = `v2/${repository}/blobs/${digest}`;
+      const response = await this.#call({ method: 'GET', target, scope, ...options });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      await this.#expect(response, [200], 'GET', target, scope);
+      const bytes = await readLimited(response, limit);
+      if (!bytes) return undefined;
+      const actual = digestOf(bytes, digest);
+      if (actual !== digest) throw new DigestMismatchError(repository, digest, digest, actual);
+      return bytes;
+    });
+  }
+
+  /** Uploads a small blob unless the repository already has it; returns its digest. */
+  async ensureBlob(
+    repository: string,
+    bytes: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<string> {
+    checkRepository(repository, 'ensureBlob');
+    const digest = digestOf(bytes);
+    const scope = repositoryScope(repository, 'pull,push');
+    return this.#limit(async () => {
+      const blob = `v2/${repository}/blobs/${digest}`;
+      const head = await this.#call({ method: 'HEAD', target: blob, scope, ...options });
+      await head.body?.cancel();
+      if (head.status === 200) return digest;
+      const start = `v2/${repository}/blobs/uploads/`;
+      const begun = await this.#call({ method: 'POST', target: start, scope, ...options });
+      await this.#expect(begun, [202], 'POST', start, scope);
+      await begun.body?.cancel();
+      const location = new URL(begun.headers.get('location') ?? '', `${this.url}/${start}`);
+      location.searchParams.set('digest', digest);
+      const put = await this.#call({
+        method: 'PUT',
+        target: location.toString(),
+        scope,
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes,
+        ...options,
+      });
+      await this.#expect(put, [201, 204], 'PUT', `v2/${repository}/blobs/uploads/…`, scope);
+      await put.body?.cancel();
+      return digest;
+    });
+  }
+
+  /**
+   * The referrers of `digest` from the referrers API (all pages), or `undefined` when the
+   * registry has no referrers API (probed once per client: a 404 that is not an index).
+   */
+  async listReferrers(
+    repository: string,
+    digest: string,
+    options: RequestOptions = {},
+  ): Promise<Descriptor[] | undefined> {
+    if (this.#referrersApi === false) return undefined;
+    checkRepository(repository, 'listReferrers');
+    checkDigest(digest, `listReferrers(${repository})`);
+    const scope = repositoryScope(repository, 'pull');
+    const out: Descriptor[] = [];
+    const seen = new Set<string>();
+    let target: string | undefined = `v2/${repository}/referrers/${digest}`;
+    while (target) {
+      const page: string = target;
+      if (seen.has(page))
+        throw new PaginationLoopError(this.#describe(page), 'a next link repeats a page');
+      seen.add(page);
+      const result = await this.#limit(async () => {
+        const response = await this.#call({
+          method: 'GET',
+          target: page,
+          scope,
+          headers: { accept: OCI_INDEX },
+          ...options,
+        });
+        if (response.status === 404 || response.status === 400 || response.status === 405) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        await this.#expect(response, [200], 'GET', page, scope);
+        const bytes = await readLimited(response, MANIFEST_LIMIT);
+        if (!bytes)
+          throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
+        return {
+          list: parseReferrersIndex(bytes, repository, digest),
+          next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+        };
+      });
+      if (!result) {
+        if (out.length > 0)
+          throw new PaginationLoopError(this.#describe(page), 'a next page vanished');
+        this.#referrersApi = false;
+        return undefined;
+      }
+      this.#referrersApi = true;
+      out.push(...result.list);
+      target = result.next;
+    }
+    return out;
+  }
+
+  /** Whether the registry has a referrers API (`undefined` until probed). */
+  get referrersApi(): boolean | undefined {
+    return this.#referrersApi;
+  }
+
+  async #paged(
+    first: string,
+    scope: string,
+    field: 'tags' | 'repositories',
+    options: RequestOptions,
+    notFoundIsEmpty = false,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    let target: string | undefined = first;
+    while (target) {
+      const page: string = target;
+      if (seen.has(page))
+        throw new PaginationLoopError(
+          this.#describe(first),
+          `next link ${this.#describe(page)} repeats a page`,
+        );
+      if (seen.size >= MAX_PAGES)
+        throw new PaginationLoopError(this.#describe(first), `over ${MAX_PAGES} pages`);
+      seen.add(page);
+      const result = await this.#limit(async () => {
+        const response = await this.#call({ method: 'GET', target: page, scope, ...options });
+        if (notFoundIsEmpty && response.status === 404) {
+          await response.body?.cancel();
+          return { names: [] as unknown[], next: undefined };
+        }
+        await this.#expect(response, [200], 'GET', page, scope);
+        const body = (await response.json()) as Record<string, unknown> | null;
+        const names = body?.[field] ?? [];
+        return {
+          names: Array.isArray(names) ? (names as unknown[]) : [],
+          next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+        };
+      });
+      for (const name of result.names) out.push(typeof name === 'string' ? name : String(name));
+      target = result.next;
+    }
+    return out;
+  }
+
+  #absoluteOf(target: string): string {
+    return /^https?:\/\//.test(target) ? target : `${this.url}/${target}`;
+  }
+
+  /** A URL for messages: never holds credentials (requests carry them only in headers). */
+  #describe(target: string): string {
+    const url = new URL(this.#absoluteOf(target));
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  }
+
+  async #expect(
+    response: Response,
+    ok: number[],
+    method: string,
+    target: string,
+    scope: string,
+  ): Promise<void> {
+    if (ok.includes(response.status)) return;
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      throw new AuthError(
+        response.status,
+        `${method} ${this.#describe(target)}`,
+        scope || undefined,
+      );
+    }
+    const code = await registryErrorCode(response);
+    if (response.status === 405 && code === 'UNSUPPORTED' && method === 'DELETE')
+      throw new DeleteDisabledError(this.url);
+    throw new RegistryHttpError(response.status, method, this.#describe(target), code);
+  }
+
+  /** One logical request: authentication, retries, redirects. The body is left unread. */
+  async #call(call: Call): Promise<Response> {
+    let response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    if (response.status !== 401) return response;
+    const challenge = parseChallenge(response.headers.get('www-authenticate'));
+    await response.body?.cancel();
+    if (!challenge) return response;
+    this.#challenge = challenge;
+    if (challenge.scheme === 'basic' && !this.#credentials) {
+      throw new AuthError(
+        401,
+        `${call.method} ${this.#describe(call.target)}`,
+        call.scope || undefined,
+        'the registry needs credentials (Basic auth) and none were given',
+      );
+    }
+    if (challenge.scheme === 'bearer') {
+      // The challenge may name a wider scope than ours (e.g. pull,push for a PUT): ask for that one.
+      const wanted = challenge.params.scope ?? call.scope;
+      this.#tokens.delete(call.scope);
+      this.#tokens.delete(wanted);
+      const token = this.#token(wanted, call.signal);
+      if (call.scope) this.#tokens.set(call.scope, token);
+      response = await this.#send(call, `Bearer ${(await token).value}`);
+    } else {
+      response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    }
+    if (response.status === 401) {
+      await response.body?.cancel();
+      throw new AuthError(
+        401,
+        `${call.method} ${this.#describe(call.target)}`,
+        call.scope || undefined,
+      );
+    }
+    return response;
+  }
+
+  async #authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const challenge = this.#challenge;
+    if (!challenge) return undefined;
+    if (challenge.scheme === 'basic') {
+      const creds = this.#credentials;
+      return creds && 'password' in creds ? basicHeader(creds.username, creds.password) : undefined;
+    }
+    const key = scope;
+    let token = this.#tokens.get(key);
+    if (token) {
+      const value = await token.catch(() => undefined);
+      if (value && value.expires > Date.now() + 5_000) return `Bearer ${value.value}`;
+      this.#tokens.delete(key);
+    }
+    // We know the realm: fetch the token for this scope up front instead of waiting for a 401.
+    token = this.#token(scope, signal);
+    this.#tokens.set(key, token);
+    return `Bearer ${(await token).value}`;
+  }
+
+  #token(scope: string, signal?: AbortSignal): Promise<Token> {
+    const cached = this.#tokens.get(scope);
+    if (cached) return cached;
+    const promise = this.#fetchToken(scope, signal);
+    this.#tokens.set(scope, promise);
+    promise.catch(() => this.#tokens.delete(scope));
+    return promise;
+  }
+
+  async #fetchToken(scope: string, signal?: AbortSignal): Promise<Token> {
+    const params = this.#challenge?.params ?? {};
+    if (!params.realm)
+      throw new AuthError(401, this.url, scope || undefined, 'the Bearer challenge names no realm');
+    const realm = new URL(params.realm, this.url);
+    const creds = this.#credentials;
+    if (creds) assertSafeForCredentials(realm);
+    const query = new URLSearchParams();
+    if (params.service) query.set('service', params.service);
+    if (scope) query.set('scope', scope);
+    let response: Response;
+    const safeRealm = `${realm.origin}${realm.pathname}`;
+    if (creds && 'identityToken' in creds) {
+      const form = new URLSearchParams(query);
+      form.set('grant_type', 'refresh_token');
+      form.set('client_id', 'regprune');
+      form.set('refresh_token', creds.identityToken);
+      response = await this.#sendAbsolute('POST', realm.toString(), {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new TextEncoder().encode(form.toString()),
+        signal,
+      });
+    } else {
+      for (const [k, v] of query) realm.searchParams.append(k, v);
+      response = await this.#sendAbsolute('GET', realm.toString(), {
+        headers: creds ? { authorization: basicHeader(creds.username, creds.password) } : {},
+        signal,
+      });
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new AuthError(response.status, `token service ${safeRealm}`, scope || undefined);
+    }
+    const body = (await response.json()) as {
+      token?: unknown;
+      access_token?: unknown;
+      expires_in?: unknown;
+    };
+    const value = typeof body.token === 'string' ? body.token : body.access_token;
+    if (typeof value !== 'string' || value === '')
+      throw new AuthError(
+        200,
+        `token service ${safeRealm}`,
+        scope || undefined,
+        'the answer holds no token',
+      );
+    const seconds =
+      typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    return { value, expires: Date.now() + seconds * 1000 };
+  }
+
+  async #sendAbsolute(
+    method: 'GET' | 'POST',
+    url: string,
+    init: { headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal },
+  ): Promise<Response> {
+    return this.#withRetry(method, url, init.signal, () =>
+      this.#absolute(url, { method, headers: init.headers, body: init.body, signal: init.signal }),
+    );
+  }
+
+  /** Sends once per attempt, following redirects (credentials stay on the registry's origin). */
+  async #send(call: Call, authorization: string | undefined): Promise<Response> {
+    return this.#withRetry(call.method, this.#describe(call.target), call.signal, async () => {
+      let target = call.target;
+      // Credentials stay on the registry's origin, whatever URL a Location or Link names.
+      let auth =
+        /^https?:\/\//.test(target) && new URL(target).origin !== this.#origin
+          ? undefined
+          : authorization;
+      for (let hop = 0; hop < 6; hop++) {
+        const headers: Record<string, string> = { ...call.headers };
+        if (auth) headers.authorization = auth;
+        const init = { method: call.method, headers, body: call.body, signal: call.signal };
+        const absolute = /^https?:\/\//.test(target);
+        const response = absolute
+          ? await this.#absolute(target, init)
+          : await this.#api(target, init);
+        const location = response.headers.get('location');
+        if (
+          ![301, 302, 303, 307, 308].includes(response.status) ||
+          !location ||
+          call.method === 'PUT' ||
+          call.method === 'POST'
+        ) {
+          return response;
+        }
+        await response.body?.cancel();
+        const next = new URL(location, this.#absoluteOf(target));
+        if (next.origin !== this.#origin) auth = undefined;
+        target = next.toString();
+      }
+      throw new RegistryHttpError(
+        310,
+        call.method,
+        this.#describe(call.target),
+        undefined,
+        'too many redirects',
+      );
+    });
+  }
+
+  async #withRetry(
+    method: string,
+    url: string,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<Response>,
+  ): Promise<Response> {
+    const { limit, baseDelay, maxDelay } = this.#retry;
+    for (let n = 0; ; n++) {
+      signal?.throwIfAborted();
+      let response: Response | undefined;
+      let failure: unknown;
+      try {
+        this.#requests++;
+        response = await attempt();
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (error instanceof RegistryHttpError || error instanceof AuthError) throw error;
+        failure = error;
+      }
+      if (response && !RETRY_STATUSES.has(response.status)) return response;
+      const backoff = Math.min(maxDelay, baseDelay * 2 ** n);
+      let wait = backoff;
+      if (response) {
+        const after = retryAfterMs(response.headers.get('retry-after'));
+        if (after !== undefined) wait = after;
+      }
+      if (n >= limit || wait > maxDelay) {
+        if (response) {
+          const code = await registryErrorCode(response);
+          throw new RegistryHttpError(
+            response.status,
+            method,
+            url,
+            code,
+            `gave up after ${n + 1} attempt${n === 0 ? '' : 's'}${wait > maxDelay ? ` (Retry-After asks for ${Math.round(wait / 1000)} s, over the ${Math.round(maxDelay / 1000)} s limit)` : ''}; try again later`,
+          );
+        }
+        throw new RegistryUnreachableError(method, url, n + 1, failure);
+      }
+      await response?.body?.cancel();
+      await sleep(wait, signal);
+    }
+  }
+}

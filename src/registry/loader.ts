@@ -1,0 +1,321 @@
+import { classifyTag } from '../core/attachments.js';
+import type { ImageGraph } from '../core/image-graph.js';
+import { imageId } from '../core/naming.js';
+import type { Platform } from '../core/types.js';
+import type { RegistryClient } from './client.js';
+import { type Descriptor, type ParsedManifest, parseManifest } from './manifest.js';
+import { CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from './media-types.js';
+import { isRepositoryName } from './reference.js';
+
+/** A manifest as loaded. */
+export interface LoadedManifest {
+  parsed: ParsedManifest;
+  size: number;
+  mediaType: string;
+}
+
+/** What was read from one repository. */
+export interface RepositoryData {
+  repository: string;
+  /** Bare tag → digest, for every tag (attachments included). */
+  tags: Map<string, string>;
+  manifests: Map<string, LoadedManifest>;
+  /** Platform of a manifest as an index lists it. */
+  platforms: Map<string, Platform>;
+  /** Referrer digest → subject digests, from the referrers API and fallback indexes. */
+  referrerOf: Map<string, Set<string>>;
+  /** Artifact type of a referrer as its listing says. */
+  artifactTypes: Map<string, string>;
+  /** Subject digest → digest of its fallback index (which is not an image of the graph). */
+  fallbackIndexes: Map<string, string>;
+  /** Fallback index digest → its entries. */
+  fallbackEntries: Map<string, Descriptor[]>;
+}
+
+/** Load progress counters. */
+export interface LoadCounters {
+  repositories: { done: number; total: number };
+  tags: { done: number; total: number };
+  manifests: { done: number; total: number };
+}
+
+/** The base-image annotations of OCI image-spec. */
+export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
+export const BASE_NAME = 'org.opencontainers.image.base.name';
+export const CREATED = 'org.opencontainers.image.created';
+
+/**
+ * Reads repositories into plain data with as few requests as possible: one manifest GET per tag,
+ * then one GET per unique digest that something references (index children, fallback-index
+ * entries, referrers, untagged base images), and config blobs only when dates are wanted. Work is
+ * queued, not awaited recursively, so references in any shape cannot deadlock.
+ */
+export class Loader {
+  readonly repos = new Map<string, RepositoryData>();
+  readonly counters: LoadCounters = {
+    repositories: { done: 0, total: 0 },
+    tags: { done: 0, total: 0 },
+    manifests: { done: 0, total: 0 },
+  };
+  /** Config digest → created date (or null). */
+  readonly created = new Map<string, string | null>();
+  readonly #client: RegistryClient;
+  readonly #signal: AbortSignal;
+  readonly #known: ImageGraph | undefined;
+  readonly #progress: () => void;
+  #tasks: Promise<void>[] = [];
+  readonly #wanted = new Set<string>();
+  /** `repo@digest` whose referrers were already listed through the API. */
+  readonly #listed = new Set<string>();
+
+  constructor(
+    client: RegistryClient,
+    signal: AbortSignal,
+    progress: () => void,
+    /** Images already known (apply-time re-check): not fetched again. */
+    known?: ImageGraph,
+  ) {
+    this.#client = client;
+    this.#signal = signal;
+    this.#progress = progress;
+    this.#known = known;
+  }
+
+  /** `host:port` of the registry. */
+  get host(): string {
+    return this.#client.host;
+  }
+
+  data(repository: string): RepositoryData {
+    let data = this.repos.get(repository);
+    if (!data) {
+      data = {
+        repository,
+        tags: new Map(),
+        manifests: new Map(),
+        platforms: new Map(),
+        referrerOf: new Map(),
+        artifactTypes: new Map(),
+        fallbackIndexes: new Map(),
+        fallbackEntries: new Map(),
+      };
+      this.repos.set(repository, data);
+    }
+    return data;
+  }
+
+  /**
+   * Lists the repository's tags and resolves each: with a GET (load) or, when `head`, a HEAD and a
+   * GET only for digests not already known.
+   */
+  async readTags(repository: string, head = false): Promise<void> {
+    const data = this.data(repository);
+    const tags = await this.#client.listTags(repository, { signal: this.#signal });
+    this.counters.tags.total += tags.length;
+    this.#progress();
+    await Promise.all(
+      tags.map(async (tag) => {
+        if (head) {
+          const digest = await this.#client.resolve(repository, tag, { signal: this.#signal });
+          if (digest) {
+            data.tags.set(tag, digest);
+            // Fallback indexes are not images; the apply step reads them itself when it must.
+            if (classifyTag(tag).kind !== 'fallback') this.want(repository, digest);
+          }
+        } else {
+          const fetched = await this.#client.getManifest(repository, tag, { signal: this.#signal });
+          // A tag removed while we read is simply not there any more.
+          if (fetched) {
+            data.tags.set(tag, fetched.digest);
+            this.#wanted.add(`${repository}@${fetched.digest}`);
+            if (!data.manifests.has(fetched.digest)) {
+              this.counters.manifests.total++;
+              this.#record(data, fetched.digest, fetched.bytes, fetched.mediaType);
+              this.counters.manifests.done++;
+            }
+          }
+        }
+        this.counters.tags.done++;
+        this.#progress();
+      }),
+    );
+    this.counters.repositories.done++;
+    this.#progress();
+  }
+
+  /**
+   * Asks the referrers API once (for the first manifest read) whether it exists; with it, every
+   * manifest's referrers are listed, without it the fallback tags are all there is.
+   */
+  async probeReferrers(): Promise<void> {
+    if (this.#client.referrersApi !== undefined) return;
+    for (const data of this.repos.values()) {
+      const first = data.manifests.keys().next();
+      if (first.done) continue;
+      this.#listed.add(`${data.repository}@${first.value}`);
+      const list = await this.#client.listReferrers(data.repository, first.value, {
+        signal: this.#signal,
+      });
+      for (const entry of list ?? []) this.#addReferrer(data, entry, first.value);
+      return;
+    }
+  }
+
+  /** After all tags are read: queues what tagged manifests reference. */
+  expandTagged(repository: string): void {
+    const data = this.data(repository);
+    for (const [digest, loaded] of [...data.manifests]) this.#expand(data, digest, loaded.parsed);
+    for (const [tag, digest] of data.tags) {
+      const kind = classifyTag(tag);
+      if (kind.kind === 'plain') continue;
+      // An attachment's subject may be untagged: load it so the attachment follows it.
+      this.want(repository, kind.subject);
+      if (kind.kind === 'fallback') this.#expandFallback(data, tag, digest);
+    }
+  }
+
+  /** Queues a digest of `repository` for loading (once). */
+  want(repository: string, digest: string): void {
+    const key = `${repository}@${digest}`;
+    if (this.#wanted.has(key)) return;
+    this.#wanted.add(key);
+    if (this.#known?.hasImage(imageId(repository, digest))) return;
+    const data = this.data(repository);
+    if (data.manifests.has(digest)) return;
+    this.counters.manifests.total++;
+    this.#tasks.push(
+      (async () => {
+        const fetched = await this.#client.getManifest(repository, digest, {
+          signal: this.#signal,
+        });
+        this.counters.manifests.done++;
+        this.#progress();
+        // Missing references (a stale fallback entry, a child another tool deleted) hold nothing
+        // to protect; they are left out.
+        if (!fetched) return;
+        const parsed = this.#record(data, digest, fetched.bytes, fetched.mediaType);
+        this.#expand(data, digest, parsed);
+      })(),
+    );
+  }
+
+  /** Runs queued work until none is left. */
+  async drain(): Promise<void> {
+    while (this.#tasks.length > 0) {
+      const batch = this.#tasks;
+      this.#tasks = [];
+      await Promise.all(batch);
+    }
+  }
+
+  /** Fetches config blobs (once per digest) for `created`. */
+  async loadDates(): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const data of this.repos.values()) {
+      for (const loaded of data.manifests.values()) {
+        const config = loaded.parsed.config;
+        if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType) || this.created.has(config.digest))
+          continue;
+        this.created.set(config.digest, null);
+        jobs.push(
+          (async () => {
+            const bytes = await this.#client.getBlob(data.repository, config.digest, CONFIG_LIMIT, {
+              signal: this.#signal,
+            });
+            if (!bytes) return;
+            try {
+              const body = JSON.parse(new TextDecoder().decode(bytes)) as { created?: unknown };
+              if (typeof body.created === 'string') this.created.set(config.digest, body.created);
+            } catch {
+              // A config that is not JSON has no date; the policy reports unknown dates.
+            }
+          })(),
+        );
+      }
+    }
+    await Promise.all(jobs);
+  }
+
+  #record(
+    data: RepositoryData,
+    digest: string,
+    bytes: Uint8Array,
+    contentType: string,
+  ): ParsedManifest {
+    const parsed = parseManifest(bytes, contentType, data.repository, digest);
+    data.manifests.set(digest, { parsed, size: bytes.length, mediaType: parsed.mediaType });
+    return parsed;
+  }
+
+  #expand(data: RepositoryData, digest: string, parsed: ParsedManifest): void {
+    for (const child of parsed.manifests) {
+      if (child.platform && !data.platforms.has(child.digest))
+        data.platforms.set(child.digest, child.platform);
+      this.want(data.repository, child.digest);
+    }
+    const base = parsed.annotations?.[BASE_DIGEST];
+    if (base) {
+      const repo = baseRepository(
+        parsed.annotations?.[BASE_NAME],
+        data.repository,
+        this.#client.host,
+      );
+      if (repo && (this.repos.has(repo) || repo === data.repository)) this.want(repo, base);
+    }
+    const key = `${data.repository}@${digest}`;
+    if (this.#client.referrersApi === true && !this.#listed.has(key)) {
+      this.#listed.add(key);
+      this.#tasks.push(
+        (async () => {
+          const list = await this.#client.listReferrers(data.repository, digest, {
+            signal: this.#signal,
+          });
+          for (const entry of list ?? []) this.#addReferrer(data, entry, digest);
+        })(),
+      );
+    }
+  }
+
+  #expandFallback(data: RepositoryData, tag: string, indexDigest: string): void {
+    const subject = classifyTag(tag);
+    if (subject.kind !== 'fallback') return;
+    const loaded = data.manifests.get(indexDigest);
+    if (loaded?.parsed.kind !== 'index') return;
+    data.fallbackIndexes.set(subject.subject, indexDigest);
+    data.fallbackEntries.set(indexDigest, loaded.parsed.manifests);
+    for (const entry of loaded.parsed.manifests) this.#addReferrer(data, entry, subject.subject);
+  }
+
+  #addReferrer(data: RepositoryData, entry: Descriptor, subject: string): void {
+    let set = data.referrerOf.get(entry.digest);
+    if (!set) {
+      set = new Set();
+      data.referrerOf.set(entry.digest, set);
+    }
+    set.add(subject);
+    if (entry.artifactType) data.artifactTypes.set(entry.digest, entry.artifactType);
+    this.want(data.repository, entry.digest);
+  }
+}
+
+/**
+ * The repository of a base image in this registry: the annotation's name when it names this
+ * registry's host (`host:port/repo:tag`), the image's own repository when there is no name.
+ * `undefined` for a base image in another registry.
+ */
+export function baseRepository(
+  name: string | undefined,
+  own: string,
+  host: string,
+): string | undefined {
+  if (!name) return own;
+  const withoutDigest = name.split('@')[0] as string;
+  const slash = withoutDigest.indexOf('/');
+  const first = slash < 0 ? '' : withoutDigest.slice(0, slash);
+  const isHost = first.includes('.') || first.includes(':') || first === 'localhost';
+  if (!isHost || first !== host) return undefined;
+  const path = withoutDigest.slice(slash + 1);
+  const colon = path.lastIndexOf(':');
+  const repo = colon > path.lastIndexOf('/') ? path.slice(0, colon) : path;
+  return isRepositoryName(repo) ? repo : undefined;
+}

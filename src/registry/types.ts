@@ -1,0 +1,36 @@
+import type { RegistryCredentials } from './auth.js';
+
+/** Retry settings. Retries cover 429 (honouring `Retry-After`), 502, 503, 504 and network errors. */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 4. */
+  limit?: number;
+  /** First backoff delay in ms, doubled per retry. Default 250. */
+  baseDelay?: number;
+  /** Longest single wait in ms, including a `Retry-After`; a longer `Retry-After` fails at once. Default 30000. */
+  maxDelay?: number;
+}
+
+/** Options of {@link RegistryClient}. */
+export interface RegistryClientOptions {
+  /** Registry base URL, e.g. `https://registry.example.com` or `http://127.0.0.1:5000`. */
+  url: string;
+  /** Credentials; default anonymous. See {@link credentialsFromDockerConfig}. */
+  auth?: RegistryCredentials;
+  /** Requests in flight at once. Default 8. */
+  concurrency?: number;
+  /** Per-request timeout in ms. Default 30000. */
+  timeout?: number;
+  /** Retry settings, or a retry count. Default `{ limit: 4, baseDelay: 250, maxDelay: 30000 }`. */
+  retry?: RetryOptions | number;
+  /** `User-Agent` header. Default `regprune`. */
+  userAgent?: string;
+  /** A `fetch` implementation (e.g. to count or log requests). Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A manifest as fetched: its exact bytes, digest and media type. */
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string;
+  bytes: Uint8Array;
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { RegistryClient } from './client.js';
+import { OCI_EMPTY, OCI_MANIFEST } from './media-types.js';
+
+const EMPTY_JSON = new TextEncoder().encode('{}');
+
+/** How a tag was removed, with the requests sent. */
+export interface TagRemoval {
+  how: 'tag-delete' | 'placeholder' | 'already-gone';
+  requests: string[];
+}
+
+/**
+ * Removes one tag without touching the manifest it points at. Uses `DELETE manifests/<tag>` where
+ * the registry supports it (learned once per client); otherwise pushes a tiny unique placeholder
+ * manifest to the tag and deletes the placeholder by digest, as regclient does. The placeholder's
+ * digest is unique, so deleting it can never drop another tag.
+ */
+export async function removeTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<TagRemoval> {
+  const path = `/v2/${repository}/manifests`;
+  const requests: string[] = [];
+  if (client.tagDeleteSupported !== false) {
+    requests.push(`DELETE ${path}/${tag}`);
+    const result = await client.deleteManifest(repository, tag, { signal });
+    if (result === 'deleted') {
+      client.tagDeleteSupported = true;
+      return { how: 'tag-delete', requests };
+    }
+    if (result === 'missing' && client.tagDeleteSupported === true)
+      return { how: 'already-gone', requests };
+    client.tagDeleteSupported = false;
+  }
+  await client.ensureBlob(repository, EMPTY_JSON, { signal });
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: {
+      mediaType: OCI_EMPTY,
+      digest: `sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a`,
+      size: 2,
+    },
+    layers: [],
+    annotations: { 'dev.regprune.placeholder': `untag ${tag} ${randomUUID()}` },
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(manifest));
+  requests.push(`HEAD /v2/${repository}/blobs/sha256:44136fa…`, `PUT ${path}/${tag} (placeholder)`);
+  const digest = await client.putManifest(repository, tag, bytes, OCI_MANIFEST, { signal });
+  requests.push(`DELETE ${path}/${digest}`);
+  await client.deleteManifest(repository, digest, { signal });
+  return { how: 'placeholder', requests };
+}

@@ -1,0 +1,236 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { planCleanup } from '../../src/index.js';
+import {
+  applyPlan,
+  DigestMismatchError,
+  InvalidReferenceError,
+  loadGraph,
+  ManifestTooLargeError,
+  PaginationLoopError,
+  RegistryClient,
+  RegistryHttpError,
+  RegistryUnreachableError,
+} from '../../src/registry/index.js';
+import { type FakeRegistry, imageManifest, startFakeRegistry } from '../helpers/fake-registry.js';
+
+const OCI = 'application/vnd.oci.image.manifest.v1+json';
+let fake: FakeRegistry;
+beforeEach(async () => {
+  fake = await startFakeRegistry();
+});
+afterEach(async () => {
+  await fake.stop();
+});
+
+describe('fake (spec): referrers API with paging', () => {
+  it('lists referrers page by page (Link rel="next") and attaches them to their subject', async () => {
+    const subject = fake.put('app', imageManifest('s'), OCI, 'v1');
+    const subjectDesc = { mediaType: OCI, digest: subject.digest, size: subject.size };
+    const sig = fake.put(
+      'app',
+      imageManifest('sig', { artifactType: 'application/vnd.example.sig', subject: subjectDesc }),
+      OCI,
+    );
+    const sbom = fake.put(
+      'app',
+      imageManifest('sbom', { artifactType: 'application/spdx+json', subject: subjectDesc }),
+      OCI,
+    );
+    const other = fake.put('app', imageManifest('o'), OCI, 'old');
+    const client = new RegistryClient({ url: fake.url });
+    const graph = await loadGraph(client, { repositories: ['app'] });
+    expect(client.referrersApi).toBe(true);
+    expect(graph.sourcesOf(`app@${subject.digest}`, 'referrer')).toEqual(
+      [`app@${sig.digest}`, `app@${sbom.digest}`].sort(),
+    );
+    expect(graph.imageInfo(`app@${sbom.digest}`)?.artifactType).toBe('application/spdx+json');
+    // Two pages for the subject's referrers (page size 1).
+    expect(
+      fake.log.filter((l) => l.startsWith(`GET /v2/app/referrers/${subject.digest}`)),
+    ).toHaveLength(2);
+    const plan = planCleanup(graph, ['app:v1']);
+    expect(plan.delete.map((op) => op.image)).toEqual([`app@${other.digest}`]);
+  });
+});
+
+describe('fake (spec): tag DELETE answering 202', () => {
+  it('untags with DELETE /manifests/<tag>, without a placeholder push', async () => {
+    const img = fake.put('app', imageManifest('a'), OCI, 'keep');
+    fake.tags('app').set('alias', img.digest);
+    const client = new RegistryClient({ url: fake.url });
+    const graph = await loadGraph(client, { repositories: ['app'] });
+    const plan = planCleanup(graph, ['app:keep']);
+    const result = await applyPlan(client, plan, { graph });
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({
+        action: 'untag',
+        id: 'app:alias',
+        status: 'done',
+        reason: 'deleted the tag',
+      }),
+    ]);
+    expect(fake.log).toContain('DELETE /v2/app/manifests/alias');
+    expect(fake.log.some((l) => l.startsWith('PUT'))).toBe(false);
+    expect([...fake.tags('app').keys()]).toEqual(['keep']);
+    expect(fake.manifests.has(img.digest)).toBe(true);
+  });
+});
+
+describe('fake (spec): 429 with Retry-After, 503 and connection resets', () => {
+  it('waits as told and retries, then succeeds', async () => {
+    fake.put('app', imageManifest('a'), OCI, 'v1');
+    let limited = 0;
+    fake.hook = (_req, res, url) => {
+      if (url.pathname.endsWith('/tags/list') && limited < 2) {
+        limited++;
+        res.writeHead(429, { 'retry-after': '0' }).end();
+        return true;
+      }
+      return false;
+    };
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 3, baseDelay: 1 } });
+    expect(await client.listTags('app')).toEqual(['v1']);
+    expect(fake.log.filter((l) => l.endsWith('/tags/list'))).toHaveLength(3);
+  });
+
+  it('gives up after the retry limit with a typed error naming the request', async () => {
+    fake.hook = (_req, res) => {
+      res.writeHead(503).end();
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 2, baseDelay: 1 } });
+    const error = await client.listTags('app').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryHttpError);
+    expect((error as RegistryHttpError).status).toBe(503);
+    expect((error as Error).message).toMatch(
+      /GET .*\/v2\/app\/tags\/list .*gave up after 3 attempts/,
+    );
+    expect(fake.log).toHaveLength(3);
+  });
+
+  it('does not wait for a Retry-After beyond maxDelay', async () => {
+    fake.hook = (_req, res) => {
+      res.writeHead(429, { 'retry-after': '3600' }).end();
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 5, maxDelay: 1000 } });
+    const error = await client.listTags('app').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryHttpError);
+    expect((error as Error).message).toMatch(/Retry-After asks for 3600 s/);
+    expect(fake.log).toHaveLength(1);
+  });
+
+  it('retries a reset connection', async () => {
+    fake.put('app', imageManifest('a'), OCI, 'v1');
+    let resets = 0;
+    fake.hook = (req) => {
+      if (resets === 0) {
+        resets++;
+        req.socket.destroy();
+        return true;
+      }
+      return false;
+    };
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 2, baseDelay: 1 } });
+    expect(await client.listTags('app')).toEqual(['v1']);
+    fake.hook = (req) => {
+      req.socket.destroy();
+      return true;
+    };
+    await expect(client.listTags('app')).rejects.toThrow(RegistryUnreachableError);
+  });
+});
+
+describe('broken registry (a correct one never does this): typed errors', () => {
+  it('a Link loop on tags/list is a PaginationLoopError', async () => {
+    fake.hook = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        link: '</v2/app/tags/list?last=x>; rel="next"',
+      });
+      res.end('{"name":"app","tags":["a"]}');
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url });
+    await expect(client.listTags('app')).rejects.toThrow(PaginationLoopError);
+  });
+
+  it('follows relative and absolute Link targets on the catalog', async () => {
+    fake.hook = (_req, res, url) => {
+      if (url.pathname !== '/v2/_catalog') return false;
+      const page = url.searchParams.get('last');
+      const next =
+        page === null
+          ? '</v2/_catalog?last=a&n=1000>'
+          : page === 'a'
+            ? `<${fake.url}/v2/_catalog?last=b>`
+            : undefined;
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(next ? { link: `${next}; rel="next"` } : {}),
+      });
+      res.end(JSON.stringify({ repositories: [page === null ? 'a' : page === 'a' ? 'b' : 'c/d'] }));
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url });
+    expect(await client.catalog()).toEqual(['a', 'b', 'c/d']);
+  });
+
+  it('a body that does not match its digest is a DigestMismatchError', async () => {
+    const img = fake.put('app', imageManifest('a'), OCI, 'v1');
+    (fake.manifests.get(img.digest) as { bytes: Buffer }).bytes = Buffer.from(
+      JSON.stringify(imageManifest('b')),
+    );
+    const client = new RegistryClient({ url: fake.url });
+    await expect(client.getManifest('app', img.digest)).rejects.toThrow(DigestMismatchError);
+    await expect(loadGraph(client, { repositories: ['app'] })).rejects.toThrow(DigestMismatchError);
+  });
+
+  it('a manifest over 4 MiB is refused', async () => {
+    fake.put(
+      'app',
+      imageManifest('a', { annotations: { big: 'x'.repeat(4 * 1024 * 1024) } }),
+      OCI,
+      'v1',
+    );
+    const client = new RegistryClient({ url: fake.url });
+    await expect(loadGraph(client, { repositories: ['app'] })).rejects.toThrow(
+      ManifestTooLargeError,
+    );
+  });
+
+  it('a tag outside the distribution grammar is an InvalidReferenceError', async () => {
+    fake.hook = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"name":"app","tags":["../etc"]}');
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url });
+    await expect(loadGraph(client, { repositories: ['app'] })).rejects.toThrow(
+      InvalidReferenceError,
+    );
+  });
+
+  it('when the re-check cannot read the tags, nothing unchecked is deleted', async () => {
+    fake.put('app', imageManifest('k'), OCI, 'keep');
+    const drop = fake.put('app', imageManifest('d'), OCI, 'drop');
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 0 } });
+    const graph = await loadGraph(client, { repositories: ['app'] });
+    const plan = planCleanup(graph, ['app:keep']);
+    fake.hook = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      res.writeHead(500).end();
+      return true;
+    };
+    const result = await applyPlan(client, plan, { graph });
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({ id: `app@${drop.digest}`, status: 'failed' }),
+    ]);
+    expect(result.outcomes[0]?.reason).toMatch(/not deleted: GET .*tags\/list answered HTTP 500/);
+    expect(fake.manifests.has(drop.digest)).toBe(true);
+    expect(result.reclaimableBytes).toBe(0);
+  });
+});
