@@ -1,0 +1,18 @@
+import { RegpruneError } from './regprune-error.js';
+
+/**
+ * A plan marked `refused` by a safety cap was handed to an adapter. Adapters throw it before they
+ * touch anything, so nothing was applied. Shared by `regprune/registry` and `regprune/layout`.
+ */
+export class PlanRefusedError extends RegpruneError {
+  /** The reason the plan carries, e.g. which cap it exceeded. */
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(
+      'PLAN_REFUSED',
+      `the plan was refused by a safety cap: ${reason}; nothing was applied — review the policy (or raise the cap if this deletion is really meant), then plan again`,
+    );
+    this.reason = reason;
+  }
+}

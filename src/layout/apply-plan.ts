@@ -1,0 +1,418 @@
+import { randomUUID } from 'node:crypto';
+import { open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
+import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
+import type { ImageGraph } from '../core/image-graph.js';
+import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
+import { recheckPlan } from '../core/recheck.js';
+import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import { InvalidPlanError } from './errors/invalid-plan-error.js';
+import { type LayoutScan, scanLayout } from './load-graph.js';
+import { layoutDigest, layoutImageId } from './naming.js';
+import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
+import { blobFile, listBlobFiles } from './read-layout.js';
+
+/**
+ * Carries out a cleanup plan on an OCI image layout.
+ *
+ * 1. Re-reads the layout and re-checks the plan: a deletion that a current tag (new or moved since
+ *    the plan) or an image the plan never saw now reaches is skipped with the reason
+ *    `changed since plan: …`, and so is whatever that image keeps.
+ * 2. Rewrites `index.json` once, atomically (temporary file, fsync, rename, fsync of the
+ *    directory): entries of deleted images go; untagged tags lose their
+ *    `org.opencontainers.image.ref.name` annotation but keep their entry, so an image that stays
+ *    without a tag is still a root for the layout's own GC; any other remaining image that no
+ *    entry reaches gets an untagged entry for the same reason.
+ * 3. Removes every blob file that no remaining image needs: the manifests, configs and layers of
+ *    deleted images, and any garbage left before the plan (what `umoci gc` would remove), so no
+ *    separate garbage collection is needed. A blob a remaining image needs is never removed.
+ *
+ * Interrupted at any point, the layout stays valid: `index.json` changes before any blob goes.
+ * Run it while nothing else writes to the layout (as for `umoci gc`): a concurrent writer's new
+ * blobs or `index.json` entry could be lost.
+ *
+ * With `dryRun` nothing is written or removed; the result lists what would be done.
+ *
+ * @throws {PlanRefusedError} when the plan is marked refused (nothing is touched).
+ * @throws {InvalidPlanError} when `plan` is not a plan.
+ * @throws {PlanMismatchError} when the plan was made for another target: image ids that are not
+ *   layout ids (`@<digest>`), or a kept image that is not in this layout (nothing is touched).
+ * @throws {InvalidLayoutError} for a malformed layout (nothing is touched).
+ * @example
+ * ```ts
+ * const graph = await loadLayoutGraph('./oci');
+ * const plan = planCleanup(graph, ['latest', 'v2']);
+ * const preview = await applyLayoutPlan('./oci', plan, { dryRun: true });
+ * ```
+ */
+export async function applyLayoutPlan(
+  dir: string,
+  plan: CleanupPlan,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  checkPlan(plan);
+  if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
+  const dryRun = options.dryRun ?? false;
+  const scan = await scanLayout(dir, { dates: false, signal: options.signal });
+  checkPlanFitsLayout(scan, plan);
+  const work = decide(scan, plan, await listBlobFiles(dir));
+
+  const outcomes: OperationOutcome[] = [...work.untag, ...work.deletes];
+  const indexText = `${JSON.stringify(work.index)}\n`;
+  const rewrite: OperationOutcome | undefined = work.indexChanged
+    ? { action: 'rewrite', id: 'index.json', status: 'planned', reason: work.indexNote }
+    : undefined;
+  if (rewrite) outcomes.push(rewrite);
+  const blobOutcomes: OperationOutcome[] = work.blobs.map((b) => ({
+    action: 'delete-blob',
+    id: b.digest,
+    status: 'planned',
+    reason: `${blobFile(b.digest)} (${b.size} bytes${b.stray ? '; no image of index.json needed it before this plan either' : ''})`,
+  }));
+  outcomes.push(...blobOutcomes);
+
+  let done = 0;
+  const report = (outcome: OperationOutcome) => {
+    done++;
+    options.onProgress?.({ done, total: outcomes.length, outcome });
+  };
+  // Skips were decided up front, before anything changes.
+  for (const outcome of outcomes) if (outcome.status === 'skipped') report(outcome);
+  let reclaimed = 0;
+  if (dryRun) {
+    for (const outcome of outcomes) if (outcome.status === 'planned') report(outcome);
+    reclaimed = work.blobs.reduce((sum, b) => sum + b.size, 0);
+  } else {
+    options.signal?.throwIfAborted();
+    if (rewrite) await writeFileAtomically(dir, 'index.json', indexText);
+    for (const outcome of outcomes) {
+      if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
+      outcome.status = 'done';
+      report(outcome);
+    }
+    for (const [i, outcome] of blobOutcomes.entries()) {
+      options.signal?.throwIfAborted();
+      const blob = work.blobs[i] as BlobToRemove;
+      try {
+        await unlink(join(dir, blobFile(blob.digest)));
+        outcome.status = 'done';
+        reclaimed += blob.size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          outcome.status = 'skipped';
+          outcome.reason = 'already gone';
+        } else {
+          outcome.status = 'failed';
+          outcome.reason = `cannot remove ${blobFile(blob.digest)}: ${(error as Error).message}`;
+        }
+      }
+      report(outcome);
+    }
+    // Make the removals durable; a failed directory sync loses nothing but durability.
+    const algorithms = new Set(work.blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
+    for (const alg of algorithms)
+      await syncDirectory(join(dir, 'blobs', alg)).catch(() => undefined);
+  }
+
+  const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
+  for (const o of outcomes) totals[o.status]++;
+  const bytes = reclaimed;
+  const removed = dryRun
+    ? blobOutcomes.length
+    : blobOutcomes.filter((o) => o.status === 'done').length;
+  const notes = [
+    `${dryRun ? 'would remove' : 'removed'} ${removed} blob${removed === 1 ? '' : 's'} (${bytes} bytes) from ${dir}/blobs; an OCI layout needs no separate garbage collection`,
+  ];
+  if (work.skippedCount > 0) {
+    notes.push(
+      `${work.skippedCount} planned operation${work.skippedCount === 1 ? ' was' : 's were'} skipped because the layout changed since the plan; plan again to review them`,
+    );
+  }
+  return { dryRun, outcomes, totals, reclaimableBytes: bytes, notes };
+}
+
+interface Decision {
+  untag: OperationOutcome[];
+  deletes: OperationOutcome[];
+  index: IndexDocument;
+  indexChanged: boolean;
+  indexNote: string;
+  blobs: BlobToRemove[];
+  skippedCount: number;
+}
+
+interface BlobToRemove {
+  digest: string;
+  size: number;
+  /** Garbage before the plan: no image reachable from `index.json` needed it. */
+  stray: boolean;
+}
+
+/**
+ * Works out, from the plan and the layout as it is now, exactly what to change. No I/O.
+ * @param files every blob file of the layout, so that garbage left before the plan goes too (what
+ *   `umoci gc` would remove); nothing a remaining image needs is ever among the removals.
+ */
+function decide(
+  scan: LayoutScan,
+  plan: CleanupPlan,
+  files: ReadonlyArray<{ digest: string; size: number }>,
+): Decision {
+  const { graph } = scan;
+  const planned = new Set<string>([
+    ...plan.keep.map((k) => k.image),
+    ...plan.delete.map((d) => d.image),
+  ]);
+  const goesWithImage = new Map<string, string>();
+  for (const op of plan.delete) for (const tag of op.tags) goesWithImage.set(tag, op.image);
+
+  // Roots for the re-check: every current tag except those the plan removes together with the
+  // image they still point at, and every image the plan never saw (an entry added since).
+  const roots: Array<[string, string]> = [];
+  for (const tag of graph.tags()) {
+    const target = graph.tagTarget(tag) as string;
+    if (goesWithImage.get(tag) !== target) roots.push([tag, target]);
+  }
+  for (const image of graph.images()) {
+    if (!planned.has(image)) roots.push([`new since plan: ${image}`, image]);
+  }
+  const recheck = recheckPlan(graph, plan, roots);
+  const skipReason = new Map(recheck.skip.map((s) => [s.op.image, s.reason]));
+
+  const deletes: OperationOutcome[] = [];
+  const deleted = new Set<string>();
+  for (const op of plan.delete) {
+    const reason = skipReason.get(op.image);
+    if (reason !== undefined)
+      deletes.push({ action: 'delete', id: op.image, status: 'skipped', reason });
+    else if (!graph.hasImage(op.image))
+      deletes.push({ action: 'delete', id: op.image, status: 'skipped', reason: 'already gone' });
+    else {
+      deleted.add(op.image);
+      deletes.push({ action: 'delete', id: op.image, status: 'planned', reason: deleteNote(op) });
+    }
+  }
+  assertNothingRemainingNeeds(graph, deleted);
+
+  const untag: OperationOutcome[] = [];
+  const dropRefs = new Set<string>();
+  for (const op of plan.untag) {
+    const target = graph.tagTarget(op.tag);
+    if (target === op.image) {
+      dropRefs.add(op.tag);
+      untag.push({
+        action: 'untag',
+        id: op.tag,
+        status: 'planned',
+        reason: `ref name removed from index.json; ${op.image} stays`,
+      });
+    } else {
+      const reason =
+        target === undefined
+          ? 'already gone'
+          : `changed since plan: ${op.tag} now points at ${target}`;
+      untag.push({ action: 'untag', id: op.tag, status: 'skipped', reason });
+    }
+  }
+  for (const op of plan.delete)
+    if (deleted.has(op.image)) for (const tag of op.tags) dropRefs.add(tag);
+
+  const { index, changed, note } = rewriteIndex(scan, deleted, dropRefs);
+
+  // Blobs: the deleted manifests and their blobs, the plan's reclaimable blobs, and every other
+  // blob file no remaining image needs, minus anything a remaining image needs (the last also
+  // guards against a plan made from another graph).
+  const needed = new Set<string>();
+  for (const image of graph.images()) {
+    if (deleted.has(image)) continue;
+    needed.add(layoutDigest(image));
+    for (const blob of graph.blobsOf(image)) needed.add(blob.id);
+  }
+  const freed = new Set<string>(plan.blobs.map((b) => b.id));
+  for (const image of deleted) {
+    freed.add(layoutDigest(image));
+    for (const blob of graph.blobsOf(image)) freed.add(blob.id);
+  }
+  const blobs: BlobToRemove[] = files
+    .filter((f) => !needed.has(f.digest))
+    .map((f) => ({ digest: f.digest, size: f.size, stray: !freed.has(f.digest) }));
+
+  const skippedCount = [...untag, ...deletes].filter(
+    (o) => o.status === 'skipped' && o.reason !== 'already gone',
+  ).length;
+  return { untag, deletes, index, indexChanged: changed, indexNote: note, blobs, skippedCount };
+}
+
+function deleteNote(op: DeleteOperation): string {
+  return op.tags.length > 0 ? `with its tags ${op.tags.join(', ')}` : 'untagged';
+}
+
+/** Defensive: the re-check guarantees this; if it ever fails, touch nothing. */
+function assertNothingRemainingNeeds(graph: ImageGraph, deleted: ReadonlySet<string>): void {
+  for (const image of deleted) {
+    for (const kind of ['parent', 'child', 'referrer'] as const) {
+      const needer = graph.sourcesOf(image, kind).find((s) => !deleted.has(s));
+      if (needer !== undefined) {
+        throw new PlanMismatchError(image, `${needer} stays and still needs it (${kind} edge)`);
+      }
+    }
+  }
+}
+
+/**
+ * The new `index.json`: entries of deleted images dropped, removed tags' ref names stripped (the
+ * entry stays unless another entry already roots that image), and an untagged entry added for
+ * every remaining image that no entry reaches through index children.
+ */
+function rewriteIndex(
+  scan: LayoutScan,
+  deleted: ReadonlySet<string>,
+  dropRefs: ReadonlySet<string>,
+): { index: IndexDocument; changed: boolean; note: string } {
+  const { graph, index } = scan;
+  const kept: Descriptor[] = [];
+  const stripped: Descriptor[] = [];
+  let removed = 0;
+  for (const entry of index.manifests) {
+    if (deleted.has(layoutImageId(entry.digest))) {
+      removed++;
+      continue;
+    }
+    const ref = entry.annotations?.[REF_NAME];
+    if (ref !== undefined && dropRefs.has(ref)) {
+      const { [REF_NAME]: _gone, ...rest } = entry.annotations as Record<string, string>;
+      const copy: Descriptor = { ...entry };
+      if (Object.keys(rest).length > 0) copy.annotations = rest;
+      else delete copy.annotations;
+      stripped.push(copy);
+      kept.push(copy);
+    } else kept.push(entry);
+  }
+  // A stripped entry is redundant when another entry still roots the same image.
+  const entries = kept.filter((e) => {
+    if (!stripped.includes(e)) return true;
+    if (kept.some((o) => o.digest === e.digest && !stripped.includes(o))) return false;
+    return isFirstOf(kept, e);
+  });
+
+  const covered = new Set<string>();
+  const cover = (id: string) => {
+    const stack = [id];
+    while (stack.length > 0) {
+      const x = stack.pop() as string;
+      if (covered.has(x)) continue;
+      covered.add(x);
+      stack.push(...graph.targetsOf(x, 'child'));
+    }
+  };
+  for (const e of entries) cover(layoutImageId(e.digest));
+  let added = 0;
+  for (const image of graph.images()) {
+    if (deleted.has(image) || covered.has(image)) continue;
+    const d = scan.descriptors.get(layoutDigest(image));
+    const info = graph.imageInfo(image);
+    entries.push({
+      mediaType: d?.mediaType || info?.mediaType || 'application/vnd.oci.image.manifest.v1+json',
+      digest: layoutDigest(image),
+      size: d?.size ?? info?.size ?? 0,
+    });
+    added++;
+    cover(image);
+  }
+  const next: IndexDocument = { ...index, manifests: entries };
+  const changed = JSON.stringify(next) !== JSON.stringify(index);
+  const note = `${removed} entr${removed === 1 ? 'y' : 'ies'} removed, ${stripped.length} ref name${stripped.length === 1 ? '' : 's'} removed, ${added} untagged entr${added === 1 ? 'y' : 'ies'} added for images that stay`;
+  return { index: next, changed, note };
+}
+
+/** Among entries for one digest, the stripped one survives only if it is the first of them. */
+function isFirstOf(entries: readonly Descriptor[], entry: Descriptor): boolean {
+  return entries.find((e) => e.digest === entry.digest) === entry;
+}
+
+/**
+ * A plan made for another target (a registry, another layout) must not be applied here: its image
+ * ids are not layout ids, or an image it keeps is not in this layout.
+ */
+function checkPlanFitsLayout(scan: LayoutScan, plan: CleanupPlan): void {
+  const ids = [
+    ...plan.keep.map((k) => k.image),
+    ...plan.delete.map((d) => d.image),
+    ...plan.untag.map((u) => u.image),
+  ];
+  for (const id of ids) {
+    if (!isLayoutImageId(id)) {
+      throw new PlanMismatchError(
+        id,
+        `is not an image id of an OCI layout ("@<digest>"), so the plan was made for another target than ${scan.dir}`,
+      );
+    }
+  }
+  for (const kept of plan.keep) {
+    if (!scan.graph.hasImage(kept.image)) {
+      throw new PlanMismatchError(
+        kept.image,
+        `the plan keeps it, but no entry of ${scan.dir}/index.json reaches it, so the plan was made from another layout or the layout changed since`,
+      );
+    }
+  }
+}
+
+function isLayoutImageId(id: string): boolean {
+  if (!id.startsWith('@')) return false;
+  try {
+    blobFile(id.slice(1));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkPlan(plan: unknown): asserts plan is CleanupPlan {
+  if (typeof plan !== 'object' || plan === null)
+    throw new InvalidPlanError(`got ${plan === null ? 'null' : typeof plan}`);
+  const p = plan as Record<string, unknown>;
+  if (p.format !== 'regprune.plan.v1')
+    throw new InvalidPlanError(
+      `"format" is ${JSON.stringify(p.format)}, expected "regprune.plan.v1"`,
+    );
+  for (const field of ['untag', 'delete', 'keep', 'blobs'] as const) {
+    if (!Array.isArray(p[field])) throw new InvalidPlanError(`"${field}" must be an array`);
+  }
+}
+
+/** Writes `dir/name` so that readers see the old or the new content, never a mix. */
+async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
+  const target = join(dir, name);
+  const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
+  let mode = 0o644;
+  try {
+    mode = (await stat(target)).mode & 0o777;
+  } catch {
+    // A new file gets the default mode.
+  }
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, target);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,376 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RegpruneError } from '../core/errors/regprune-error.js';
+import { ImageGraph } from '../core/image-graph.js';
+import type { ImageInfo, Platform } from '../core/types.js';
+import { InvalidLayoutError } from './errors/invalid-layout-error.js';
+import { layoutImageId } from './naming.js';
+import {
+  BASE_DIGEST,
+  CREATED,
+  type Descriptor,
+  DOCKER_CONFIG,
+  INDEX_TYPES,
+  type IndexDocument,
+  MANIFEST_TYPES,
+  OCI_ARTIFACT,
+  OCI_CONFIG,
+  REF_NAME,
+} from './oci-types.js';
+import {
+  blobExists,
+  blobFile,
+  blobSize,
+  checkDescriptor,
+  checkIndex,
+  isObject,
+  readLayoutRoot,
+  readManifestBlob,
+} from './read-layout.js';
+
+/** Options of {@link loadLayoutGraph}. */
+export interface LoadLayoutOptions {
+  /**
+   * Read each image's config blob for its `created` date (policies that order by date need it).
+   * Default `true`: the files are local, so it costs little.
+   */
+  dates?: boolean;
+  /** Stops loading between manifests. */
+  signal?: AbortSignal;
+}
+
+/** A loaded layout: the graph plus what the apply step needs to rewrite `index.json`. @internal */
+export interface LayoutScan {
+  dir: string;
+  index: IndexDocument;
+  graph: ImageGraph;
+  /** One descriptor per image digest (as first seen), to write new `index.json` entries. */
+  descriptors: Map<string, Descriptor>;
+}
+
+/**
+ * Loads the image graph of an OCI image layout directory (`oci-layout`, `index.json`,
+ * `blobs/<alg>/<encoded>`).
+ *
+ * - Roots are the entries of `index.json`; tags are their `org.opencontainers.image.ref.name`
+ *   annotations, exactly as written (e.g. `v1.2.0`).
+ * - Images are manifests and indexes, with ids `@<digest>` (see {@link layoutImageId}); nested
+ *   indexes become `child` edges; a manifest's `subject` becomes a `referrer` edge when the subject
+ *   is in the layout; an `org.opencontainers.image.base.digest` annotation (on the manifest or on
+ *   the descriptor naming it) becomes a `parent` edge when the base is an image of the layout.
+ *   Config and layer blobs are blob ids (bare digests) with their sizes.
+ * - `created` comes from the config blob (`dates`, default `true`), else from the manifest's
+ *   `org.opencontainers.image.created` annotation.
+ * - Every manifest and index is checked against its digest and size; every config and layer blob
+ *   must exist with the size its descriptor states.
+ *
+ * Manifests that nothing in `index.json` reaches are not loaded: the layout's own garbage
+ * collection (`umoci gc`) treats them as garbage too.
+ *
+ * @throws {InvalidLayoutError} naming the file and the problem when the layout is malformed: a
+ *   missing `oci-layout` or `index.json`, invalid JSON, a missing blob, a digest or size mismatch, a
+ *   manifest media type regprune does not know (it could not tell what that content needs), or an
+ *   invalid ref name.
+ * @example
+ * ```ts
+ * const graph = await loadLayoutGraph('./oci');
+ * graph.tagTarget('latest'); // → '@sha256:…'
+ * ```
+ */
+export async function loadLayoutGraph(
+  dir: string,
+  options: LoadLayoutOptions = {},
+): Promise<ImageGraph> {
+  return (await scanLayout(dir, options)).graph;
+}
+
+/** A manifest or index still to read, and where its descriptor was found. */
+interface Pending {
+  descriptor: Descriptor;
+  /** The file holding the descriptor (`index.json`, or an index or manifest blob). */
+  file: string;
+  /** Where in that file, e.g. `manifests[2]` or `subject`. */
+  where: string;
+}
+
+interface Found {
+  digest: string;
+  info: ImageInfo;
+  blobs: Array<{ digest: string; size: number; role: 'config' | 'layer' }>;
+  children: string[];
+  subject: string | undefined;
+  base: string | undefined;
+  file: string;
+}
+
+interface ReadResult {
+  found: Found;
+  /** Manifests and indexes this one names, still to read. */
+  pending: Pending[];
+}
+
+/** @internal */
+export async function scanLayout(
+  dir: string,
+  options: LoadLayoutOptions = {},
+): Promise<LayoutScan> {
+  const dates = options.dates ?? true;
+  const index = await readLayoutRoot(dir);
+  const tags = readTags(dir, index);
+
+  const found = new Map<string, Found>();
+  const descriptors = new Map<string, Descriptor>();
+  const queued = new Set<string>();
+  let layer: Pending[] = [];
+  index.manifests.forEach((d, i) => {
+    if (queued.has(d.digest)) return;
+    queued.add(d.digest);
+    layer.push({ descriptor: d, file: 'index.json', where: `manifests[${i}]` });
+  });
+  // Breadth-first, one level at a time: the reads of one level run concurrently.
+  while (layer.length > 0) {
+    options.signal?.throwIfAborted();
+    // Settle every read, then report the first failure in queue order, so a layout with several
+    // problems always names the same one.
+    const settled = await Promise.allSettled(layer.map((p) => readImage(dir, p, dates)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<ReadResult>).value);
+    const next: Pending[] = [];
+    for (const [i, result] of results.entries()) {
+      found.set(result.found.digest, result.found);
+      descriptors.set(result.found.digest, (layer[i] as Pending).descriptor);
+      for (const p of result.pending) {
+        if (queued.has(p.descriptor.digest)) continue;
+        queued.add(p.descriptor.digest);
+        next.push(p);
+      }
+    }
+    layer = next;
+  }
+
+  const graph = new ImageGraph();
+  const ordered = [...found.values()].sort((a, b) =>
+    a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
+  );
+  for (const f of ordered) {
+    graph.addImage(layoutImageId(f.digest), f.info);
+    for (const b of f.blobs)
+      graph.addBlob(layoutImageId(f.digest), b.digest, { size: b.size, role: b.role });
+  }
+  for (const f of ordered) {
+    const id = layoutImageId(f.digest);
+    try {
+      for (const child of f.children) graph.addChild(id, layoutImageId(child));
+      if (f.subject !== undefined && f.subject !== f.digest)
+        graph.addReferrer(id, layoutImageId(f.subject));
+      // A base that is not an image of this layout is outside the graph: nothing here needs it.
+      if (f.base !== undefined && f.base !== f.digest && found.has(f.base)) {
+        graph.addParent(id, layoutImageId(f.base));
+      }
+    } catch (error) {
+      if (error instanceof RegpruneError) {
+        throw new InvalidLayoutError(dir, f.file, error.message, { cause: error });
+      }
+      throw error;
+    }
+  }
+  for (const [tag, digest] of tags) graph.setTag(tag, layoutImageId(digest));
+  return { dir, index, graph, descriptors };
+}
+
+/** The tags of `index.json` (`ref name → digest`), after checking each ref name. */
+function readTags(dir: string, index: IndexDocument): Map<string, string> {
+  const tags = new Map<string, string>();
+  index.manifests.forEach((d, i) => {
+    const ref = d.annotations?.[REF_NAME];
+    if (ref === undefined) return;
+    if (!isRefName(ref)) {
+      throw new InvalidLayoutError(
+        dir,
+        'index.json',
+        `manifests[${i}] has the ref name ${JSON.stringify(ref)}, which is not a valid ${REF_NAME} (components of letters and digits joined by "/", with ".", "_", "-", "--", ":", "@" or "+" inside a component)`,
+      );
+    }
+    const before = tags.get(ref);
+    if (before !== undefined && before !== d.digest) {
+      throw new InvalidLayoutError(
+        dir,
+        'index.json',
+        `manifests[${i}] names tag ${JSON.stringify(ref)} for ${d.digest}, but an earlier entry names it for ${before}`,
+      );
+    }
+    tags.set(ref, d.digest);
+  });
+  return tags;
+}
+
+/**
+ * Reads one manifest or index. Content of a media type regprune does not know is refused rather
+ * than skipped: not knowing what it needs, a prune could delete blobs it uses.
+ */
+async function readImage(dir: string, pending: Pending, dates: boolean): Promise<ReadResult> {
+  const { descriptor } = pending;
+  const named = `${pending.file} ${pending.where}`;
+  const isIndex = INDEX_TYPES.has(descriptor.mediaType);
+  if (!isIndex && !MANIFEST_TYPES.has(descriptor.mediaType)) {
+    throw new InvalidLayoutError(
+      dir,
+      pending.file,
+      `${pending.where} names ${descriptor.digest} with the unknown media type ${JSON.stringify(descriptor.mediaType)}; regprune reads image indexes (${[...INDEX_TYPES].join(', ')}) and image manifests (${[...MANIFEST_TYPES].join(', ')}) and cannot tell what other content needs, so it does not prune this layout`,
+    );
+  }
+  const { file, json } = await readManifestBlob(dir, descriptor, named);
+  if (json.mediaType !== undefined) {
+    const own = json.mediaType;
+    const ownIsIndex = typeof own === 'string' && INDEX_TYPES.has(own);
+    if (
+      !(ownIsIndex || (typeof own === 'string' && MANIFEST_TYPES.has(own))) ||
+      ownIsIndex !== isIndex
+    ) {
+      throw new InvalidLayoutError(
+        dir,
+        file,
+        `its "mediaType" is ${JSON.stringify(own)}, but ${named} names it as ${descriptor.mediaType}`,
+      );
+    }
+  }
+
+  const info: ImageInfo = { mediaType: descriptor.mediaType, size: descriptor.size };
+  const platform = platformOf(descriptor.platform);
+  if (platform) info.platform = platform;
+  const annotations = stringMap(json.annotations);
+  if (annotations) info.annotations = annotations;
+  if (typeof json.artifactType === 'string') info.artifactType = json.artifactType;
+  const found: Found = {
+    digest: descriptor.digest,
+    info,
+    blobs: [],
+    children: [],
+    subject: undefined,
+    base: undefined,
+    file,
+  };
+  const next: Pending[] = [];
+
+  if (isIndex) {
+    checkIndex(dir, file, json);
+    json.manifests.forEach((child, i) => {
+      found.children.push(child.digest);
+      next.push({ descriptor: child, file, where: `manifests[${i}]` });
+    });
+  } else {
+    const fields = manifestBlobFields(dir, file, descriptor.mediaType, json);
+    for (const [where, d] of fields) {
+      checkDescriptor(dir, file, where, d);
+      const size = await blobSize(dir, d.digest, `${file} ${where}`);
+      if (size !== d.size) {
+        throw new InvalidLayoutError(
+          dir,
+          blobFile(d.digest),
+          `${file} ${where} says it has ${d.size} bytes, the file has ${size}`,
+        );
+      }
+      found.blobs.push({ digest: d.digest, size, role: where === 'config' ? 'config' : 'layer' });
+    }
+    const config = isObject(json.config) ? (json.config as Descriptor) : undefined;
+    const isImageConfig = config?.mediaType === OCI_CONFIG || config?.mediaType === DOCKER_CONFIG;
+    // An artifact without `artifactType` is typed by its config (image-spec 1.1).
+    if (config && !isImageConfig && info.artifactType === undefined)
+      info.artifactType = config.mediaType;
+    if (dates && config && isImageConfig) {
+      const created = await readCreated(dir, config.digest);
+      if (created !== undefined) info.created = created;
+    }
+  }
+  if (json.subject !== undefined) {
+    checkDescriptor(dir, file, 'subject', json.subject);
+    const subject = json.subject;
+    // A subject that is not in the layout cannot be kept or deleted; the referrer stands alone.
+    if (await blobExists(dir, subject.digest)) {
+      found.subject = subject.digest;
+      const { annotations: _ignored, ...bare } = subject;
+      next.push({ descriptor: bare, file, where: 'subject' });
+    }
+  }
+  if (info.created === undefined && annotations?.[CREATED]) info.created = annotations[CREATED];
+  const base = annotations?.[BASE_DIGEST] ?? descriptor.annotations?.[BASE_DIGEST];
+  if (base !== undefined && isDigest(base)) found.base = base;
+  return { found, pending: next };
+}
+
+/** The blob descriptors of a manifest with where they sit, after checking the fields' shapes. */
+function manifestBlobFields(
+  dir: string,
+  file: string,
+  mediaType: string,
+  json: Record<string, unknown>,
+): Array<[string, unknown]> {
+  const fields: Array<[string, unknown]> = [];
+  if (mediaType !== OCI_ARTIFACT || json.config !== undefined) {
+    if (!isObject(json.config))
+      throw new InvalidLayoutError(dir, file, `a ${mediaType} must have a "config" descriptor`);
+    fields.push(['config', json.config]);
+  }
+  for (const field of ['layers', 'blobs'] as const) {
+    const list = json[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list))
+      throw new InvalidLayoutError(dir, file, `"${field}" must be an array`);
+    list.forEach((d, i) => {
+      fields.push([`${field}[${i}]`, d]);
+    });
+  }
+  return fields;
+}
+
+/** An OCI config's `created` field: any non-empty string is passed on; the policy judges it. */
+function createdOf(config: unknown): string | undefined {
+  return isObject(config) && typeof config.created === 'string' && config.created !== ''
+    ? config.created
+    : undefined;
+}
+
+async function readCreated(dir: string, digest: string): Promise<string | undefined> {
+  try {
+    return createdOf(JSON.parse(await readFile(join(dir, blobFile(digest)), 'utf8')));
+  } catch {
+    // A config that is not JSON has no date; the policy reports images without dates.
+    return undefined;
+  }
+}
+
+function platformOf(value: unknown): Platform | undefined {
+  if (!isObject(value) || typeof value.os !== 'string' || typeof value.architecture !== 'string')
+    return undefined;
+  const platform: Platform = { os: value.os, architecture: value.architecture };
+  if (typeof value.variant === 'string') platform.variant = value.variant;
+  return platform;
+}
+
+function stringMap(value: unknown): Record<string, string> | undefined {
+  if (!isObject(value)) return undefined;
+  const entries = Object.entries(value).filter(
+    (e): e is [string, string] => typeof e[1] === 'string',
+  );
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+function isDigest(value: string): boolean {
+  try {
+    blobFile(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The grammar of image-spec's image-layout.md for `org.opencontainers.image.ref.name`:
+// ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*;
+// alphanum ::= [A-Za-z0-9]+; separator ::= [-._:@+] | "--".
+const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
+const REF_NAME_PATTERN = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
+
+function isRefName(value: string): boolean {
+  return REF_NAME_PATTERN.test(value);
+}

@@ -1,0 +1,44 @@
+/** The subset of OCI image-spec JSON shapes the layout adapter reads and writes. */
+
+/** An OCI content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { os: string; architecture: string; variant?: string };
+  artifactType?: string;
+  [extra: string]: unknown;
+}
+
+/** `index.json` (and any image index blob): unknown fields are kept as they are. */
+export interface IndexDocument {
+  schemaVersion: number;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+  [extra: string]: unknown;
+}
+
+/** Annotation that names a tag in `index.json`. */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+/** Annotation naming the digest of the image this one was built on. */
+export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
+/** Annotation holding a creation date, used when the config has none. */
+export const CREATED = 'org.opencontainers.image.created';
+
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+/** Deprecated OCI artifact manifest (image-spec 1.1 release candidates); still found in the wild. */
+export const OCI_ARTIFACT = 'application/vnd.oci.artifact.manifest.v1+json';
+
+export const INDEX_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, DOCKER_LIST]);
+export const MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  OCI_MANIFEST,
+  DOCKER_MANIFEST,
+  OCI_ARTIFACT,
+]);
