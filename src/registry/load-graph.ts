@@ -3,8 +3,11 @@ import { digestOfImage, repositoryOfImage } from '../core/naming.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
 import { globMatcher, isGlob } from './glob.js';
+import { type PreviousImages, previousImageIds } from './inventory.js';
 import { type LoadCounters, Loader } from './loader.js';
 import { checkDigest, checkRepository } from './reference.js';
+import { readStoredManifests } from './storage/read-storage.js';
+import { StorageRootError } from './storage/storage-root-error.js';
 
 /** A load progress event: counters so far. */
 export interface LoadProgress extends LoadCounters {
@@ -22,9 +25,26 @@ export interface LoadGraphOptions {
   dates?: boolean;
   /**
    * Untagged manifests to include, as `repo@sha256:…`. The OCI API cannot list untagged manifests,
-   * so only these (and what tags reach) are seen. Ones the registry no longer has are ignored.
+   * so only these, `storage`, `previous` and what tags reach are seen. Ones the registry no longer
+   * has are ignored.
    */
   extraDigests?: readonly string[];
+  /**
+   * Storage of a self-hosted registry on the filesystem driver (its `rootdirectory`, e.g.
+   * `/var/lib/registry`, or the `docker/registry/v2` folder in it), read only. Every manifest
+   * revision stored for the loaded repositories is loaded through the API (so digests are verified)
+   * and the ones no tag reaches become untagged images; revisions the registry no longer serves
+   * (deleted through the API) are left out. Nothing is written. Default: not read.
+   * `loadGraph` rejects with `StorageRootError` when the folder is not a registry storage, or holds
+   * none of the manifests the loaded repositories' tags point at (another registry's storage).
+   */
+  storage?: string;
+  /**
+   * The images an earlier run saw (its graph, `toJSON()` snapshot or `readInventory` result).
+   * Each one in a loaded repository that no tag reaches any more is checked with a `HEAD` by digest
+   * and, when the registry still has it, loaded as an untagged image. Works with any registry.
+   */
+  previous?: PreviousImages;
 }
 
 /** Resolves the repository list: names as given, globs against the catalog. */
@@ -50,10 +70,19 @@ export async function resolveRepositories(
  * parents. One manifest GET per tag, one per further unique manifest, config blobs only with
  * `dates`. Never returns a partial graph: any failure rejects (and stops the other requests).
  *
+ * Untagged manifests are invisible over the OCI API; `storage` (a self-hosted registry's storage
+ * folder) and `previous` (what an earlier run saw) make them visible, and `extraDigests` names them
+ * one by one. All three are loaded and verified through the API like everything else.
+ *
  * @example
  * ```ts
  * const graph = await loadGraph(client, { repositories: ['team/**'], dates: true });
  * const plan = planCleanup(graph, (tag) => tag.endsWith(':latest'));
+ *
+ * // with untagged manifests, from the storage folder or from the last run's state file
+ * const withStorage = await loadGraph(client, { storage: '/var/lib/registry' });
+ * const previous = await readInventory('state.json', { registry: client.host });
+ * const withMemory = await loadGraph(client, { previous });
  * ```
  */
 export async function loadGraph(
@@ -78,6 +107,11 @@ export async function loadGraph(
       controller,
       repositories.map((repo) => loader.readTags(repo)),
     );
+    // Read after the tags, so a manifest tagged while we listed is in the storage too.
+    const stored =
+      options.storage === undefined
+        ? []
+        : await storedDigests(options.storage, loader, repositories, controller.signal);
     phase = 'manifests';
     await loader.probeReferrers();
     for (const repo of repositories) loader.expandTagged(repo);
@@ -86,7 +120,20 @@ export async function loadGraph(
       checkDigest(digestOfImage(extra), 'extraDigests');
       loader.want(repo, digestOfImage(extra));
     }
+    // Tagged ones are loaded already; `want` fetches only what nothing reached.
+    for (const [repo, digest] of stored) loader.want(repo, digest);
     await failFast(controller, [loader.drain()]);
+    if (options.previous) {
+      const existing = await stillThere(
+        client,
+        loader,
+        new Set(repositories),
+        options.previous,
+        controller,
+      );
+      for (const [repo, digest] of existing) loader.want(repo, digest);
+      await failFast(controller, [loader.drain()]);
+    }
     if (options.dates) {
       phase = 'dates';
       await failFast(controller, [loader.loadDates()]);
@@ -98,6 +145,76 @@ export async function loadGraph(
   } finally {
     outer?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * `[repo, digest]` of every manifest revision stored for `repositories`.
+ * @throws {StorageRootError} when the storage holds none of the tagged manifests: it belongs to
+ *   another registry, and reading it would silently find nothing.
+ */
+async function storedDigests(
+  dir: string,
+  loader: Loader,
+  repositories: readonly string[],
+  signal: AbortSignal,
+): Promise<Array<[string, string]>> {
+  const stored = await readStoredManifests(dir, { repositories, signal });
+  const pairs: Array<[string, string]> = [];
+  for (const [repo, digests] of stored.repositories) {
+    for (const digest of digests) pairs.push([repo, digest]);
+  }
+  let sample: string | undefined;
+  let tagged = 0;
+  let matched = 0;
+  for (const repo of repositories) {
+    const data = loader.repos.get(repo);
+    const have = new Set(stored.repositories.get(repo));
+    for (const [tag, digest] of data?.tags ?? []) {
+      tagged++;
+      if (have.has(digest)) matched++;
+      else sample ??= `${repo}:${tag} → ${digest}`;
+    }
+  }
+  if (tagged > 0 && matched === 0) {
+    throw new StorageRootError(
+      dir,
+      `holds none of the ${tagged} manifests that tags of ${loader.host} point at (e.g. ${sample})`,
+      { hint: 'pass the storage folder of the registry being loaded' },
+    );
+  }
+  return pairs;
+}
+
+/**
+ * Of the images `previous` saw in the loaded repositories, those no tag reaches now and the registry
+ * still has (`HEAD` by digest; the client bounds how many run at once).
+ */
+async function stillThere(
+  client: RegistryClient,
+  loader: Loader,
+  repositories: ReadonlySet<string>,
+  previous: PreviousImages,
+  controller: AbortController,
+): Promise<Array<[string, string]>> {
+  const candidates: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  for (const id of previousImageIds(previous)) {
+    const repo = checkRepository(repositoryOfImage(id), 'previous');
+    const digest = checkDigest(digestOfImage(id), 'previous');
+    if (!repositories.has(repo) || seen.has(id)) continue;
+    if (loader.repos.get(repo)?.manifests.has(digest)) continue;
+    seen.add(id);
+    candidates.push([repo, digest]);
+  }
+  const found: Array<[string, string] | undefined> = [];
+  await failFast(
+    controller,
+    candidates.map(async ([repo, digest], i) => {
+      const answer = await client.resolve(repo, digest, { signal: controller.signal });
+      if (answer !== undefined) found[i] = [repo, digest];
+    }),
+  );
+  return found.filter((pair): pair is [string, string] => pair !== undefined);
 }
 
 /** Awaits all; on the first failure aborts the rest so no request outlives the load. */

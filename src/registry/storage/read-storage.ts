@@ -1,0 +1,184 @@
+import type { Stats } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import pLimit from 'p-limit';
+import { isRepositoryName } from '../reference.js';
+import { StorageRootError } from './storage-root-error.js';
+
+const V2 = join('docker', 'registry', 'v2');
+const SHA256_HEX = /^[a-f0-9]{64}$/;
+/** Files read at once: enough to hide disk latency, few enough to stay far from fd limits. */
+const FILE_CONCURRENCY = 32;
+/** Repository names nest a few levels; a deeper tree is not a registry's doing. */
+const MAX_NAME_DEPTH = 32;
+
+/** Every manifest revision the registry stores, per repository. */
+export interface StoredManifests {
+  /** The `docker/registry/v2` folder that was read. */
+  v2: string;
+  /** Repository name → manifest digests (`sha256:…`), sorted; repositories sorted by name. */
+  repositories: Map<string, string[]>;
+}
+
+/** Options of {@link readStoredManifests}. */
+export interface ReadStorageOptions {
+  /**
+   * Read only these repositories (exact names; ones the storage does not hold come back with no
+   * digests). Default: walk every repository in the storage.
+   */
+  repositories?: readonly string[];
+  signal?: AbortSignal;
+}
+
+/**
+ * Finds the `docker/registry/v2` folder of a filesystem-driver storage. `dir` may be the driver's
+ * `rootdirectory` (e.g. `/var/lib/registry`, holding `docker/registry/v2`) or that `v2` folder.
+ * @throws {StorageRootError} when `dir` is neither.
+ */
+export async function locateStorage(dir: string): Promise<string> {
+  const own = await statOf(dir, dir);
+  if (!own) throw new StorageRootError(dir, 'does not exist');
+  if (!own.isDirectory()) throw new StorageRootError(dir, 'is not a folder');
+  const nested = join(dir, V2);
+  if ((await statOf(nested, dir))?.isDirectory()) return nested;
+  if (basename(dir) === 'v2') {
+    for (const sub of ['repositories', 'blobs']) {
+      if ((await statOf(join(dir, sub), dir))?.isDirectory()) return dir;
+    }
+  }
+  if (await statOf(join(dir, 'oci-layout'), dir)) {
+    throw new StorageRootError(dir, 'is an OCI image layout, not a registry storage', {
+      hint: 'load layouts with loadLayoutGraph (regprune layout …); --storage is for the storage of a registry on the filesystem driver',
+    });
+  }
+  throw new StorageRootError(dir, `has no ${V2} folder inside`);
+}
+
+/**
+ * Lists every manifest revision of a self-hosted registry on the filesystem storage driver (CNCF
+ * distribution, `registry:2`, Debian's `docker-registry`), read only:
+ * `docker/registry/v2/repositories/<name>/_manifests/revisions/sha256/<hex>/link`. Tagged or not —
+ * this is how untagged manifests, invisible over the OCI API, are found. Nested repository names
+ * (`team/sub/app`) are followed. Revisions whose `link` file is gone are left out: that is how the
+ * registry records a manifest deleted through the API. Nothing is ever written.
+ *
+ * @param root The driver's `rootdirectory` or its `docker/registry/v2` folder (see {@link locateStorage}).
+ * @throws {StorageRootError} when `root` is not a registry storage root or cannot be read.
+ */
+export async function readStoredManifests(
+  root: string,
+  options: ReadStorageOptions = {},
+): Promise<StoredManifests> {
+  const v2 = await locateStorage(root);
+  const base = join(v2, 'repositories');
+  const limit = pLimit(FILE_CONCURRENCY);
+  const reader: Reader = { root, limit, signal: options.signal };
+  const found = new Map<string, string[]>();
+  try {
+    if (options.repositories) {
+      await Promise.all(
+        [...new Set(options.repositories)].map(async (name) => {
+          // Names outside the grammar cannot come from the registry and must not become paths.
+          if (!isRepositoryName(name)) return;
+          found.set(name, await revisions(reader, join(base, ...name.split('/'), '_manifests')));
+        }),
+      );
+    } else if ((await statOf(base, root))?.isDirectory()) {
+      await walk(reader, base, [], found);
+    }
+  } catch (error) {
+    limit.clearQueue();
+    throw error;
+  }
+  const repositories = new Map([...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { v2, repositories };
+}
+
+interface Reader {
+  root: string;
+  limit: ReturnType<typeof pLimit>;
+  signal: AbortSignal | undefined;
+}
+
+async function walk(
+  reader: Reader,
+  dir: string,
+  name: string[],
+  out: Map<string, string[]>,
+): Promise<void> {
+  if (name.length > MAX_NAME_DEPTH) return;
+  const entries = await listDir(reader, dir);
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!entry.isDirectory()) return;
+      const path = join(dir, entry.name);
+      if (entry.name === '_manifests') {
+        const repository = name.join('/');
+        if (isRepositoryName(repository)) out.set(repository, await revisions(reader, path));
+      } else if (!entry.name.startsWith('_')) {
+        // `_layers` and `_uploads` sit beside `_manifests`; any other folder is a name component.
+        await walk(reader, path, [...name, entry.name], out);
+      }
+    }),
+  );
+}
+
+async function revisions(reader: Reader, manifestsDir: string): Promise<string[]> {
+  const dir = join(manifestsDir, 'revisions', 'sha256');
+  const entries = await listDir(reader, dir);
+  const digests = await Promise.all(
+    entries.map(async (entry) => {
+      if (!entry.isDirectory() || !SHA256_HEX.test(entry.name)) return undefined;
+      const link = await readLink(reader, join(dir, entry.name, 'link'));
+      // The link names its own revision; anything else is not the registry's writing.
+      return link === `sha256:${entry.name}` ? link : undefined;
+    }),
+  );
+  return digests.filter((d): d is string => d !== undefined).sort();
+}
+
+/** The folder's entries; none when it does not exist. */
+async function listDir(reader: Reader, dir: string) {
+  return reader.limit(async () => {
+    reader.signal?.throwIfAborted();
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw new StorageRootError(reader.root, `cannot read ${dir}`, {
+        cause: error,
+        hint: 'run regprune as a user that can read the registry storage (read access is enough)',
+      });
+    }
+  });
+}
+
+/** A link file's content, or `undefined` when it is gone (a deleted manifest). */
+async function readLink(reader: Reader, path: string): Promise<string | undefined> {
+  return reader.limit(async () => {
+    reader.signal?.throwIfAborted();
+    try {
+      return (await readFile(path, 'utf8')).trim();
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw new StorageRootError(reader.root, `cannot read ${path}`, {
+        cause: error,
+        hint: 'run regprune as a user that can read the registry storage (read access is enough)',
+      });
+    }
+  });
+}
+
+async function statOf(path: string, root: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw new StorageRootError(root, `cannot read ${path}`, { cause: error });
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
