@@ -2,7 +2,7 @@ import { DirectedGraph } from 'graphology';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
-import { compareIds } from './sort.js';
+import { compareIds, sortByIds, sortIds } from './sort.js';
 import type {
   BlobRef,
   BlobRole,
@@ -53,6 +53,10 @@ export interface GraphStore {
   readonly slotOf: ReadonlyMap<string, number>;
   /** Live image slots sorted by image id (cached until the image set changes). */
   sortedSlots(): Int32Array;
+  /** All tag names, sorted (cached until a tag changes). Do not mutate. */
+  sortedTags(): readonly string[];
+  /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
+  sortedTagSlots(): Int32Array;
 }
 
 const stores = new WeakMap<ImageGraph, GraphStore>();
@@ -101,6 +105,8 @@ export class ImageGraph {
   readonly #tagsBySlot: (string[] | undefined)[] = [];
   #liveCount = 0;
   #sorted: Int32Array | undefined;
+  #sortedTags: string[] | undefined;
+  #sortedTagSlots: Int32Array | undefined;
   #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
 
   constructor() {
@@ -115,6 +121,8 @@ export class ImageGraph {
       tags: this.#tags,
       slotOf: this.#slotOf,
       sortedSlots: () => this.#sortedSlots(),
+      sortedTags: () => this.#sortedTagList(),
+      sortedTagSlots: () => this.#sortedTagSlotList(),
     });
   }
 
@@ -195,13 +203,24 @@ export class ImageGraph {
         [image],
         `addBlob(${JSON.stringify(image)}, ${JSON.stringify(blobId)})`,
       );
-    if (options.role !== 'config' && options.role !== 'layer') {
+    this.#linkBlob(slot, image, blobId, options.role, options.size);
+    return this;
+  }
+
+  /** {@link ImageGraph.addBlob} once the image's slot is known. */
+  #linkBlob(
+    slot: number,
+    image: string,
+    blobId: string,
+    role: BlobRole,
+    size: number | undefined,
+  ): void {
+    if (role !== 'config' && role !== 'layer') {
       throw new InvalidGraphError(
         'addBlob role',
-        `must be "config" or "layer", got ${JSON.stringify(options.role)}`,
+        `must be "config" or "layer", got ${JSON.stringify(role)}`,
       );
     }
-    const size = options.size;
     if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
       throw new InvalidGraphError(
         'addBlob size',
@@ -223,17 +242,16 @@ export class ImageGraph {
       this.#blobSize[blob] = size;
       this.#view?.mergeNodeAttributes(blobId, { size });
     }
-    const packed = blob * 2 + (options.role === 'layer' ? 1 : 0);
+    const packed = blob * 2 + (role === 'layer' ? 1 : 0);
     const list = this.#imageBlobs[slot];
     if (!list) this.#imageBlobs[slot] = [packed];
     else if (!list.includes(packed)) {
-      if (list.includes(packed ^ 1)) return this; // same blob in the other role: one need is enough
+      if (list.includes(packed ^ 1)) return; // same blob in the other role: one need is enough
       list.push(packed);
-    } else return this;
+    } else return;
     if (this.#view && !this.#view.hasEdge(image, blobId)) {
-      this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role: options.role });
+      this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role });
     }
-    return this;
   }
 
   /** Points `tag` at `image`, moving it if it already points elsewhere (as a registry does). */
@@ -244,6 +262,8 @@ export class ImageGraph {
     const old = this.#tags.get(tag);
     if (old === slot) return this;
     if (old !== undefined) this.#unlinkTag(tag, old);
+    else this.#sortedTags = undefined;
+    this.#sortedTagSlots = undefined;
     this.#tags.set(tag, slot);
     const list = this.#tagsBySlot[slot];
     if (list) list.push(tag);
@@ -257,6 +277,8 @@ export class ImageGraph {
     const slot = this.#tags.get(tag);
     if (slot === undefined) return false;
     this.#tags.delete(tag);
+    this.#sortedTags = undefined;
+    this.#sortedTagSlots = undefined;
     this.#unlinkTag(tag, slot);
     return true;
   }
@@ -300,7 +322,7 @@ export class ImageGraph {
 
   /** All tag names, sorted. */
   tags(): string[] {
-    return [...this.#tags.keys()].sort(compareIds);
+    return [...this.#sortedTagList()];
   }
 
   /** All blob ids, sorted. */
@@ -339,7 +361,12 @@ export class ImageGraph {
   removeImage(id: string): boolean {
     const slot = this.#slotOf.get(id);
     if (slot === undefined) return false;
-    for (const tag of this.#tagsBySlot[slot] ?? []) this.#tags.delete(tag);
+    const tags = this.#tagsBySlot[slot];
+    if (tags) {
+      for (const tag of tags) this.#tags.delete(tag);
+      this.#sortedTags = undefined;
+      this.#sortedTagSlots = undefined;
+    }
     this.#tagsBySlot[slot] = undefined;
     for (const packed of this.#out[slot] ?? [])
       removePacked(this.#in, Math.floor(packed / 4), slot * 4 + (packed % 4));
@@ -403,7 +430,8 @@ export class ImageGraph {
       if (size !== undefined) blobSizes[this.#blobIds[blob] as string] = size;
     }
     const tags: Record<string, string> = {};
-    for (const tag of this.tags()) tags[tag] = this.#ids[this.#tags.get(tag) as number] as string;
+    for (const tag of this.#sortedTagList())
+      tags[tag] = this.#ids[this.#tags.get(tag) as number] as string;
     return { format: 'regprune.graph.v1', images, parents, children, referrers, blobSizes, tags };
   }
 
@@ -424,28 +452,54 @@ export class ImageGraph {
     const blobSizes =
       data.blobSizes === undefined ? {} : expectObject(data.blobSizes, '$.blobSizes');
     const images = expectArray(data.images, '$.images');
+    // Paths for error messages are built only when a check fails: building them for every valid
+    // entry would cost more than the checks themselves on large graphs.
+    const slots = new Int32Array(images.length);
     for (let i = 0; i < images.length; i++) {
-      const entry = expectObject(images[i], `$.images[${i}]`);
-      const id = expectString(entry.id, `$.images[${i}].id`);
+      const raw = images[i];
+      const entry = isObject(raw) ? raw : expectObject(raw, `$.images[${i}]`);
+      const id = isId(entry.id) ? entry.id : expectString(entry.id, `$.images[${i}].id`);
+      const info = entry.info;
       g.addImage(
         id,
-        entry.info === undefined
+        info === undefined
           ? undefined
-          : (expectObject(entry.info, `$.images[${i}].info`) as ImageInfo),
+          : ((isObject(info) ? info : expectObject(info, `$.images[${i}].info`)) as ImageInfo),
       );
+      slots[i] = g.#slotOf.get(id) as number;
     }
     for (let i = 0; i < images.length; i++) {
       const entry = images[i] as Record<string, unknown>;
       if (entry.blobs === undefined) continue;
-      const blobs = expectArray(entry.blobs, `$.images[${i}].blobs`);
+      const blobs = Array.isArray(entry.blobs)
+        ? (entry.blobs as unknown[])
+        : expectArray(entry.blobs, `$.images[${i}].blobs`);
+      const slot = slots[i] as number;
       for (let j = 0; j < blobs.length; j++) {
-        const pair = expectArray(blobs[j], `$.images[${i}].blobs[${j}]`);
-        const blobId = expectString(pair[0], `$.images[${i}].blobs[${j}][0]`);
-        const size = blobSizes[blobId];
-        if (size !== undefined && typeof size !== 'number') {
-          throw new InvalidGraphError(`$.blobSizes[${JSON.stringify(blobId)}]`, 'must be a number');
+        const raw = blobs[j];
+        const pair = Array.isArray(raw) ? raw : expectArray(raw, `$.images[${i}].blobs[${j}]`);
+        const blobId = isId(pair[0])
+          ? pair[0]
+          : expectString(pair[0], `$.images[${i}].blobs[${j}][0]`);
+        // A blob's size is the same on every link, so it is read (and checked) only while unknown.
+        const known = g.#blobSlotOf.get(blobId);
+        let size: unknown;
+        if (known === undefined || g.#blobSize[known] === undefined) {
+          size = blobSizes[blobId];
+          if (size !== undefined && typeof size !== 'number') {
+            throw new InvalidGraphError(
+              `$.blobSizes[${JSON.stringify(blobId)}]`,
+              'must be a number',
+            );
+          }
         }
-        g.addBlob(entry.id as string, blobId, { role: pair[1] as BlobRole, size });
+        g.#linkBlob(
+          slot,
+          entry.id as string,
+          blobId,
+          pair[1] as BlobRole,
+          size as number | undefined,
+        );
       }
     }
     const kinds: Array<[string, number]> = [
@@ -456,10 +510,11 @@ export class ImageGraph {
     for (const [field, kind] of kinds) {
       const pairs = data[field] === undefined ? [] : expectArray(data[field], `$.${field}`);
       for (let i = 0; i < pairs.length; i++) {
-        const pair = expectArray(pairs[i], `$.${field}[${i}]`);
+        const raw = pairs[i];
+        const pair = Array.isArray(raw) ? raw : expectArray(raw, `$.${field}[${i}]`);
         g.#addEdge(
-          expectString(pair[0], `$.${field}[${i}][0]`),
-          expectString(pair[1], `$.${field}[${i}][1]`),
+          isId(pair[0]) ? pair[0] : expectString(pair[0], `$.${field}[${i}][0]`),
+          isId(pair[1]) ? pair[1] : expectString(pair[1], `$.${field}[${i}][1]`),
           kind,
           false,
         );
@@ -467,8 +522,10 @@ export class ImageGraph {
     }
     g.#assertAcyclic();
     const tags = data.tags === undefined ? {} : expectObject(data.tags, '$.tags');
-    for (const tag of Object.keys(tags))
-      g.setTag(tag, expectString(tags[tag], `$.tags[${JSON.stringify(tag)}]`));
+    for (const tag of Object.keys(tags)) {
+      const target = tags[tag];
+      g.setTag(tag, isId(target) ? target : expectString(target, `$.tags[${JSON.stringify(tag)}]`));
+    }
     return g;
   }
 
@@ -611,14 +668,30 @@ export class ImageGraph {
     else this.#view.removeNodeAttribute(id, 'tags');
   }
 
+  #sortedTagList(): string[] {
+    if (!this.#sortedTags) this.#sortedTags = sortIds([...this.#tags.keys()]);
+    return this.#sortedTags;
+  }
+
+  #sortedTagSlotList(): Int32Array {
+    if (!this.#sortedTagSlots) {
+      const names = this.#sortedTagList();
+      const slots = new Int32Array(names.length);
+      for (let i = 0; i < names.length; i++)
+        slots[i] = this.#tags.get(names[i] as string) as number;
+      this.#sortedTagSlots = slots;
+    }
+    return this.#sortedTagSlots;
+  }
+
   #sortedSlots(): Int32Array {
     if (this.#sorted) return this.#sorted;
     const live: number[] = [];
     for (let s = 0; s < this.#ids.length; s++) if (this.#ids[s] !== undefined) live.push(s);
-    const ids = this.#ids as string[];
-    live.sort((a, b) => compareIds(ids[a] as string, ids[b] as string));
-    this.#sorted = Int32Array.from(live);
-    return this.#sorted;
+    const sorted = Int32Array.from(live);
+    sortByIds(sorted, this.#ids);
+    this.#sorted = sorted;
+    return sorted;
   }
 
   #buildView(): DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> {
@@ -670,6 +743,14 @@ function checkId(id: unknown, what: string): void {
   if (typeof id !== 'string' || id.length === 0) {
     throw new InvalidGraphError(what, `must be a non-empty string, got ${JSON.stringify(id)}`);
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
 
 function expectObject(value: unknown, path: string): Record<string, unknown> {

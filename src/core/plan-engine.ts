@@ -7,13 +7,15 @@ import type {
   ReclaimableBlob,
   UntagOperation,
 } from './plan-types.js';
-import { compareIds } from './sort.js';
+import { sortByIds } from './sort.js';
 
 /** A root of the kept set: a kept tag's image, or an image kept for another reason. */
 export interface Seed {
   image: string;
   tag: string | null;
   note?: string;
+  /** The image's storage slot when the caller already knows it (saves a lookup per seed). */
+  slot?: number;
 }
 
 /** Options of the plan engine that policies use. */
@@ -54,7 +56,8 @@ export function computePlan(
 
   let layer: number[] = [];
   for (let i = 0; i < seeds.length; i++) {
-    const slot = store.slotOf.get((seeds[i] as Seed).image);
+    const seed = seeds[i] as Seed;
+    const slot = seed.slot ?? store.slotOf.get(seed.image);
     if (slot === undefined) continue;
     const r = rank[slot] as number;
     if (kept[r]) continue;
@@ -64,9 +67,10 @@ export function computePlan(
   }
   let keptCount = layer.length;
   while (layer.length > 0) {
-    layer.sort(numeric);
+    // a typed array sorts numerically in native code, without a comparator call per pair
+    const ordered = Int32Array.from(layer).sort();
     const next: number[] = [];
-    for (const r of layer) {
+    for (const r of ordered) {
       const slot = sorted[r] as number;
       const outs = store.out[slot];
       if (outs) {
@@ -120,14 +124,19 @@ export function computePlan(
   const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
   const tagsByRank = new Map<number, string[]>();
   const untag: UntagOperation[] = [];
-  const allTags = [...store.tags.keys()].sort(compareIds);
-  for (const tag of allTags) {
-    const r = rank[store.tags.get(tag) as number] as number;
+  const allTags = store.sortedTags();
+  const tagSlots = store.sortedTagSlots();
+  const keptTagList: string[] = [];
+  for (let i = 0; i < allTags.length; i++) {
+    const tag = allTags[i] as string;
+    const r = rank[tagSlots[i] as number] as number;
+    const tagKept = keptTags.has(tag);
+    if (tagKept) keptTagList.push(tag);
     if (!kept[r]) {
       const list = tagsByRank.get(r);
       if (list) list.push(tag);
       else tagsByRank.set(r, [tag]);
-    } else if (!keptTags.has(tag)) {
+    } else if (!tagKept) {
       untag.push({ tag, image: store.ids[sorted[r] as number] as string });
     }
   }
@@ -151,7 +160,7 @@ export function computePlan(
   const { blobs, bytes } = reclaimableBlobs(store, sorted, kept);
   return {
     format: 'regprune.plan.v1',
-    keptTags: allTags.filter((t) => keptTags.has(t)),
+    keptTags: keptTagList,
     untag,
     delete: del,
     keep,
@@ -168,10 +177,6 @@ export function computePlan(
     refused: null,
     warnings: [],
   };
-}
-
-function numeric(a: number, b: number): number {
-  return a - b;
 }
 
 function detachedRanks(
@@ -232,8 +237,7 @@ function deleteOrder(
         if (indeg[t] === 0) next.push(t);
       }
     }
-    next.sort(numeric);
-    layer = next;
+    layer = Array.from(Int32Array.from(next).sort());
     w++;
   }
   return { order, wave };
@@ -250,6 +254,7 @@ function reclaimableBlobs(
     const list = store.imageBlobs[sorted[r] as number];
     if (list) for (const p of list) needed[p >> 1] = 1;
   }
+  const ids = store.blobIds;
   const freed: number[] = [];
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
@@ -262,12 +267,12 @@ function reclaimableBlobs(
       freed.push(b);
     }
   }
-  const ids = store.blobIds;
-  freed.sort((a, b) => compareIds(ids[a] as string, ids[b] as string));
+  const order = Int32Array.from(freed);
+  sortByIds(order, ids);
   let bytes = 0;
-  const blobs: ReclaimableBlob[] = new Array(freed.length);
-  for (let i = 0; i < freed.length; i++) {
-    const b = freed[i] as number;
+  const blobs: ReclaimableBlob[] = new Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    const b = order[i] as number;
     const size = store.blobSize[b];
     if (size !== undefined) bytes += size;
     blobs[i] = { id: ids[b] as string, size: size ?? null };

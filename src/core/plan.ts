@@ -1,11 +1,11 @@
 import { PlanMismatchError } from './errors/plan-mismatch-error.js';
 import { UnknownTagError } from './errors/unknown-tag-error.js';
-import type { ImageGraph } from './image-graph.js';
+import { type ImageGraph, storeOf } from './image-graph.js';
 import { computePlan, type Seed } from './plan-engine.js';
 import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
 import { planWithPolicy } from './policy/plan-policy.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
-import { compareIds } from './sort.js';
+import { compareIds, sortIds } from './sort.js';
 
 /**
  * Which tags to keep: tag names, or a predicate over every tag of the graph.
@@ -26,7 +26,11 @@ export function resolveKeepTags(graph: ImageGraph, keepTags: KeepTags): Set<stri
 }
 
 function tagSeeds(graph: ImageGraph, kept: Set<string>): Seed[] {
-  return [...kept].sort(compareIds).map((tag) => ({ image: graph.tagTarget(tag) as string, tag }));
+  const store = storeOf(graph);
+  return sortIds([...kept]).map((tag) => {
+    const slot = store.tags.get(tag) as number;
+    return { image: store.ids[slot] as string, tag, slot };
+  });
 }
 
 /**
@@ -44,9 +48,7 @@ function tagSeeds(graph: ImageGraph, kept: Set<string>): Seed[] {
  */
 export function orphanedImages(graph: ImageGraph, keepTags: KeepTags): string[] {
   const kept = resolveKeepTags(graph, keepTags);
-  return computePlan(graph, tagSeeds(graph, kept), kept)
-    .delete.map((op) => op.image)
-    .sort(compareIds);
+  return sortIds(computePlan(graph, tagSeeds(graph, kept), kept).delete.map((op) => op.image));
 }
 
 /** Decision reason of a tag in a keep list (the keep-list form of {@link planCleanup}). */
@@ -100,8 +102,12 @@ export function planCleanup(
   const kept = resolveKeepTags(graph, keep);
   const plan = computePlan(graph, tagSeeds(graph, kept), kept);
   const decisions: TagDecision[] = [];
-  for (const tag of graph.tags()) {
-    const listed = kept.has(tag);
+  // plan.keptTags is the sorted tag list filtered by `kept`: walking both at once saves a lookup.
+  const keptList = plan.keptTags;
+  let k = 0;
+  for (const tag of storeOf(graph).sortedTags()) {
+    const listed = k < keptList.length && keptList[k] === tag;
+    if (listed) k++;
     decisions.push({ tag, kept: listed, rule: null, reason: listed ? LISTED : NOT_LISTED });
   }
   plan.tagDecisions = decisions;
