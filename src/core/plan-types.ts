@@ -35,6 +35,12 @@ export interface DeleteOperation {
    */
   wave: number;
   mediaType?: string;
+  /**
+   * Set when a policy's `referrers` artifact-type list lets this referrer go on its own: it is
+   * deleted although its subject may stay. The stale-plan re-check honours exactly these (a
+   * current tag reaching the subject does not save them); every other referrer follows its subject.
+   */
+  detachedReferrer?: true;
 }
 
 /** A blob no kept image needs any more. */

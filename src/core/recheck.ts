@@ -23,6 +23,8 @@ export interface RecheckResult {
  * The stale-plan re-check adapters run just before deleting: given the tags as they are now
  * (`tag → image`), which planned deletions does a current tag reach — through parent, child and
  * referrer edges in both directions, exactly as planning does? Those are skipped; the rest proceed.
+ * Deletions marked `detachedReferrer` (a policy's `referrers` list) are not saved by their subject,
+ * only by a path that reaches them otherwise (e.g. a tag on the referrer itself).
  *
  * `graph` must hold every image a current tag points at (adapters load new manifests first). A
  * current tag pointing at an image the graph lacks makes every deletion in `scope` unsafe, because
@@ -51,7 +53,14 @@ export function recheckPlan(
     for (const op of plan.delete) scope(op.image) ? skip.push({ op, reason }) : proceed.push(op);
     return { proceed, skip };
   }
-  const reached = computePlan(graph, seeds, new Set(seeds.map((s) => s.tag as string)));
+  // Referrers the plan deletes on purpose although their subject stays are not saved by it.
+  const detached = new Set(plan.delete.filter((op) => op.detachedReferrer).map((op) => op.image));
+  const reached = computePlan(
+    graph,
+    seeds,
+    new Set(seeds.map((s) => s.tag as string)),
+    detached.size > 0 ? { detachReferrer: (image) => detached.has(image) } : {},
+  );
   const reasons = new Map(reached.keep.map((k) => [k.image, k]));
   for (const op of plan.delete) {
     const entry = scope(op.image) ? reasons.get(op.image) : undefined;

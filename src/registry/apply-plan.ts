@@ -4,6 +4,7 @@ import {
   fallbackIndexAfterDeletes,
   recheckRoots,
 } from '../core/attachments.js';
+import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import {
   digestOfImage,
@@ -16,16 +17,27 @@ import {
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
 import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import {
+  type ApplyJournal,
+  draftOf,
+  endEarlier,
+  finishInterruptedRewrites,
+  type IntentDraft,
+  journaled,
+  openApplyJournal,
+} from './apply-journal.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
+import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
-import { PlanRefusedError } from './errors/plan-refused-error.js';
+import { JournalError } from './errors/journal-error.js';
+import type { JournalIntent } from './journal.js';
 import { loadGraph } from './load-graph.js';
 import { Loader } from './loader.js';
 import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
-import { removeTag } from './untag.js';
+import { isPlaceholderFor, removeTag } from './untag.js';
 
 /** Options of {@link applyPlan}. */
 export interface RegistryApplyOptions extends ApplyOptions {
@@ -34,6 +46,14 @@ export interface RegistryApplyOptions extends ApplyOptions {
    * Default: the plan's repositories are loaded again (plus its planned digests).
    */
   graph?: ImageGraph;
+  /**
+   * Path of an undo journal (JSON lines). Before each destructive request (manifest DELETE,
+   * placeholder push for an untag, fallback index rewrite) the manifest's exact bytes and the tags
+   * on it are appended and fsynced; after it, how it ended. {@link restore} undoes the run from
+   * it. Running again with the same plan and journal resumes: operations the journal records as
+   * done are not sent again. Default: no journal.
+   */
+  journal?: string;
 }
 
 /** The note every registry result carries: deletes unlink, only the registry's GC frees storage. */
@@ -50,6 +70,7 @@ interface Context {
   onProgress: ApplyOptions['onProgress'];
   /** Images deleted (or found gone). */
   gone: Set<string>;
+  journal: ApplyJournal | undefined;
 }
 
 function report(ctx: Context, outcome: OperationOutcome): void {
@@ -110,6 +131,9 @@ export async function applyPlan(
       extraDigests: plan.delete.map((op) => op.image),
       signal,
     }));
+  const journal = options.journal
+    ? await openApplyJournal(options.journal, plan, client.url)
+    : undefined;
   const ctx: Context = {
     client,
     plan,
@@ -119,14 +143,30 @@ export async function applyPlan(
     total: plan.untag.length + plan.delete.length,
     onProgress: options.onProgress,
     gone: new Set(),
+    journal,
   };
+  try {
+    return await applyWaves(ctx, repositories);
+  } finally {
+    await journal?.writer.close();
+  }
+}
+
+async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyResult> {
+  const { client, plan, graph, signal, journal } = ctx;
   // Probe first: a registry with deletes disabled, or a refused delete scope, stops here.
   for (const repo of repositories) await client.probeDelete(repo, { signal });
+  if (journal) await finishInterruptedRewrites(client, journal, signal);
 
   await Promise.all(plan.untag.map((op) => untagOne(ctx, op.tag, op.image)));
 
   const waves = new Map<number, DeleteOperation[]>();
   for (const op of plan.delete) {
+    if (journal?.finished.has(`delete ${op.image}`)) {
+      ctx.gone.add(op.image);
+      report(ctx, { action: 'delete', id: op.image, status: 'done', reason: EARLIER_RUN });
+      continue;
+    }
     const list = waves.get(op.wave);
     if (list) list.push(op);
     else waves.set(op.wave, [op]);
@@ -147,7 +187,7 @@ export async function applyPlan(
         try {
           await deleteInRepository(ctx, repo, list);
         } catch (error) {
-          if (error instanceof DeleteDisabledError || signal?.aborted) throw error;
+          if (mustStop(error, signal)) throw error;
           // The re-check could not run: nothing unchecked is deleted, and what these images point
           // at stays too (they are not gone, so later waves see them as remaining pointers).
           for (const op of list) {
@@ -172,6 +212,13 @@ export async function applyPlan(
   return finish(false, ctx.outcomes, reclaimableBytes);
 }
 
+/** Errors that end the whole run rather than one operation. */
+function mustStop(error: unknown, signal: AbortSignal | undefined): boolean {
+  return error instanceof DeleteDisabledError || error instanceof JournalError || !!signal?.aborted;
+}
+
+const EARLIER_RUN = 'done by an earlier run (undo journal); not sent again';
+
 function finish(
   dryRun: boolean,
   outcomes: OperationOutcome[],
@@ -187,9 +234,22 @@ function finish(
 async function untagOne(ctx: Context, tag: string, image: string): Promise<void> {
   const repo = repositoryOfTag(tag);
   const name = tagName(tag);
+  const journal = ctx.journal;
+  if (journal?.finished.has(`untag ${tag}`)) {
+    report(ctx, { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN });
+    return;
+  }
+  const interrupted = journal?.unfinished.get(`untag ${tag}`);
   const requests = [`HEAD /v2/${repo}/manifests/${name}`];
   try {
     const now = await ctx.client.resolve(repo, name, { signal: ctx.signal });
+    if (interrupted && journal) {
+      const finished = await finishInterruptedUntag(ctx, journal, interrupted, now, requests);
+      if (finished) {
+        report(ctx, { action: 'untag', id: tag, status: 'done', reason: finished, requests });
+        return;
+      }
+    }
     if (now === undefined) {
       report(ctx, {
         action: 'untag',
@@ -210,7 +270,19 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       });
       return;
     }
-    const removal = await removeTag(ctx.client, repo, name, ctx.signal);
+    let draft: IntentDraft | undefined;
+    if (journal) {
+      requests.push(`GET /v2/${repo}/manifests/${digestOfImage(image)} (for the undo journal)`);
+      const fetched = await ctx.client.getManifest(repo, digestOfImage(image), {
+        signal: ctx.signal,
+      });
+      if (!fetched)
+        throw new Error(`${image} vanished while untagging ${tag}; nothing was changed`);
+      draft = draftOf('untag', tag, repo, fetched, [name]);
+    }
+    const removal = await journaled(journal, draft, () =>
+      removeTag(ctx.client, repo, name, ctx.signal),
+    );
     report(ctx, {
       action: 'untag',
       id: tag,
@@ -224,7 +296,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       requests: [...requests, ...removal.requests],
     });
   } catch (error) {
-    if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+    if (mustStop(error, ctx.signal)) throw error;
     report(ctx, {
       action: 'untag',
       id: tag,
@@ -233,6 +305,34 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       requests,
     });
   }
+}
+
+/**
+ * An untag an earlier run began but did not record as done: the tag is gone (it finished), or a
+ * placeholder of ours sits on it (it stopped in between: delete the placeholder). Returns the
+ * outcome's reason when it is finished now, else `undefined` (untag as usual).
+ */
+async function finishInterruptedUntag(
+  ctx: Context,
+  journal: ApplyJournal,
+  intent: JournalIntent,
+  now: string | undefined,
+  requests: string[],
+): Promise<string | undefined> {
+  const { repository } = intent;
+  const name = tagName(intent.id);
+  if (now === undefined) {
+    await endEarlier(journal, intent);
+    return 'finished by an interrupted earlier run (undo journal)';
+  }
+  if (now === intent.digest) return undefined;
+  requests.push(`GET /v2/${repository}/manifests/${now}`);
+  const current = await ctx.client.getManifest(repository, now, { signal: ctx.signal });
+  if (!current || !isPlaceholderFor(current.bytes, name)) return undefined;
+  requests.push(`DELETE /v2/${repository}/manifests/${now}`);
+  await ctx.client.deleteManifest(repository, now, { signal: ctx.signal });
+  await endEarlier(journal, intent);
+  return 'an interrupted earlier run left its placeholder on the tag: deleted it';
 }
 
 async function deleteInRepository(
@@ -302,13 +402,48 @@ async function deleteInRepository(
     } else proceed.push(op);
   }
   if (proceed.length === 0) return;
-  await rewriteFallbackIndexes(ctx, repo, proceed, current.tags);
+  const unrewritten = await rewriteFallbackIndexes(ctx, repo, proceed, current.tags);
   await Promise.all(
     proceed.map(async (op) => {
       const digest = digestOfImage(op.image);
-      const requests = [...listRequests, `DELETE /v2/${repo}/manifests/${digest}`];
+      const stuck = [op.image, ...graph.targetsOf(op.image, 'referrer')].find((i) =>
+        unrewritten.has(digestOfImage(i)),
+      );
+      if (stuck) {
+        // Deleting it would leave a fallback index listing a manifest that is gone.
+        report(ctx, {
+          action: 'delete',
+          id: op.image,
+          status: 'skipped',
+          reason: `the referrers fallback index of ${stuck} could not be updated first; run again`,
+          requests: listRequests,
+        });
+        return;
+      }
+      const requests = [...listRequests];
       try {
-        const result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
+        let draft: IntentDraft | undefined;
+        if (ctx.journal) {
+          requests.push(`GET /v2/${repo}/manifests/${digest} (for the undo journal)`);
+          const fetched = await client.getManifest(repo, digest, { signal: ctx.signal });
+          if (!fetched) {
+            ctx.gone.add(op.image);
+            report(ctx, {
+              action: 'delete',
+              id: op.image,
+              status: 'done',
+              reason: 'already gone (404)',
+              requests,
+            });
+            return;
+          }
+          const tags = [...current.tags].filter(([, d]) => d === digest).map(([t]) => t);
+          draft = draftOf('delete', op.image, repo, fetched, tags, op.mediaType);
+        }
+        requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
+        const result = await journaled(ctx.journal, draft, () =>
+          client.deleteManifest(repo, digest, { signal: ctx.signal }),
+        );
         ctx.gone.add(op.image);
         report(ctx, {
           action: 'delete',
@@ -323,7 +458,7 @@ async function deleteInRepository(
           requests,
         });
       } catch (error) {
-        if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+        if (mustStop(error, ctx.signal)) throw error;
         report(ctx, {
           action: 'delete',
           id: op.image,
@@ -339,13 +474,16 @@ async function deleteInRepository(
 /**
  * Before referrers go, the fallback index of each affected subject is rewritten without them (or
  * removed when nothing stays, or when the subject itself goes now).
+ * @returns subjects (digests) whose fallback index could not be updated: their referrers, and
+ *   they themselves, must not be deleted now.
  */
 async function rewriteFallbackIndexes(
   ctx: Context,
   repo: string,
   proceed: DeleteOperation[],
   currentTags: Map<string, string>,
-): Promise<void> {
+): Promise<Set<string>> {
+  const unrewritten = new Set<string>();
   const { client, graph } = ctx;
   const deleting = new Set(proceed.map((op) => digestOfImage(op.image)));
   const subjects = new Set<string>();
@@ -376,16 +514,22 @@ async function rewriteFallbackIndexes(
       );
       if (decision.action === 'keep') continue;
       const sharedWith = [...currentTags].filter(([t, d]) => d === fetched.digest && t !== tag);
+      const draft = ctx.journal
+        ? draftOf('rewrite', id, repo, fetched, [tag, ...sharedWith.map(([t]) => t)], OCI_INDEX)
+        : undefined;
       if (decision.action === 'rewrite') {
         const bytes = new TextEncoder().encode(
           JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: decision.manifests }),
         );
-        requests.push(`PUT /v2/${repo}/manifests/${tag}`);
-        await client.putManifest(repo, tag, bytes, OCI_INDEX, { signal: ctx.signal });
-        if (sharedWith.length === 0) {
-          requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
-          await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
-        }
+        if (draft) draft.replacement = digestOf(bytes);
+        await journaled(ctx.journal, draft, async () => {
+          requests.push(`PUT /v2/${repo}/manifests/${tag}`);
+          await client.putManifest(repo, tag, bytes, OCI_INDEX, { signal: ctx.signal });
+          if (sharedWith.length === 0) {
+            requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+            await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
+          }
+        });
         report(ctx, {
           action: 'rewrite',
           id,
@@ -394,12 +538,14 @@ async function rewriteFallbackIndexes(
           requests,
         });
       } else {
-        if (sharedWith.length === 0) {
-          requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
-          await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
-        } else {
-          requests.push(...(await removeTag(client, repo, tag, ctx.signal)).requests);
-        }
+        await journaled(ctx.journal, draft, async () => {
+          if (sharedWith.length === 0) {
+            requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+            await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
+          } else {
+            requests.push(...(await removeTag(client, repo, tag, ctx.signal)).requests);
+          }
+        });
         report(ctx, {
           action: 'rewrite',
           id,
@@ -411,7 +557,8 @@ async function rewriteFallbackIndexes(
         });
       }
     } catch (error) {
-      if (error instanceof DeleteDisabledError || ctx.signal?.aborted) throw error;
+      if (mustStop(error, ctx.signal)) throw error;
+      unrewritten.add(subject);
       report(ctx, {
         action: 'rewrite',
         id,
@@ -421,6 +568,7 @@ async function rewriteFallbackIndexes(
       });
     }
   }
+  return unrewritten;
 }
 
 function dryRunResult(

@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import ky, { type KyInstance } from 'ky';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { RegpruneError } from '../core/errors/regprune-error.js';
 import {
   assertSafeForCredentials,
   basicHeader,
   CATALOG_SCOPE,
   type Challenge,
+  isLoopback,
   parseChallenge,
   type RegistryCredentials,
   repositoryScope,
@@ -13,6 +16,8 @@ import { digestOf } from './digest.js';
 import { AuthError } from './errors/auth-error.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { DigestMismatchError } from './errors/digest-mismatch-error.js';
+import { InsecureCredentialsError } from './errors/insecure-credentials-error.js';
+import { MalformedResponseError } from './errors/malformed-response-error.js';
 import { ManifestTooLargeError } from './errors/manifest-too-large-error.js';
 import { PaginationLoopError } from './errors/pagination-loop-error.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
@@ -21,10 +26,15 @@ import { nextLink } from './link.js';
 import { type Descriptor, parseReferrersIndex } from './manifest.js';
 import { MANIFEST_ACCEPT, MANIFEST_LIMIT, OCI_INDEX } from './media-types.js';
 import { checkDigest, checkReference, checkRepository, checkTag } from './reference.js';
+import { fetchTrusting } from './tls-fetch.js';
 import type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const MAX_PAGES = 100_000;
+/** Largest tag list, catalog or referrers page regprune reads. */
+const LIST_LIMIT = 32 * 1024 * 1024;
+/** Largest token service answer regprune reads. */
+const TOKEN_LIMIT = 1024 * 1024;
 
 interface Call {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -84,6 +94,22 @@ async function registryErrorCode(response: Response): Promise<string | undefined
   }
 }
 
+/**
+ * A copy of a transport error that keeps only names, messages and codes down its cause chain.
+ * Errors from fetch/ky carry the Request (with its Authorization header) and options; a logger
+ * that inspects the error would print them.
+ */
+function scrubbed(error: unknown, depth = 0): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const cause =
+    depth < 5 && error.cause !== undefined ? scrubbed(error.cause, depth + 1) : undefined;
+  const copy = new Error(error.message, cause ? { cause } : undefined);
+  copy.name = error.name;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') Object.assign(copy, { code });
+  return copy;
+}
+
 /** Reads a body up to `limit` bytes; `undefined` when it is longer. */
 async function readLimited(response: Response, limit: number): Promise<Uint8Array | undefined> {
   const length = Number(response.headers.get('content-length') ?? Number.NaN);
@@ -100,6 +126,25 @@ async function readLimited(response: Response, limit: number): Promise<Uint8Arra
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** A `fetch` trusting the `ca`/`caFile` options, or `undefined` when neither is set. */
+function trustedFetch(options: RegistryClientOptions): typeof globalThis.fetch | undefined {
+  if (options.ca === undefined && options.caFile === undefined) return undefined;
+  if (options.fetch) throw new TypeError('RegistryClient: give either `fetch` or `ca`/`caFile`');
+  const pems = options.ca === undefined ? [] : [options.ca].flat();
+  if (options.caFile !== undefined) {
+    try {
+      pems.push(readFileSync(options.caFile, 'utf8'));
+    } catch (error) {
+      throw new TypeError(
+        `RegistryClient: caFile ${options.caFile} cannot be read (${(error as Error).message})`,
+      );
+    }
+  }
+  if (!pems.every((pem) => pem.includes('-----BEGIN CERTIFICATE-----')))
+    throw new TypeError('RegistryClient: `ca` must be PEM text (-----BEGIN CERTIFICATE-----)');
+  return fetchTrusting(pems);
 }
 
 /**
@@ -154,13 +199,14 @@ export class RegistryClient {
       baseDelay: retry.baseDelay ?? 250,
       maxDelay: retry.maxDelay ?? 30_000,
     };
+    const fetch = options.fetch ?? trustedFetch(options);
     const common = {
       timeout: options.timeout ?? 30_000,
       retry: 0,
       throwHttpErrors: false,
       redirect: 'manual' as const,
       headers: { 'user-agent': options.userAgent ?? 'regprune' },
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(fetch ? { fetch } : {}),
     };
     this.#api = ky.create({ ...common, prefixUrl: `${this.url}/` });
     this.#absolute = ky.create(common);
@@ -212,34 +258,36 @@ export class RegistryClient {
   ): Promise<FetchedManifest | undefined> {
     checkRepository(repository, 'getManifest');
     checkReference(ref, `getManifest(${repository})`);
-    return this.#limit(async () => {
-      const target = `v2/${repository}/manifests/${ref}`;
-      const response = await this.#call({
-        method: 'GET',
-        target,
-        scope: repositoryScope(repository, 'pull'),
-        headers: { accept: MANIFEST_ACCEPT },
-        ...options,
-      });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      await this.#expect(response, [200], 'GET', target, repositoryScope(repository, 'pull'));
-      const bytes = await readLimited(response, MANIFEST_LIMIT);
-      if (!bytes) throw new ManifestTooLargeError(repository, ref, MANIFEST_LIMIT);
-      const announced = response.headers.get('docker-content-digest') ?? undefined;
-      const expected = ref.includes(':') ? ref : announced;
-      const digest = digestOf(bytes, expected);
-      if (expected && digest !== expected)
-        throw new DigestMismatchError(repository, ref, expected, digest);
-      if (announced && announced !== expected) {
-        const again = digestOf(bytes, announced);
-        if (again !== announced) throw new DigestMismatchError(repository, ref, announced, again);
-      }
-      const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
-      return { digest, mediaType, bytes };
-    });
+    const target = `v2/${repository}/manifests/${ref}`;
+    return this.#limit(() =>
+      this.#bodyRetry('GET', target, options.signal, async () => {
+        const response = await this.#call({
+          method: 'GET',
+          target,
+          scope: repositoryScope(repository, 'pull'),
+          headers: { accept: MANIFEST_ACCEPT },
+          ...options,
+        });
+        if (response.status === 404) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        await this.#expect(response, [200], 'GET', target, repositoryScope(repository, 'pull'));
+        const bytes = await readLimited(response, MANIFEST_LIMIT);
+        if (!bytes) throw new ManifestTooLargeError(repository, ref, MANIFEST_LIMIT);
+        const announced = response.headers.get('docker-content-digest') ?? undefined;
+        const expected = ref.includes(':') ? ref : announced;
+        const digest = digestOf(bytes, expected);
+        if (expected && digest !== expected)
+          throw new DigestMismatchError(repository, ref, expected, digest);
+        if (announced && announced !== expected) {
+          const again = digestOf(bytes, announced);
+          if (again !== announced) throw new DigestMismatchError(repository, ref, announced, again);
+        }
+        const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+        return { digest, mediaType, bytes };
+      }),
+    );
   }
 
   /**
@@ -370,19 +418,40 @@ export class RegistryClient {
     checkRepository(repository, 'getBlob');
     checkDigest(digest, `getBlob(${repository})`);
     const scope = repositoryScope(repository, 'pull');
+    const target = `v2/${repository}/blobs/${digest}`;
+    return this.#limit(() =>
+      this.#bodyRetry('GET', target, options.signal, async () => {
+        const response = await this.#call({ method: 'GET', target, scope, ...options });
+        if (response.status === 404) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        await this.#expect(response, [200], 'GET', target, scope);
+        const bytes = await readLimited(response, limit);
+        if (!bytes) return undefined;
+        const actual = digestOf(bytes, digest);
+        if (actual !== digest) throw new DigestMismatchError(repository, digest, digest, actual);
+        return bytes;
+      }),
+    );
+  }
+
+  /** Whether the repository has the blob (`HEAD /v2/<repository>/blobs/<digest>`). */
+  async hasBlob(
+    repository: string,
+    digest: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    checkRepository(repository, 'hasBlob');
+    checkDigest(digest, `hasBlob(${repository})`);
+    const scope = repositoryScope(repository, 'pull');
     return this.#limit(async () => {
       const target = `v2/${repository}/blobs/${digest}`;
-      const response = await this.#call({ method: 'GET', target, scope, ...options });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      await this.#expect(response, [200], 'GET', target, scope);
-      const bytes = await readLimited(response, limit);
-      if (!bytes) return undefined;
-      const actual = digestOf(bytes, digest);
-      if (actual !== digest) throw new DigestMismatchError(repository, digest, digest, actual);
-      return bytes;
+      const response = await this.#call({ method: 'HEAD', target, scope, ...options });
+      await response.body?.cancel();
+      if (response.status === 404) return false;
+      await this.#expect(response, [200], 'HEAD', target, scope);
+      return true;
     });
   }
 
@@ -438,30 +507,32 @@ export class RegistryClient {
     let target: string | undefined = `v2/${repository}/referrers/${digest}`;
     while (target) {
       const page: string = target;
-      if (seen.has(page))
+      if (seen.has(this.#absoluteOf(page)))
         throw new PaginationLoopError(this.#describe(page), 'a next link repeats a page');
-      seen.add(page);
-      const result = await this.#limit(async () => {
-        const response = await this.#call({
-          method: 'GET',
-          target: page,
-          scope,
-          headers: { accept: OCI_INDEX },
-          ...options,
-        });
-        if (response.status === 404 || response.status === 400 || response.status === 405) {
-          await response.body?.cancel();
-          return undefined;
-        }
-        await this.#expect(response, [200], 'GET', page, scope);
-        const bytes = await readLimited(response, MANIFEST_LIMIT);
-        if (!bytes)
-          throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
-        return {
-          list: parseReferrersIndex(bytes, repository, digest),
-          next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
-        };
-      });
+      seen.add(this.#absoluteOf(page));
+      const result = await this.#limit(() =>
+        this.#bodyRetry('GET', page, options.signal, async () => {
+          const response = await this.#call({
+            method: 'GET',
+            target: page,
+            scope,
+            headers: { accept: OCI_INDEX },
+            ...options,
+          });
+          if (response.status === 404 || response.status === 400 || response.status === 405) {
+            await response.body?.cancel();
+            return undefined;
+          }
+          await this.#expect(response, [200], 'GET', page, scope);
+          const bytes = await readLimited(response, MANIFEST_LIMIT);
+          if (!bytes)
+            throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
+          return {
+            list: parseReferrersIndex(bytes, repository, digest),
+            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+          };
+        }),
+      );
       if (!result) {
         if (out.length > 0)
           throw new PaginationLoopError(this.#describe(page), 'a next page vanished');
@@ -492,32 +563,98 @@ export class RegistryClient {
     let target: string | undefined = first;
     while (target) {
       const page: string = target;
-      if (seen.has(page))
+      if (seen.has(this.#absoluteOf(page)))
         throw new PaginationLoopError(
           this.#describe(first),
           `next link ${this.#describe(page)} repeats a page`,
         );
       if (seen.size >= MAX_PAGES)
         throw new PaginationLoopError(this.#describe(first), `over ${MAX_PAGES} pages`);
-      seen.add(page);
-      const result = await this.#limit(async () => {
-        const response = await this.#call({ method: 'GET', target: page, scope, ...options });
-        if (notFoundIsEmpty && response.status === 404) {
-          await response.body?.cancel();
-          return { names: [] as unknown[], next: undefined };
-        }
-        await this.#expect(response, [200], 'GET', page, scope);
-        const body = (await response.json()) as Record<string, unknown> | null;
-        const names = body?.[field] ?? [];
-        return {
-          names: Array.isArray(names) ? (names as unknown[]) : [],
-          next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
-        };
-      });
+      seen.add(this.#absoluteOf(page));
+      const result = await this.#limit(() =>
+        this.#bodyRetry('GET', page, options.signal, async () => {
+          const response = await this.#call({ method: 'GET', target: page, scope, ...options });
+          if (notFoundIsEmpty && response.status === 404) {
+            await response.body?.cancel();
+            return { names: [] as unknown[], next: undefined };
+          }
+          await this.#expect(response, [200], 'GET', page, scope);
+          const body = await this.#readJson(response, LIST_LIMIT, 'GET', page);
+          const names = body[field] ?? [];
+          if (!Array.isArray(names))
+            throw new MalformedResponseError(
+              'GET',
+              this.#describe(page),
+              `"${field}" is not a list`,
+            );
+          return {
+            names: names as unknown[],
+            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+          };
+        }),
+      );
       for (const name of result.names) out.push(typeof name === 'string' ? name : String(name));
       target = result.next;
     }
     return out;
+  }
+
+  /** A JSON object body of at most `limit` bytes. @throws {MalformedResponseError} */
+  async #readJson(
+    response: Response,
+    limit: number,
+    method: string,
+    target: string,
+  ): Promise<Record<string, unknown>> {
+    const bytes = await readLimited(response, limit);
+    if (!bytes)
+      throw new MalformedResponseError(method, this.#describe(target), `over ${limit} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new MalformedResponseError(
+        method,
+        this.#describe(target),
+        'the body is not valid JSON',
+      );
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new MalformedResponseError(
+        method,
+        this.#describe(target),
+        'the body is not a JSON object',
+      );
+    return body as Record<string, unknown>;
+  }
+
+  /**
+   * Runs a request and the read of its body; a body cut short (connection lost mid-body) is
+   * retried like a failed request. Typed errors (digest mismatch, HTTP status…) are not retried.
+   */
+  async #bodyRetry<T>(
+    method: string,
+    target: string,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    const { limit, baseDelay, maxDelay } = this.#retry;
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        if (error instanceof RegpruneError) throw error;
+        if (n >= limit)
+          throw new RegistryUnreachableError(
+            method,
+            this.#describe(target),
+            n + 1,
+            scrubbed(error),
+          );
+        await sleep(Math.min(maxDelay, baseDelay * 2 ** n), signal);
+      }
+    }
   }
 
   #absoluteOf(target: string): string {
@@ -627,7 +764,16 @@ export class RegistryClient {
       throw new AuthError(401, this.url, scope || undefined, 'the Bearer challenge names no realm');
     const realm = new URL(params.realm, this.url);
     const creds = this.#credentials;
-    if (creds) assertSafeForCredentials(realm);
+    if (creds) {
+      assertSafeForCredentials(realm);
+      // Plain HTTP is tolerated only when registry and token service are both on this machine:
+      // an HTTPS registry must not downgrade its credentials to a plain-HTTP realm elsewhere.
+      if (realm.protocol === 'http:' && !isLoopback(new URL(this.url).hostname))
+        throw new InsecureCredentialsError(
+          `${realm.protocol}//${realm.host}${realm.pathname}`,
+          `the token realm is plain HTTP on another host than the registry ${this.host}`,
+        );
+    }
     const query = new URLSearchParams();
     if (params.service) query.set('service', params.service);
     if (scope) query.set('scope', scope);
@@ -654,11 +800,17 @@ export class RegistryClient {
       await response.body?.cancel();
       throw new AuthError(response.status, `token service ${safeRealm}`, scope || undefined);
     }
-    const body = (await response.json()) as {
-      token?: unknown;
-      access_token?: unknown;
-      expires_in?: unknown;
-    };
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      body = await this.#readJson(response, TOKEN_LIMIT, 'GET', safeRealm);
+    } catch {
+      throw new AuthError(
+        200,
+        `token service ${safeRealm}`,
+        scope || undefined,
+        `the answer is not a JSON object of at most ${TOKEN_LIMIT} bytes`,
+      );
+    }
     const value = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof value !== 'string' || value === '')
       throw new AuthError(
@@ -760,7 +912,7 @@ export class RegistryClient {
             `gave up after ${n + 1} attempt${n === 0 ? '' : 's'}${wait > maxDelay ? ` (Retry-After asks for ${Math.round(wait / 1000)} s, over the ${Math.round(maxDelay / 1000)} s limit)` : ''}; try again later`,
           );
         }
-        throw new RegistryUnreachableError(method, url, n + 1, failure);
+        throw new RegistryUnreachableError(method, url, n + 1, scrubbed(failure));
       }
       await response?.body?.cancel();
       await sleep(wait, signal);

@@ -11,8 +11,41 @@ export type { RegistryCredentials } from './auth.js';
 export { RegistryClient, type RequestOptions } from './client.js';
 export { credentialsFromDockerConfig, type DockerConfigOptions } from './docker-config.js';
 export * from './errors/index.js';
+export { InventoryError } from './errors/inventory-error.js';
+export {
+  INVENTORY_FORMAT,
+  type Inventory,
+  type InventoryOptions,
+  inventoryOf,
+  type PreviousImages,
+  previousImageIds,
+  type ReadInventoryOptions,
+  readInventory,
+  writeInventory,
+} from './inventory.js';
+export {
+  JOURNAL_FORMAT,
+  type JournalEnd,
+  type JournalIntent,
+  type JournalRecord,
+  type JournalRun,
+} from './journal.js';
 export { type LoadGraphOptions, type LoadProgress, loadGraph } from './load-graph.js';
 export type { Descriptor } from './manifest.js';
 export { MANIFEST_ACCEPT } from './media-types.js';
+export {
+  RESTORE_NOTE,
+  type RestoredManifest,
+  type RestoredTag,
+  type RestoreResult,
+  restore,
+} from './restore.js';
+export {
+  locateStorage,
+  type ReadStorageOptions,
+  readStoredManifests,
+  type StoredManifests,
+} from './storage/read-storage.js';
+export { StorageRootError } from './storage/storage-root-error.js';
 export { registryTarget } from './target.js';
 export type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';

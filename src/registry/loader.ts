@@ -3,6 +3,7 @@ import type { ImageGraph } from '../core/image-graph.js';
 import { imageId } from '../core/naming.js';
 import type { Platform } from '../core/types.js';
 import type { RegistryClient } from './client.js';
+import { MalformedManifestError } from './errors/malformed-manifest-error.js';
 import { type Descriptor, type ParsedManifest, parseManifest } from './manifest.js';
 import { CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from './media-types.js';
 import { isRepositoryName } from './reference.js';
@@ -43,6 +44,11 @@ export interface LoadCounters {
 export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
 export const BASE_NAME = 'org.opencontainers.image.base.name';
 export const CREATED = 'org.opencontainers.image.created';
+/**
+ * Deepest index nesting regprune follows. Real images nest one or two levels; a deeper chain is a
+ * hostile or broken registry making the client fetch without end.
+ */
+export const MAX_INDEX_DEPTH = 16;
 
 /**
  * Reads repositories into plain data with as few requests as possible: one manifest GET per tag,
@@ -67,6 +73,8 @@ export class Loader {
   readonly #wanted = new Set<string>();
   /** `repo@digest` whose referrers were already listed through the API. */
   readonly #listed = new Set<string>();
+  /** `repo@digest` → how many indexes above it (0 for what tags name). */
+  readonly #depth = new Map<string, number>();
 
   constructor(
     client: RegistryClient,
@@ -248,7 +256,16 @@ export class Loader {
   }
 
   #expand(data: RepositoryData, digest: string, parsed: ParsedManifest): void {
+    const depth = (this.#depth.get(`${data.repository}@${digest}`) ?? 0) + 1;
+    if (parsed.manifests.length > 0 && depth > MAX_INDEX_DEPTH)
+      throw new MalformedManifestError(
+        data.repository,
+        digest,
+        `indexes nest deeper than ${MAX_INDEX_DEPTH} levels below a tag`,
+      );
     for (const child of parsed.manifests) {
+      const childKey = `${data.repository}@${child.digest}`;
+      if (!this.#depth.has(childKey)) this.#depth.set(childKey, depth);
       if (child.platform && !data.platforms.has(child.digest))
         data.platforms.set(child.digest, child.platform);
       this.want(data.repository, child.digest);

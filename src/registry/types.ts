@@ -26,6 +26,15 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** A `fetch` implementation (e.g. to count or log requests). Default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Extra certificate authorities (PEM text) to trust for this client's HTTPS requests (registry
+   * and token service), on top of Node's bundled roots — for a registry with a private CA.
+   * Verification always stays on; there is no option to turn it off. Not with `fetch`.
+   * Default: none.
+   */
+  ca?: string | string[];
+  /** Like `ca`, read from a PEM file (may hold several certificates). Default: none. */
+  caFile?: string;
 }
 
 /** A manifest as fetched: its exact bytes, digest and media type. */

@@ -3,6 +3,23 @@ import type { RegistryClient } from './client.js';
 import { OCI_EMPTY, OCI_MANIFEST } from './media-types.js';
 
 const EMPTY_JSON = new TextEncoder().encode('{}');
+const PLACEHOLDER = 'dev.regprune.placeholder';
+
+/**
+ * Whether `bytes` are a placeholder regprune pushed to untag `tag` (one an interrupted run may
+ * have left on the tag).
+ */
+export function isPlaceholderFor(bytes: Uint8Array, tag: string): boolean {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as {
+      annotations?: Record<string, unknown>;
+    };
+    const note = body.annotations?.[PLACEHOLDER];
+    return typeof note === 'string' && note.startsWith(`untag ${tag} `);
+  } catch {
+    return false;
+  }
+}
 
 /** How a tag was removed, with the requests sent. */
 export interface TagRemoval {
@@ -45,7 +62,7 @@ export async function removeTag(
       size: 2,
     },
     layers: [],
-    annotations: { 'dev.regprune.placeholder': `untag ${tag} ${randomUUID()}` },
+    annotations: { [PLACEHOLDER]: `untag ${tag} ${randomUUID()}` },
   };
   const bytes = new TextEncoder().encode(JSON.stringify(manifest));
   requests.push(`HEAD /v2/${repository}/blobs/sha256:44136fa…`, `PUT ${path}/${tag} (placeholder)`);

@@ -6,7 +6,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,8 @@ export interface StartRegistryOptions {
   deleteEnabled?: boolean;
   /** Reuse an existing data directory (e.g. to restart after garbage collection). */
   dataDir?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); the URL becomes `https://127.0.0.1:PORT`. */
+  tls?: { certificate: string; key: string };
 }
 
 export interface RunningRegistry {
@@ -86,6 +88,7 @@ function configText(options: {
   port: number;
   deleteEnabled: boolean;
   auth?: string;
+  tls?: { certificate: string; key: string };
 }): string {
   const lines = [
     'version: 0.1',
@@ -103,17 +106,40 @@ function configText(options: {
     'http:',
     `  addr: 127.0.0.1:${options.port}`,
   ];
+  if (options.tls) {
+    lines.push(
+      '  tls:',
+      `    certificate: ${JSON.stringify(options.tls.certificate)}`,
+      `    key: ${JSON.stringify(options.tls.key)}`,
+    );
+  }
   if (options.auth) lines.push(options.auth);
   return `${lines.join('\n')}\n`;
 }
 
-async function waitUp(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitUp(
+  url: string,
+  child: ChildProcess,
+  stderr: () => string,
+  tls: boolean,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) {
       throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
     }
     try {
+      if (tls) {
+        // Listening is enough: the test's own CA is not trusted by this process's fetch.
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(new URL(url).port), '127.0.0.1', () => {
+            socket.end();
+            resolve();
+          });
+          socket.once('error', reject);
+        });
+        return;
+      }
       const response = await fetch(`${url}/v2/`);
       await response.arrayBuffer();
       if (response.status === 200 || response.status === 401) return;
@@ -156,7 +182,13 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const configPath = join(dir, 'config.yml');
   await writeFile(
     configPath,
-    configText({ dataDir, port, deleteEnabled: options.deleteEnabled ?? true, auth }),
+    configText({
+      dataDir,
+      port,
+      deleteEnabled: options.deleteEnabled ?? true,
+      auth,
+      tls: options.tls,
+    }),
   );
   const child = spawn(REGISTRY_BINARY, ['serve', configPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -165,9 +197,9 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   child.stderr?.on('data', (chunk: Buffer) => {
     errText = (errText + chunk.toString()).slice(-4000);
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   try {
-    await waitUp(url, child, () => errText);
+    await waitUp(url, child, () => errText, options.tls !== undefined);
   } catch (error) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });

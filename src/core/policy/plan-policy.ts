@@ -74,6 +74,15 @@ export function planWithPolicy(
     }
   }
 
+  const detachReferrer = engine.detachReferrer;
+  if (detachReferrer) {
+    // Recorded in the plan so the apply-time re-check lets exactly these go with the subject kept.
+    for (const op of plan.delete) {
+      if (graph.targetsOf(op.image, 'referrer').length > 0 && detachReferrer(op.image))
+        op.detachedReferrer = true;
+    }
+  }
+
   const warnings: PlanWarning[] = [...evaluation.warnings];
   for (const [image, why] of unknownDates) {
     warnings.push({

@@ -1,0 +1,236 @@
+/**
+ * The undo journal: an append-only JSON-lines file written during `applyPlan`. Before each
+ * destructive request it holds what is about to be lost (the manifest's exact bytes and the tags
+ * on it), fsynced before the request leaves; after the request, a line saying how it ended. It is
+ * what {@link restore} re-pushes and what a resumed `applyPlan` reads to skip finished work.
+ */
+import { type FileHandle, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { CleanupPlan } from '../core/plan-types.js';
+import { digestOf } from './digest.js';
+import { JournalError } from './errors/journal-error.js';
+import { isDigest, isRepositoryName, isTag } from './reference.js';
+
+/** The journal format written by this version. */
+export const JOURNAL_FORMAT = 'regprune.journal.v1';
+
+/** One `applyPlan` run starts. Every run of one journal carries the same plan and registry. */
+export interface JournalRun {
+  type: 'run';
+  format: typeof JOURNAL_FORMAT;
+  /** Digest of the plan's operations: a journal belongs to exactly one plan. */
+  plan: string;
+  registry: string;
+  at: string;
+}
+
+/** Written (and fsynced) before an operation's first destructive request. */
+export interface JournalIntent {
+  type: 'intent';
+  /** Unique within the journal; the matching {@link JournalEnd} names it. */
+  seq: number;
+  /** The plan operation: `delete` an image, `untag` a tag, `rewrite` a referrers fallback index. */
+  action: 'delete' | 'untag' | 'rewrite';
+  /** The plan's id of the operation: `repo@sha256:…` (delete) or `repo:tag` (untag, rewrite). */
+  id: string;
+  repository: string;
+  /** Digest of the manifest whose bytes follow. */
+  digest: string;
+  mediaType: string;
+  /** The manifest's exact bytes, base64. */
+  manifest: string;
+  /** Bare tags that pointed at `digest` and may be lost by this operation. */
+  tags: string[];
+  /** For `rewrite`: the digest of the index written in its place. */
+  replacement?: string;
+}
+
+/** How an operation ended (written after its requests). */
+export interface JournalEnd {
+  type: 'end';
+  seq: number;
+  status: 'done' | 'failed';
+}
+
+export type JournalRecord = JournalRun | JournalIntent | JournalEnd;
+
+/** What an existing journal says about earlier runs. */
+export interface JournalState {
+  runs: JournalRun[];
+  intents: JournalIntent[];
+  /** `seq` → how the operation ended. */
+  ends: Map<number, JournalEnd['status']>;
+  /** Highest `seq` used so far (0 when none). */
+  lastSeq: number;
+}
+
+/** Digest of the operations of a plan (what a journal belongs to). */
+export function planDigest(plan: CleanupPlan): string {
+  const ops = {
+    untag: plan.untag.map((op) => [op.tag, op.image]),
+    delete: plan.delete.map((op) => [op.image, op.wave]),
+  };
+  return digestOf(new TextEncoder().encode(JSON.stringify(ops)));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Validates one parsed line; returns a problem or the record. */
+function checkRecord(value: unknown): JournalRecord | string {
+  if (!isObject(value)) return 'not a JSON object';
+  if (value.type === 'run') {
+    if (value.format !== JOURNAL_FORMAT) return `unknown format ${JSON.stringify(value.format)}`;
+    if (typeof value.plan !== 'string' || !isDigest(value.plan)) return 'run without a plan digest';
+    if (typeof value.registry !== 'string') return 'run without a registry';
+    return value as unknown as JournalRun;
+  }
+  if (value.type === 'end') {
+    if (!Number.isSafeInteger(value.seq)) return 'end without seq';
+    if (value.status !== 'done' && value.status !== 'failed') return 'end with an unknown status';
+    return value as unknown as JournalEnd;
+  }
+  if (value.type !== 'intent') return `unknown record type ${JSON.stringify(value.type)}`;
+  const { seq, action, id, repository, digest, mediaType, manifest, tags, replacement } = value;
+  if (!Number.isSafeInteger(seq)) return 'intent without seq';
+  if (action !== 'delete' && action !== 'untag' && action !== 'rewrite')
+    return `intent with unknown action ${JSON.stringify(action)}`;
+  if (typeof id !== 'string') return 'intent without id';
+  if (typeof repository !== 'string' || !isRepositoryName(repository))
+    return `intent with invalid repository ${JSON.stringify(repository)}`;
+  if (typeof digest !== 'string' || !isDigest(digest))
+    return `intent with invalid digest ${JSON.stringify(digest)}`;
+  if (typeof mediaType !== 'string' || mediaType === '') return 'intent without mediaType';
+  if (typeof manifest !== 'string') return 'intent without manifest bytes';
+  if (digestOf(Buffer.from(manifest, 'base64'), digest) !== digest)
+    return `the manifest bytes of ${repository}@${digest} do not hash to its digest`;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && isTag(t)))
+    return `intent for ${repository}@${digest} with invalid tags`;
+  if (replacement !== undefined && (typeof replacement !== 'string' || !isDigest(replacement)))
+    return 'intent with an invalid replacement digest';
+  return value as unknown as JournalIntent;
+}
+
+/**
+ * Reads a journal. A last line without its newline is a write cut short by a crash and is ignored
+ * (its request was never sent: the line is fsynced before the request).
+ * @returns `undefined` when the file does not exist.
+ * @throws {JournalError} when a complete line is not a valid record.
+ */
+export async function readJournal(path: string): Promise<JournalState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new JournalError(path, `cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  const lines = text.split('\n');
+  lines.pop(); // '' after the last newline, or an unfinished line
+  const state: JournalState = { runs: [], intents: [], ends: new Map(), lastSeq: 0 };
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new JournalError(path, `line ${index + 1} is not JSON; the file is damaged`);
+    }
+    const record = checkRecord(parsed);
+    if (typeof record === 'string')
+      throw new JournalError(path, `line ${index + 1}: ${record}; the file is damaged`);
+    if (record.type === 'run') state.runs.push(record);
+    else if (record.type === 'intent') {
+      state.intents.push(record);
+      state.lastSeq = Math.max(state.lastSeq, record.seq);
+    } else state.ends.set(record.seq, record.status);
+  });
+  return state;
+}
+
+interface Pending {
+  line: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Appends records durably. Concurrent appends are group-committed: one write and one fsync for
+ * every line queued while the previous fsync ran, so journaling costs about one fsync per burst.
+ */
+export class JournalWriter {
+  readonly path: string;
+  readonly #file: FileHandle;
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #seq: number;
+
+  private constructor(path: string, file: FileHandle, lastSeq: number) {
+    this.path = path;
+    this.#file = file;
+    this.#seq = lastSeq;
+  }
+
+  /** Opens (creating it and fsyncing its directory when new) for appending. */
+  static async open(path: string, lastSeq: number, created: boolean): Promise<JournalWriter> {
+    let file: FileHandle;
+    try {
+      file = await open(path, 'a', 0o600);
+      if (created) {
+        const dir = await open(dirname(path), 'r');
+        try {
+          await dir.sync();
+        } catch {
+          // Some file systems refuse fsync on directories; the file's own fsync still holds.
+        } finally {
+          await dir.close();
+        }
+      }
+    } catch (error) {
+      throw new JournalError(path, `cannot be opened for appending (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    return new JournalWriter(path, file, lastSeq);
+  }
+
+  /** The next operation number. */
+  nextSeq(): number {
+    this.#seq += 1;
+    return this.#seq;
+  }
+
+  /** Resolves once the record is written and fsynced. */
+  append(record: JournalRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ line: `${JSON.stringify(record)}\n`, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      try {
+        await this.#file.appendFile(batch.map((p) => p.line).join(''));
+        await this.#file.sync();
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        const failure = new JournalError(
+          this.path,
+          `write failed (${(error as Error).message}); stopped before the next destructive request`,
+          { cause: error },
+        );
+        for (const p of batch) p.reject(failure);
+      }
+    }
+    this.#flushing = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#flushing;
+    await this.#file.close();
+  }
+}

@@ -1,0 +1,218 @@
+import type { RegistryClient, RequestOptions } from './client.js';
+import { JournalError } from './errors/journal-error.js';
+import {
+  type MissingContent,
+  RestoreBlobMissingError,
+} from './errors/restore-blob-missing-error.js';
+import { type JournalIntent, readJournal } from './journal.js';
+import { parseManifest } from './manifest.js';
+import { isPlaceholderFor } from './untag.js';
+
+/** A manifest named in the journal, after {@link restore}. */
+export interface RestoredManifest {
+  repository: string;
+  digest: string;
+  /** `restored`: pushed again; `present`: the registry still had it. */
+  status: 'restored' | 'present';
+}
+
+/** A tag named in the journal, after {@link restore}. */
+export interface RestoredTag {
+  /** `repo:tag` */
+  tag: string;
+  /** The digest it pointed at before the cleanup (and points at again unless `conflict`). */
+  digest: string;
+  /**
+   * `restored`: pointed at `digest` again; `present`: it already did; `conflict`: it now points at
+   * something else that someone pushed since, so it was left alone.
+   */
+  status: 'restored' | 'present' | 'conflict';
+  reason?: string;
+}
+
+/** The result of {@link restore}. */
+export interface RestoreResult {
+  manifests: RestoredManifest[];
+  tags: RestoredTag[];
+  notes: string[];
+}
+
+/** Note on every restore result: the journal holds manifests, not blobs. */
+export const RESTORE_NOTE =
+  "The journal holds manifests, not blobs: restore works only until the registry's garbage collection removes the blobs the deleted manifests needed.";
+
+interface Entry {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+  /** Journal position of its first intent. */
+  order: number;
+  /** Manifests it lists (index children) and its subject: pushed before it. */
+  before: string[];
+  /** Index children: must exist when it is pushed. */
+  children: string[];
+  blobs: string[];
+}
+
+const key = (repository: string, digest: string) => `${repository}@${digest}`;
+
+function entriesOf(intents: JournalIntent[]): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  intents.forEach((intent, order) => {
+    const id = key(intent.repository, intent.digest);
+    if (entries.has(id)) return;
+    const bytes = Buffer.from(intent.manifest, 'base64');
+    const parsed = parseManifest(bytes, intent.mediaType, intent.repository, intent.digest);
+    const children = parsed.manifests.map((d) => d.digest);
+    entries.set(id, {
+      repository: intent.repository,
+      digest: intent.digest,
+      mediaType: intent.mediaType,
+      bytes,
+      order,
+      before: parsed.subject ? [...children, parsed.subject.digest] : children,
+      children,
+      blobs: [
+        ...(parsed.config ? [parsed.config.digest] : []),
+        ...parsed.layers.map((d) => d.digest),
+      ],
+    });
+  });
+  return entries;
+}
+
+/** Children before their index, subjects before their referrers; otherwise journal order. */
+function pushOrder(entries: Map<string, Entry>): Entry[] {
+  const out: Entry[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (entry: Entry) => {
+    const id = key(entry.repository, entry.digest);
+    if (state.has(id)) return; // done, or a cycle (impossible with digests): push as is
+    state.set(id, 'visiting');
+    for (const digest of entry.before) {
+      const dep = entries.get(key(entry.repository, digest));
+      if (dep) visit(dep);
+    }
+    state.set(id, 'done');
+    out.push(entry);
+  };
+  for (const entry of [...entries.values()].sort((a, b) => a.order - b.order)) visit(entry);
+  return out;
+}
+
+/**
+ * Undoes an `applyPlan` run from its undo journal (`applyPlan(…, { journal })`): re-pushes every
+ * journaled manifest by digest (children before their index, subjects before their referrers)
+ * and points every journaled tag at its original digest again. Tags someone moved since are left
+ * alone and reported as `conflict`. It needs `pull,push` on the repositories.
+ *
+ * It works only while the registry still has the blobs: a registry's garbage collection after the
+ * cleanup frees them, and then nothing is pushed and {@link RestoreBlobMissingError} names what
+ * is missing. Running it twice is harmless (everything is `present` the second time).
+ *
+ * @throws {JournalError} when the journal is missing or damaged.
+ * @throws {RestoreBlobMissingError} before any change, when content a manifest needs is gone.
+ */
+export async function restore(
+  client: RegistryClient,
+  journalPath: string,
+  options: RequestOptions = {},
+): Promise<RestoreResult> {
+  const state = await readJournal(journalPath);
+  if (!state) throw new JournalError(journalPath, 'does not exist; nothing to restore');
+  const entries = entriesOf(state.intents);
+  const order = pushOrder(entries);
+  const signal = options.signal;
+
+  // Check everything first, so that a registry that lost blobs is left as it is.
+  const present = new Set<string>();
+  await Promise.all(
+    order.map(async (entry) => {
+      if ((await client.resolve(entry.repository, entry.digest, { signal })) !== undefined)
+        present.add(key(entry.repository, entry.digest));
+    }),
+  );
+  const missing: MissingContent[] = [];
+  const blobChecks = new Map<string, Promise<boolean>>();
+  const hasBlob = (repository: string, digest: string) => {
+    const id = key(repository, digest);
+    let check = blobChecks.get(id);
+    if (!check) {
+      check = client.hasBlob(repository, digest, { signal });
+      blobChecks.set(id, check);
+    }
+    return check;
+  };
+  await Promise.all(
+    order.map(async (entry) => {
+      if (present.has(key(entry.repository, entry.digest))) return;
+      const manifest = entry.digest;
+      const { repository } = entry;
+      for (const blob of entry.blobs) {
+        if (!(await hasBlob(repository, blob)))
+          missing.push({ repository, manifest, missing: blob, kind: 'blob' });
+      }
+      for (const child of entry.children) {
+        if (entries.has(key(repository, child))) continue;
+        if ((await client.resolve(repository, child, { signal })) === undefined)
+          missing.push({ repository, manifest, missing: child, kind: 'manifest' });
+      }
+    }),
+  );
+  if (missing.length > 0) {
+    missing.sort((a, b) =>
+      `${a.repository}@${a.manifest} ${a.missing}`.localeCompare(
+        `${b.repository}@${b.manifest} ${b.missing}`,
+      ),
+    );
+    throw new RestoreBlobMissingError(missing);
+  }
+
+  const manifests: RestoredManifest[] = [];
+  for (const entry of order) {
+    const { repository, digest } = entry;
+    if (present.has(key(repository, digest))) {
+      manifests.push({ repository, digest, status: 'present' });
+      continue;
+    }
+    await client.putManifest(repository, digest, entry.bytes, entry.mediaType, { signal });
+    manifests.push({ repository, digest, status: 'restored' });
+  }
+
+  // A tag gets the digest of its first intent: what it pointed at before regprune touched it.
+  const claims = new Map<string, { repository: string; tag: string; digest: string }>();
+  const written = new Set<string>();
+  for (const intent of state.intents) {
+    if (intent.replacement) written.add(key(intent.repository, intent.replacement));
+    for (const tag of intent.tags) {
+      const id = `${intent.repository}:${tag}`;
+      if (!claims.has(id))
+        claims.set(id, { repository: intent.repository, tag, digest: intent.digest });
+    }
+  }
+  const tags: RestoredTag[] = [];
+  for (const [id, { repository, tag, digest }] of claims) {
+    const now = await client.resolve(repository, tag, { signal });
+    if (now === digest) {
+      tags.push({ tag: id, digest, status: 'present' });
+      continue;
+    }
+    if (now !== undefined && !written.has(key(repository, now))) {
+      const current = await client.getManifest(repository, now, { signal });
+      if (current && !isPlaceholderFor(current.bytes, tag)) {
+        tags.push({
+          tag: id,
+          digest,
+          status: 'conflict',
+          reason: `the tag now points at ${repository}@${now}, pushed after the cleanup; left alone`,
+        });
+        continue;
+      }
+    }
+    const entry = entries.get(key(repository, digest)) as Entry;
+    await client.putManifest(repository, tag, entry.bytes, entry.mediaType, { signal });
+    tags.push({ tag: id, digest, status: 'restored' });
+  }
+  return { manifests, tags, notes: [RESTORE_NOTE] };
+}
