@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Placeholder: the CLI is built in src/cli/.
-process.stdout.write('regprune\n');
+// The `regprune` binary: everything lives in runCli, so tests can run it in-process too.
+import { runCli } from './run.js';
+
+process.exitCode = await runCli(process.argv.slice(2));

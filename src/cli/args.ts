@@ -1,0 +1,233 @@
+import { parseArgs } from 'node:util';
+import { type CommandName, UsageError } from './errors.js';
+import { parseTarget, type TargetSpec } from './target-spec.js';
+
+/** The output formats each command accepts; the first is the default. */
+export const FORMATS = {
+  plan: ['table', 'json', 'markdown'],
+  apply: ['table', 'json', 'markdown'],
+  explain: ['text', 'json'],
+  graph: ['mermaid', 'dot', 'json'],
+} as const satisfies Record<CommandName, readonly string[]>;
+
+/** A format of one of the commands. */
+export type OutputFormat = (typeof FORMATS)[CommandName][number];
+
+/** A parsed command line of one command. */
+export interface CommandOptions {
+  command: CommandName;
+  target: TargetSpec;
+  /** `<target>` as written (for messages). */
+  targetText: string;
+  /** `explain`'s `<ref>`. */
+  ref?: string;
+  policy?: string;
+  keep: string[];
+  repos: string[];
+  /** `--now`; `undefined` means the current time. */
+  now?: Date;
+  format: OutputFormat;
+  username?: string;
+  passwordStdin: boolean;
+  dryRun: boolean;
+  yes: boolean;
+  journal?: string;
+}
+
+/** What the command line asks for. */
+export type CommandLine =
+  | { kind: 'help'; command?: CommandName }
+  | { kind: 'version' }
+  | { kind: 'run'; options: CommandOptions };
+
+const PASSWORD_REFUSED =
+  'not accepted: a password on the command line is visible to other users (ps) and kept in shell history; use --password-stdin (e.g. `printf %s "$TOKEN" | regprune … --username me --password-stdin`), REGPRUNE_USERNAME/REGPRUNE_PASSWORD, or Docker config';
+
+const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph'];
+
+const COMMON = {
+  help: { type: 'boolean', short: 'h' },
+  policy: { type: 'string' },
+  keep: { type: 'string', multiple: true },
+  repo: { type: 'string', multiple: true },
+  now: { type: 'string' },
+  format: { type: 'string', short: 'f' },
+  username: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  // Declared only to refuse it with a reason instead of "unknown option".
+  password: { type: 'string' },
+} as const;
+
+const APPLY = {
+  ...COMMON,
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  journal: { type: 'string' },
+} as const;
+
+function isCommand(word: string | undefined): word is CommandName {
+  return word !== undefined && (COMMANDS as readonly string[]).includes(word);
+}
+
+/** Turns node's parseArgs messages into ones that name the argument. */
+function parseError(command: CommandName, error: unknown): UsageError {
+  const message = (error as Error).message ?? String(error);
+  const code = (error as { code?: string }).code;
+  const named = /'(-[^' ]+)/.exec(message)?.[1] ?? 'arguments';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    return new UsageError(command, named, `unknown option for \`regprune ${command}\``);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/argument missing/.test(message)) return new UsageError(command, named, 'needs a value');
+    return new UsageError(command, named, 'takes no value');
+  }
+  return new UsageError(command, named, message.split('\n')[0] ?? message);
+}
+
+/**
+ * Parses the arguments after `regprune` (no node or script path). Pure: reads no files,
+ * environment or network, so scripts (and the examples' tests) can check a command line.
+ * @throws {UsageError} naming the bad argument.
+ * @example
+ * ```ts
+ * parseCommandLine(['plan', 'oci:./layout', '--keep', 'latest']);
+ * // → { kind: 'run', options: { command: 'plan', target: { kind: 'layout', dir: './layout' }, … } }
+ * ```
+ */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return { kind: 'help' };
+  if (first === '--version' || first === '-V') return { kind: 'version' };
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { kind: 'help' };
+    if (!isCommand(topic)) {
+      throw new UsageError(undefined, topic, `unknown command; use one of ${COMMANDS.join(', ')}`);
+    }
+    return { kind: 'help', command: topic };
+  }
+  if (!isCommand(first)) {
+    const what = first.startsWith('-') ? 'unknown option' : 'unknown command';
+    throw new UsageError(undefined, first, `${what}; use one of ${COMMANDS.join(', ')}`);
+  }
+  const command = first;
+  // Refused before parsing, so `--password` without a value gets the reason too.
+  if (rest.some((arg) => arg === '--password' || arg.startsWith('--password='))) {
+    throw new UsageError(command, '--password', PASSWORD_REFUSED);
+  }
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof APPLY; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: command === 'apply' ? APPLY : COMMON,
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed;
+  } catch (error) {
+    throw parseError(command, error);
+  }
+  const values = parsed.values;
+  if (values.help) return { kind: 'help', command };
+  return { kind: 'run', options: checkOptions(command, values, parsed.positionals) };
+}
+
+type Values = {
+  [K in keyof typeof APPLY]?: (typeof APPLY)[K] extends { multiple: true }
+    ? string[]
+    : (typeof APPLY)[K] extends { type: 'boolean' }
+      ? boolean
+      : string;
+};
+
+function checkOptions(command: CommandName, values: Values, positionals: string[]): CommandOptions {
+  const usage = (argument: string, problem: string) => new UsageError(command, argument, problem);
+  if (values.password !== undefined) throw usage('--password', PASSWORD_REFUSED);
+  const wanted = command === 'explain' ? 2 : 1;
+  const [targetText, ref, extra] = [positionals[0], positionals[1], positionals[wanted]];
+  if (targetText === undefined) throw usage('<target>', 'missing; e.g. oci:./layout or host:port');
+  if (command === 'explain' && ref === undefined) {
+    throw usage('<ref>', 'missing; name a tag, an image id or a digest to explain');
+  }
+  if (extra !== undefined) throw usage(extra, 'unexpected argument');
+  const target = parseTarget(command, targetText);
+
+  const formats: readonly string[] = FORMATS[command];
+  const format = values.format ?? formats[0];
+  if (format === undefined || !formats.includes(format)) {
+    throw usage('--format', `${JSON.stringify(format)} is not one of ${formats.join(', ')}`);
+  }
+
+  const keep = values.keep ?? [];
+  const policy = values.policy;
+  if (policy !== undefined && keep.length > 0) {
+    throw usage(
+      '--keep',
+      'cannot be combined with --policy; add the tags to a rule\u2019s keepTags instead',
+    );
+  }
+  if (policy === '') throw usage('--policy', 'needs a file name');
+  if (command !== 'graph' && policy === undefined && keep.length === 0) {
+    throw usage('--policy', `regprune ${command} needs --policy FILE or at least one --keep TAG`);
+  }
+  for (const tag of keep) {
+    if (tag === '') throw usage('--keep', 'needs a tag name');
+    if (target.kind === 'registry' && !/^[^:@]+:[^:@/]+$/.test(tag)) {
+      throw usage(
+        '--keep',
+        `${JSON.stringify(tag)}: registry tags are written repo:tag, e.g. team/app:latest`,
+      );
+    }
+  }
+
+  const repos = values.repo ?? [];
+  if (repos.length > 0 && target.kind === 'layout') {
+    throw usage('--repo', 'applies to registry targets only; a layout has no repositories');
+  }
+  if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+
+  let now: Date | undefined;
+  if (values.now !== undefined) {
+    now = new Date(values.now);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(values.now) || Number.isNaN(now.getTime())) {
+      throw usage(
+        '--now',
+        `${JSON.stringify(values.now)} is not an ISO 8601 date, e.g. 2024-06-01T00:00:00Z`,
+      );
+    }
+  }
+
+  const passwordStdin = values['password-stdin'] ?? false;
+  if (target.kind === 'layout' && (values.username !== undefined || passwordStdin)) {
+    throw usage(
+      values.username !== undefined ? '--username' : '--password-stdin',
+      'applies to registry targets only',
+    );
+  }
+  if (values.username === '') throw usage('--username', 'needs a user name');
+  if (values.journal !== undefined) {
+    if (target.kind === 'layout') {
+      throw usage(
+        '--journal',
+        'applies to registry targets only; a layout is rewritten atomically',
+      );
+    }
+    if (values.journal === '') throw usage('--journal', 'needs a file name');
+  }
+
+  return {
+    command,
+    target,
+    targetText,
+    ...(command === 'explain' && ref !== undefined ? { ref } : {}),
+    ...(policy !== undefined ? { policy } : {}),
+    keep,
+    repos,
+    ...(now ? { now } : {}),
+    format: format as OutputFormat,
+    ...(values.username !== undefined ? { username: values.username } : {}),
+    passwordStdin,
+    dryRun: values['dry-run'] ?? false,
+    yes: values.yes ?? false,
+    ...(values.journal !== undefined ? { journal: values.journal } : {}),
+  };
+}

@@ -1,0 +1,75 @@
+import type { CommandOptions } from '../args.js';
+import { NotConfirmedError, UsageError } from '../errors.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { resultMarkdown, resultTable } from '../format/result.js';
+import { plural } from '../format/text.js';
+import { type CliIo, readLine } from '../io.js';
+import { makePlan } from '../make-plan.js';
+import { openTarget } from '../open-target.js';
+import { createProgress } from '../progress.js';
+import { formatPlan, refusedMessage } from './format-plan.js';
+
+/** Refuses up front (before any network) when nobody can be asked and `--yes` is missing. */
+function checkConfirmable(options: CommandOptions, io: CliIo): void {
+  if (options.yes || options.dryRun) return;
+  if (options.passwordStdin) {
+    throw new UsageError(
+      'apply',
+      '--yes',
+      'missing: standard input carries the password (--password-stdin), so regprune cannot ask for confirmation; pass --yes to apply, or --dry-run to look first',
+    );
+  }
+  if (!io.stdinIsTTY) {
+    throw new UsageError(
+      'apply',
+      '--yes',
+      'missing: standard input is not a terminal, so regprune cannot ask for confirmation; pass --yes to apply, or --dry-run to look first',
+    );
+  }
+}
+
+/**
+ * `regprune apply`: plans, prints the plan, asks (on a terminal, unless `--yes`), applies, prints
+ * the result. Exit 3 for a refused plan (nothing applied), 4 when some operations failed or were
+ * skipped.
+ */
+export async function applyCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+  checkConfirmable(options, io);
+  const progress = createProgress(io);
+  const target = await openTarget(options, io);
+  const { graph, plan, basis } = await makePlan(options, target, io, progress);
+  if (!plan || !basis) throw new Error('apply: --policy or --keep was not checked');
+  const header = { target: target.description, basis };
+  const json = options.format === 'json';
+  if (!json) io.stdout(formatPlan(options.format, plan, header, graph));
+  if (plan.refused) {
+    if (json) io.stdout(`${JSON.stringify({ plan, result: null }, null, 2)}\n`);
+    io.stderr(refusedMessage(plan));
+    return EXIT.refused;
+  }
+  const work = plan.untag.length + plan.delete.length;
+  if (work > 0 && !options.yes && !options.dryRun) {
+    io.stderr(
+      `Apply this plan to ${target.description}: delete ${plural(plan.delete.length, 'image')}, untag ${plural(plan.untag.length, 'tag')}? [y/N] `,
+    );
+    const answer = (await readLine(io))?.trim().toLowerCase();
+    if (answer !== 'y' && answer !== 'yes') throw new NotConfirmedError();
+  }
+  const result = await target.apply(plan, {
+    dryRun: options.dryRun,
+    onProgress: (event) => progress.apply(event),
+    ...(options.journal !== undefined ? { journal: options.journal } : {}),
+  });
+  progress.end();
+  if (json) io.stdout(`${JSON.stringify({ plan, result }, null, 2)}\n`);
+  else if (options.format === 'markdown') io.stdout(resultMarkdown(result));
+  else io.stdout(resultTable(result));
+  const { failed, skipped } = result.totals;
+  if (!result.dryRun && failed + skipped > 0) {
+    io.stderr(
+      `error: partly applied: ${failed} failed, ${skipped} skipped (see the result for why); plan again to review what is left\n`,
+    );
+    return EXIT.partial;
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,69 @@
+import { explain } from '../../core/plan.js';
+import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
+import type { CommandOptions } from '../args.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { shortDigests } from '../format/text.js';
+import type { CliIo } from '../io.js';
+import { makePlan } from '../make-plan.js';
+import { openTarget } from '../open-target.js';
+import { createProgress } from '../progress.js';
+import { resolveRef } from '../resolve-ref.js';
+
+/** One explained id. */
+export interface Explanation {
+  id: string;
+  kind: 'tag' | 'image';
+  /** The core's one-line answer, e.g. `kept: latest → @sha256:… → @sha256:… (parent)`. */
+  explanation: string;
+  /** For tags: the policy's (or keep list's) decision. */
+  decision?: TagDecision;
+  /** For tags: the image it points at. */
+  image?: string;
+}
+
+function explainAll(
+  plan: CleanupPlan,
+  ids: Array<{ id: string; kind: 'tag' | 'image' }>,
+): Explanation[] {
+  return ids.map(({ id, kind }) => {
+    const decision = kind === 'tag' ? plan.tagDecisions?.find((d) => d.tag === id) : undefined;
+    return { id, kind, explanation: explain(plan, id), ...(decision ? { decision } : {}) };
+  });
+}
+
+/** `regprune explain`: why a tag or image is kept, untagged or deleted. */
+export async function explainCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+  const ref = options.ref as string;
+  const target = await openTarget(options, io);
+  const { graph, plan } = await makePlan(options, target, io, createProgress(io));
+  if (!plan) throw new Error('explain: --policy or --keep was not checked');
+  const resolved = resolveRef(graph, ref);
+  const ids: Array<{ id: string; kind: 'tag' | 'image' }> = [];
+  if (resolved.kind === 'tag') {
+    ids.push({ id: resolved.tag, kind: 'tag' });
+    const image = graph.tagTarget(resolved.tag);
+    if (image) ids.push({ id: image, kind: 'image' });
+  } else {
+    for (const image of resolved.images) ids.push({ id: image, kind: 'image' });
+  }
+  const explanations = explainAll(plan, ids);
+  if (resolved.kind === 'tag' && explanations[0]) {
+    const image = graph.tagTarget(resolved.tag);
+    if (image) explanations[0].image = image;
+  }
+  if (options.format === 'json') {
+    io.stdout(`${JSON.stringify({ ref, target: target.description, explanations }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const lines: string[] = [];
+  for (const e of explanations) {
+    const tags = e.kind === 'image' ? graph.tagsOf(e.id) : [];
+    const head =
+      e.kind === 'tag'
+        ? `tag ${e.id} → ${e.image ?? '?'}`
+        : `image ${e.id}${tags.length > 0 ? ` (tags ${tags.join(', ')})` : ''}`;
+    lines.push(head, `  ${shortDigests(e.explanation)}`);
+  }
+  io.stdout(`${lines.join('\n')}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,65 @@
+import type { RegistryCredentials } from '../registry/auth.js';
+import { credentialsFromDockerConfig } from '../registry/docker-config.js';
+import type { CommandOptions } from './args.js';
+import { UsageError } from './errors.js';
+import { type CliIo, readAll } from './io.js';
+
+/**
+ * The credentials for a registry target, first found wins:
+ * 1. `--username` with `--password-stdin` (the password is the first line of standard input);
+ * 2. `REGPRUNE_USERNAME` and `REGPRUNE_PASSWORD` (`--username` overrides the user name);
+ * 3. Docker's config for the host (`credHelpers`, `auths`, `credsStore`).
+ * `undefined` means anonymous. The secret is handed to the client and never printed.
+ * @throws {UsageError} when only half of a pair is given.
+ */
+export async function resolveCredentials(
+  options: CommandOptions,
+  host: string,
+  io: CliIo,
+): Promise<RegistryCredentials | undefined> {
+  const { command } = options;
+  const envUser = io.env.REGPRUNE_USERNAME || undefined;
+  const envPassword = io.env.REGPRUNE_PASSWORD || undefined;
+  if (options.passwordStdin) {
+    const username = options.username ?? envUser;
+    if (username === undefined) {
+      throw new UsageError(
+        command,
+        '--password-stdin',
+        'needs --username NAME (or REGPRUNE_USERNAME) to go with the password',
+      );
+    }
+    // One line: `echo "$TOKEN" |` adds a line end that is not part of the password.
+    const password = (await readAll(io)).split(/\r?\n/)[0] ?? '';
+    if (password === '') {
+      throw new UsageError(command, '--password-stdin', 'standard input held no password');
+    }
+    return { username, password };
+  }
+  if (envPassword !== undefined) {
+    const username = options.username ?? envUser;
+    if (username === undefined) {
+      throw new UsageError(
+        command,
+        'REGPRUNE_PASSWORD',
+        'is set but no user name is: set REGPRUNE_USERNAME or pass --username',
+      );
+    }
+    return { username, password: envPassword };
+  }
+  if (options.username !== undefined) {
+    throw new UsageError(
+      command,
+      '--username',
+      'needs a password: pass --password-stdin, or set REGPRUNE_PASSWORD',
+    );
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(io.env)) if (value !== undefined) env[key] = value;
+  const dockerPath = env.DOCKER_CONFIG
+    ? `${env.DOCKER_CONFIG}/config.json`
+    : env.HOME
+      ? `${env.HOME}/.docker/config.json`
+      : undefined;
+  return credentialsFromDockerConfig(host, { env, ...(dockerPath ? { path: dockerPath } : {}) });
+}

@@ -1,0 +1,100 @@
+import type { ImageGraph } from '../../core/image-graph.js';
+import { formatKeepPath } from '../../core/plan.js';
+import type { CleanupPlan } from '../../core/plan-types.js';
+import { describeImage } from './describe.js';
+import { decisionsWithFates } from './fates.js';
+import { formatBytes, plural, shortDigests, textTable } from './text.js';
+
+/** What the plan formats print about where a plan comes from. */
+export interface PlanHeader {
+  /** `oci:/dir` or a registry URL. */
+  target: string;
+  /** `policy FILE (now …)` or `keep a, b`. */
+  basis: string;
+}
+
+/** One line summing the plan up. */
+export function summaryLine(plan: CleanupPlan): string {
+  const s = plan.summary;
+  return [
+    `${plural(s.images, 'image')}, ${plural(s.tags, 'tag')}`,
+    `keep ${plural(s.keptImages, 'image')}`,
+    `delete ${plural(s.deletedImages, 'image')} (${plural(s.deletedTags, 'tag')} go with them)`,
+    `untag ${plural(s.untaggedTags, 'tag')}`,
+    `reclaimable ${formatBytes(plan.reclaimableBytes)} in ${plural(plan.blobs.length, 'blob')}`,
+  ].join(' · ');
+}
+
+/**
+ * The plan for a terminal: summary, refusal, warnings, untag list, delete list (in order, with
+ * waves), kept images with their reasons, and every tag's decision. Digests are shortened to 12
+ * hex digits (`explain` accepts such prefixes); `--format json` has them whole.
+ */
+export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGraph): string {
+  const out: string[] = [];
+  out.push(`Plan for ${header.target} — ${header.basis}`);
+  out.push(summaryLine(plan));
+  if (plan.refused) {
+    out.push('', `REFUSED by a safety cap: ${plan.refused.reason}`, 'Nothing will be applied.');
+  }
+  if (plan.warnings.length > 0) {
+    out.push('', `Warnings (${plan.warnings.length})`);
+    out.push(
+      textTable(
+        ['CODE', 'ID', 'MESSAGE'],
+        plan.warnings.map((w) => [w.code, w.id, w.message]),
+      ),
+    );
+  }
+  out.push('', `Untag (${plural(plan.untag.length, 'tag')} removed; their images stay)`);
+  out.push(
+    plan.untag.length === 0
+      ? '  (none)'
+      : textTable(
+          ['TAG', 'IMAGE'],
+          plan.untag.map((op) => [op.tag, op.image]),
+        ),
+  );
+  out.push('', `Delete (${plural(plan.delete.length, 'image')}, in this order, wave by wave)`);
+  out.push(
+    plan.delete.length === 0
+      ? '  (none)'
+      : textTable(
+          ['WAVE', 'IMAGE', 'TYPE', 'TAGS'],
+          plan.delete.map((op) => [
+            String(op.wave),
+            op.image,
+            describeImage(graph, op.image, op.mediaType),
+            op.tags.join(', ') || '-',
+          ]),
+        ),
+  );
+  out.push('', `Kept images (${plan.keep.length})`);
+  out.push(
+    plan.keep.length === 0
+      ? '  (none)'
+      : textTable(
+          ['IMAGE', 'TYPE', 'REASON'],
+          plan.keep.map((entry) => [
+            entry.image,
+            describeImage(graph, entry.image),
+            formatKeepPath(entry),
+          ]),
+        ),
+  );
+  const decisions = decisionsWithFates(plan);
+  if (decisions.length > 0) {
+    out.push('', `Tag decisions (${decisions.length})`);
+    out.push(
+      textTable(
+        ['TAG', 'FATE', 'WHY'],
+        decisions.map((d) => [d.tag, d.fate, d.reason]),
+      ),
+    );
+  }
+  out.push(
+    '',
+    `Reclaimable: ${formatBytes(plan.reclaimableBytes)} (${plan.reclaimableBytes} bytes)`,
+  );
+  return `${shortDigests(out.join('\n'))}\n`;
+}

@@ -1,0 +1,151 @@
+import type { CommandName } from './errors.js';
+
+const TARGET = `<target>  a registry: https://host[:port], http://host[:port], or host[:port]
+            (HTTPS, except localhost and 127.x.x.x, which use HTTP);
+            or an OCI image layout: oci:DIR`;
+
+const KEEP = `  --policy FILE        retention policy (YAML or JSON; see examples/policies/)
+  --keep TAG           keep this exact tag (repeatable; no globs). Registry tags are
+                       written repo:tag (e.g. team/app:latest), layout tags as named in
+                       index.json (e.g. latest). Use a policy for patterns.`;
+
+const SELECT = `  --repo GLOB          registry only: load only these repositories (repeatable;
+                       * and ? within a path segment, ** across segments). Default: the
+                       whole catalog.
+  --now ISO-DATE       the time policy ages are measured from (default: now)`;
+
+const AUTH = `Credentials (registries): --username NAME with --password-stdin, or the
+environment variables REGPRUNE_USERNAME and REGPRUNE_PASSWORD, or Docker's config
+($DOCKER_CONFIG/config.json or ~/.docker/config.json, credential helpers included).
+A plain --password is refused: command lines are visible to other users and kept in
+shell history.
+  --username NAME      user name for the registry
+  --password-stdin     read the password (or token) from standard input`;
+
+const COMMON_HELP = '  -h, --help           show this help';
+
+const HELP: Record<CommandName | 'main', string> = {
+  main: `regprune — plan and perform safe cleanup of container images in OCI registries
+and OCI image layouts: keep what a kept tag reaches, delete the rest, dependents first.
+
+Usage:
+  regprune plan    <target> (--policy FILE | --keep TAG...) [options]
+  regprune apply   <target> (--policy FILE | --keep TAG...) [--dry-run] [--yes] [options]
+  regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
+  regprune graph   <target> [--policy FILE | --keep TAG...] [--format mermaid|dot|json]
+  regprune <command> --help
+  regprune --version
+
+${TARGET}
+
+Exit codes:
+  0  done
+  1  error (the message says what failed and what to do)
+  2  usage error (the message names the bad argument; the command's help follows)
+  3  the plan was refused by a safety cap of the policy; nothing was applied
+  4  partly applied: some operations failed or were skipped
+`,
+  plan: `Usage: regprune plan <target> (--policy FILE | --keep TAG...) [options]
+
+Loads the target's image graph and prints what a cleanup would do: tags to remove,
+images to delete (in a safe order), why every other image stays, reclaimable bytes.
+Changes nothing.
+
+${TARGET}
+
+Options:
+${KEEP}
+${SELECT}
+  --format FORMAT      table (default), json (the plan itself), or markdown
+                       (fits $GITHUB_STEP_SUMMARY)
+${COMMON_HELP}
+
+${AUTH}
+
+Exit code 3 when a safety cap of the policy (maxDeletions, maxDeletionRatio)
+refuses the plan.
+
+Examples:
+  regprune plan oci:./layout --keep latest --keep v1.2.0
+  regprune plan registry.example.com --repo 'team/**' --policy policy.yaml
+  regprune plan http://127.0.0.1:5000 --policy policy.yaml --format json > plan.json
+`,
+  apply: `Usage: regprune apply <target> (--policy FILE | --keep TAG...) [options]
+
+Plans as 'regprune plan' does, prints the plan, then carries it out: untags, then
+deletes, dependents first, re-checking each repository's tags just before deleting
+(a tag pushed since the plan saves what it reaches). On a terminal it asks first;
+without one it needs --yes.
+
+${TARGET}
+
+Options:
+${KEEP}
+${SELECT}
+  --dry-run            show what would be done (and the requests), change nothing
+  -y, --yes            do not ask for confirmation (required without a terminal)
+  --journal FILE       registry only: record each operation in FILE as it is done
+  --format FORMAT      table (default), json ({ plan, result }), or markdown
+${COMMON_HELP}
+
+${AUTH}
+
+Registries free storage only when their own garbage collection runs afterwards
+(e.g. docker-registry garbage-collect, without --delete-untagged on 2.8).
+
+Exit codes: 0 done, 1 error, 2 usage, 3 refused by a safety cap (nothing applied),
+4 partly applied (some operations failed or were skipped).
+
+Examples:
+  regprune apply oci:./layout --keep latest --dry-run
+  regprune apply registry.example.com --policy policy.yaml --yes --format markdown
+`,
+  explain: `Usage: regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
+
+Says why an image or tag is kept, untagged or deleted under the plan: the policy rule
+that kept a tag, or the path from a kept tag that reaches an image.
+
+${TARGET}
+<ref>     a tag (registry: repo:tag; layout: the tag name), an image id
+          (registry: repo@sha256:...; layout: @sha256:...), a digest sha256:...,
+          or a unique prefix of one (at least 6 hex digits)
+
+Options:
+${KEEP}
+${SELECT}
+  --format FORMAT      text (default) or json
+${COMMON_HELP}
+
+${AUTH}
+
+Examples:
+  regprune explain oci:./layout v1.0.0 --policy policy.yaml
+  regprune explain registry.example.com team/app@sha256:4f1c... --keep team/app:latest
+`,
+  graph: `Usage: regprune graph <target> [--policy FILE | --keep TAG...] [options]
+
+Prints the image graph: images with their tags, and edges labelled by kind
+(parent: built on; child: an index's platform manifest; referrer: a signature,
+SBOM or attestation attached to its subject). With --policy or --keep, images are
+styled by the plan: kept, untagged (stays but loses a tag), deleted.
+
+${TARGET}
+
+Options:
+${KEEP}
+${SELECT}
+  --format FORMAT      mermaid (default), dot (Graphviz), or json
+${COMMON_HELP}
+
+${AUTH}
+
+Examples:
+  regprune graph oci:./layout --policy policy.yaml > graph.mmd
+  regprune graph http://127.0.0.1:5000 --keep app:latest --format dot | dot -Tsvg > g.svg
+`,
+};
+
+/** The help text of a command, or the top-level help. */
+export function helpText(command?: CommandName): string {
+  return HELP[command ?? 'main'];
+}

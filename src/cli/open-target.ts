@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+import type { ImageGraph } from '../core/image-graph.js';
+import type { CleanupPlan } from '../core/plan-types.js';
+import type { ApplyOptions, ApplyResult } from '../core/target.js';
+import { loadLayoutGraph } from '../layout/load-graph.js';
+import { layoutTarget } from '../layout/target.js';
+import { applyPlan, type RegistryApplyOptions } from '../registry/apply-plan.js';
+import { RegistryClient } from '../registry/client.js';
+import { type LoadProgress, loadGraph } from '../registry/load-graph.js';
+import type { CommandOptions } from './args.js';
+import { resolveCredentials } from './credentials.js';
+import type { CliIo } from './io.js';
+
+/** Options of {@link OpenedTarget.apply}: the adapters' own plus the registry's journal. */
+export interface CliApplyOptions extends ApplyOptions {
+  /** Registry only: the journal file `applyPlan` records each operation in. */
+  journal?: string;
+}
+
+/** A registry or layout, opened for the CLI: one way to load and one to apply. */
+export interface OpenedTarget {
+  kind: 'registry' | 'layout';
+  /** `http://127.0.0.1:5000` or `oci:/abs/dir`. */
+  description: string;
+  load(options: {
+    dates: boolean;
+    onProgress?: (event: LoadProgress) => void;
+  }): Promise<ImageGraph>;
+  apply(plan: CleanupPlan, options: CliApplyOptions): Promise<ApplyResult>;
+}
+
+/** Opens the command line's target (resolving credentials for registries). */
+export async function openTarget(options: CommandOptions, io: CliIo): Promise<OpenedTarget> {
+  const spec = options.target;
+  if (spec.kind === 'layout') {
+    const dir = resolve(io.cwd, spec.dir);
+    const target = layoutTarget(dir);
+    return {
+      kind: 'layout',
+      description: target.description,
+      load: ({ dates }) => loadLayoutGraph(dir, { dates }),
+      apply: (plan, applyOptions) => target.applyPlan(plan, applyOptions),
+    };
+  }
+  const auth = await resolveCredentials(options, spec.host, io);
+  const client = new RegistryClient({ url: spec.url, ...(auth ? { auth } : {}) });
+  const repositories = options.repos.length > 0 ? options.repos : undefined;
+  let graph: ImageGraph | undefined;
+  return {
+    kind: 'registry',
+    description: client.url,
+    async load({ dates, onProgress }) {
+      graph = await loadGraph(client, {
+        dates,
+        ...(repositories ? { repositories } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      return graph;
+    },
+    apply(plan, { journal, ...rest }) {
+      const registryOptions: RegistryApplyOptions = { ...rest, ...(graph ? { graph } : {}) };
+      if (journal !== undefined) registryOptions.journal = resolve(io.cwd, journal);
+      return applyPlan(client, plan, registryOptions);
+    },
+  };
+}

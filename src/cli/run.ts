@@ -1,0 +1,59 @@
+import { RegpruneError } from '../core/errors/regprune-error.js';
+import { type CommandOptions, parseCommandLine } from './args.js';
+import { applyCommand } from './commands/apply.js';
+import { explainCommand } from './commands/explain.js';
+import { graphCommand } from './commands/graph.js';
+import { planCommand } from './commands/plan.js';
+import { UsageError } from './errors.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { helpText } from './help.js';
+import { type CliIo, processIo } from './io.js';
+import { packageVersion } from './version.js';
+
+const COMMANDS = {
+  plan: planCommand,
+  apply: applyCommand,
+  explain: explainCommand,
+  graph: graphCommand,
+} satisfies Record<CommandOptions['command'], (o: CommandOptions, io: CliIo) => Promise<ExitCode>>;
+
+/**
+ * Runs the `regprune` command line `argv` (the arguments after `regprune`) and resolves to its exit
+ * code (see {@link EXIT}); it never calls `process.exit`. Machine output goes to `io.stdout`,
+ * messages, prompts and progress to `io.stderr`.
+ * @example
+ * ```ts
+ * const code = await runCli(['plan', 'oci:./layout', '--keep', 'latest', '--format', 'json']);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
+  try {
+    const line = parseCommandLine(argv);
+    if (line.kind === 'help') {
+      io.stdout(helpText(line.command));
+      return EXIT.ok;
+    }
+    if (line.kind === 'version') {
+      io.stdout(`${packageVersion()}\n`);
+      return EXIT.ok;
+    }
+    return await COMMANDS[line.options.command](line.options, io);
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): ExitCode {
+  if (error instanceof UsageError) {
+    io.stderr(`error: ${error.message}\n\n${helpText(error.command)}`);
+    return EXIT.usage;
+  }
+  if (error instanceof RegpruneError) {
+    io.stderr(`error: ${error.message}\n`);
+    return error.code === 'PLAN_REFUSED' ? EXIT.refused : EXIT.error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr(`error: ${message}\n`);
+  if (io.env.REGPRUNE_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+  return EXIT.error;
+}
