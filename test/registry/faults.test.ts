@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplyResult, type CleanupPlan, planCleanup, RegpruneError } from '../../src/index.js';
 import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
@@ -292,5 +292,7 @@ async function writeFaultTable(table: string): Promise<void> {
     text.includes(start) && text.includes(end)
       ? text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length)
       : `${text}${text ? '\n' : ''}${block}\n`;
+  // A clean clone has no .tmp/ (it is git-ignored).
+  await mkdir(dirname(path), { recursive: true });
   await writeFile(path, next);
 }
