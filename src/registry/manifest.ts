@@ -90,13 +90,7 @@ export function parseManifest(
   const fail = (problem: string): never => {
     throw new MalformedManifestError(repository, digest, problem);
   };
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    return fail('not valid UTF-8 JSON');
-  }
-  if (!isObject(body)) return fail('not a JSON object');
+  const body = parseJsonObject(bytes, fail);
   const header = contentType?.split(';')[0]?.trim();
   let mediaType: string | undefined;
   if (typeof body.mediaType === 'string') mediaType = body.mediaType;
@@ -141,12 +135,20 @@ export function parseReferrersIndex(
   const fail = (problem: string): never => {
     throw new MalformedManifestError(repository, digest, `referrers list: ${problem}`);
   };
+  const body = parseJsonObject(bytes, fail);
+  return descriptors(body.manifests, 'manifests', fail);
+}
+
+/** The bytes as a JSON object, or `fail` with what is wrong (strict UTF-8: no silent U+FFFD). */
+function parseJsonObject(
+  bytes: Uint8Array,
+  fail: (problem: string) => never,
+): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     return fail('not valid UTF-8 JSON');
   }
-  if (!isObject(body)) return fail('not a JSON object');
-  return descriptors(body.manifests, 'manifests', fail);
+  return isObject(body) ? body : fail('not a JSON object');
 }
