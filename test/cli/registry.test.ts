@@ -184,7 +184,7 @@ describe('regprune apply on a registry', () => {
       ],
       { cwd: work },
     );
-    expect(run.stderr).toBe('');
+    expect(run.stderr, run.stdout).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Applied: 4 done, 0 skipped, 0 failed/);
     expect(run.stdout).toContain('garbage collection');
@@ -243,7 +243,7 @@ describe('regprune apply on a registry', () => {
       /Apply this plan to http:\/\/127\.0\.0\.1:\d+: delete 2 images, untag 2 tags\? \[y\/N\]/,
     );
     expect(run.code).toBe(4);
-    expect(run.stderr).toMatch(/error: partly applied: 0 failed, \d+ skipped/);
+    expect(run.stderr, run.stdout).toMatch(/error: partly applied: 0 failed, \d+ skipped/);
     expect(run.stdout).toMatch(/changed since plan/);
     expect(await manifestStatus(reg, 'stale/app', s.main1.digest)).toBe(200);
     await pullsCompletely(reg.host, 'stale/app', 'hotfix');
