@@ -363,7 +363,18 @@ export class RegistryClient {
     const scope = repositoryScope(repository, 'delete');
     return this.#limit(async () => {
       const target = `v2/${repository}/manifests/${ref}`;
-      const response = await this.#call({ method: 'DELETE', target, scope, ...options });
+      let response = await this.#call({ method: 'DELETE', target, scope, ...options });
+      // Distribution 2.8 answers 500 UNKNOWN now and then when deletes and tag writes in one
+      // repository overlap (its tag scan races them); a digest DELETE is idempotent, so retry it.
+      for (
+        let attempt = 1;
+        response.status === 500 && ref.includes(':') && attempt <= 3;
+        attempt++
+      ) {
+        await response.body?.cancel();
+        await sleep(100 * 2 ** attempt, options.signal);
+        response = await this.#call({ method: 'DELETE', target, scope, ...options });
+      }
       if (response.status === 202 || response.status === 200 || response.status === 204) {
         await response.body?.cancel();
         return 'deleted';

@@ -234,3 +234,27 @@ describe('broken registry (a correct one never does this): typed errors', () => 
     expect(result.reclaimableBytes).toBe(0);
   });
 });
+
+describe('fake (distribution 2.8 race): a digest DELETE answering 500 UNKNOWN once', () => {
+  it('is retried (a digest DELETE is idempotent) and the image is deleted', async () => {
+    const keep = fake.put('app', imageManifest('k'), OCI, 'keep');
+    const drop = fake.put('app', imageManifest('d'), OCI, 'drop');
+    let failedOnce = false;
+    fake.hook = (req, res, url) => {
+      if (req.method !== 'DELETE' || !url.pathname.endsWith(drop.digest) || failedOnce) return;
+      failedOnce = true;
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'unknown error' }] }));
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url });
+    const graph = await loadGraph(client, { repositories: ['app'] });
+    const result = await applyPlan(client, planCleanup(graph, ['app:keep']), { graph });
+    expect(failedOnce).toBe(true);
+    expect(result.totals).toMatchObject({ done: 1, failed: 0 });
+    expect(fake.log.filter((l) => l === `DELETE /v2/app/manifests/${drop.digest}`)).toHaveLength(2);
+    expect(fake.manifests.has(drop.digest)).toBe(false);
+    expect(fake.tags('app').has('drop')).toBe(false);
+    expect(fake.tags('app').get('keep')).toBe(keep.digest);
+  });
+});
