@@ -57,6 +57,8 @@ export interface GraphStore {
   sortedTags(): readonly string[];
   /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
   sortedTagSlots(): Int32Array;
+  /** Each tag's position in {@link GraphStore.sortedTags} (cached with it). */
+  sortedTagIndex(): ReadonlyMap<string, number>;
 }
 
 const stores = new WeakMap<ImageGraph, GraphStore>();
@@ -107,6 +109,7 @@ export class ImageGraph {
   #sorted: Int32Array | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
+  #sortedTagIndex: Map<string, number> | undefined;
   #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
 
   constructor() {
@@ -123,6 +126,7 @@ export class ImageGraph {
       sortedSlots: () => this.#sortedSlots(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
+      sortedTagIndex: () => this.#sortedTagIndexMap(),
     });
   }
 
@@ -264,6 +268,7 @@ export class ImageGraph {
     if (old !== undefined) this.#unlinkTag(tag, old);
     else this.#sortedTags = undefined;
     this.#sortedTagSlots = undefined;
+    this.#sortedTagIndex = undefined;
     this.#tags.set(tag, slot);
     const list = this.#tagsBySlot[slot];
     if (list) list.push(tag);
@@ -279,6 +284,7 @@ export class ImageGraph {
     this.#tags.delete(tag);
     this.#sortedTags = undefined;
     this.#sortedTagSlots = undefined;
+    this.#sortedTagIndex = undefined;
     this.#unlinkTag(tag, slot);
     return true;
   }
@@ -366,6 +372,7 @@ export class ImageGraph {
       for (const tag of tags) this.#tags.delete(tag);
       this.#sortedTags = undefined;
       this.#sortedTagSlots = undefined;
+      this.#sortedTagIndex = undefined;
     }
     this.#tagsBySlot[slot] = undefined;
     for (const packed of this.#out[slot] ?? [])
@@ -682,6 +689,16 @@ export class ImageGraph {
       this.#sortedTagSlots = slots;
     }
     return this.#sortedTagSlots;
+  }
+
+  #sortedTagIndexMap(): Map<string, number> {
+    if (!this.#sortedTagIndex) {
+      const names = this.#sortedTagList();
+      const index = new Map<string, number>();
+      for (let i = 0; i < names.length; i++) index.set(names[i] as string, i);
+      this.#sortedTagIndex = index;
+    }
+    return this.#sortedTagIndex;
   }
 
   #sortedSlots(): Int32Array {

@@ -27,7 +27,13 @@ export interface EngineOptions {
   detachReferrer?: (image: string) => boolean;
 }
 
-const PATH_EDGES: readonly PathEdge[] = ['parent', 'child', 'subject'];
+/**
+ * The kept tags: names, or a flag per position of the graph's sorted tag list (which spares a
+ * string lookup per tag of the graph).
+ */
+export type KeptTags = ReadonlySet<string> | Uint8Array;
+
+const PATH_EDGES: readonly PathEdge[] = ['parent', 'child', 'subject', 'referrer'];
 const NONE = -1;
 
 /**
@@ -39,7 +45,7 @@ const NONE = -1;
 export function computePlan(
   graph: ImageGraph,
   seeds: readonly Seed[],
-  keptTags: ReadonlySet<string>,
+  keptTags: KeptTags,
   options: EngineOptions = {},
 ): CleanupPlan {
   const store = storeOf(graph);
@@ -104,38 +110,48 @@ export function computePlan(
   let k = 0;
   for (let r = 0; r < n; r++) {
     if (!kept[r]) continue;
-    const path: string[] = [];
-    const edges: PathEdge[] = [];
+    // walk to the seed once for the length, so path and edges are filled in place, root first
+    let length = 1;
     let x = r;
     while (pred[x] !== NONE) {
-      path.push(store.ids[sorted[x] as number] as string);
-      edges.push(predEdge[x] === 3 ? 'referrer' : (PATH_EDGES[predEdge[x] as number] as PathEdge));
+      x = pred[x] as number;
+      length++;
+    }
+    const seed = seeds[seedOf[x] as number] as Seed;
+    const path: string[] = new Array(length);
+    const edges: PathEdge[] = new Array(length - 1);
+    x = r;
+    for (let i = length - 1; i > 0; i--) {
+      path[i] = store.ids[sorted[x] as number] as string;
+      edges[i - 1] = PATH_EDGES[predEdge[x] as number] as PathEdge;
       x = pred[x] as number;
     }
-    path.push(store.ids[sorted[x] as number] as string);
-    path.reverse();
-    edges.reverse();
-    const seed = seeds[seedOf[x] as number] as Seed;
-    const entry: KeptImage = { image: path[path.length - 1] as string, tag: seed.tag, path, edges };
+    path[0] = store.ids[sorted[x] as number] as string;
+    const entry: KeptImage = { image: path[length - 1] as string, tag: seed.tag, path, edges };
     if (seed.note !== undefined) entry.note = seed.note;
     keep[k++] = entry;
   }
 
   const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
-  const tagsByRank = new Map<number, string[]>();
   const untag: UntagOperation[] = [];
   const allTags = store.sortedTags();
   const tagSlots = store.sortedTagSlots();
   const keptTagList: string[] = [];
+  // The tags of each deleted image as a list threaded through tag positions: no map, no arrays.
+  const firstTag = new Int32Array(n).fill(NONE);
+  const lastTag = new Int32Array(n);
+  const nextTag = new Int32Array(allTags.length).fill(NONE);
+  const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
+  const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
   for (let i = 0; i < allTags.length; i++) {
     const tag = allTags[i] as string;
     const r = rank[tagSlots[i] as number] as number;
-    const tagKept = keptTags.has(tag);
+    const tagKept = keptFlags ? keptFlags[i] === 1 : (keptNames as ReadonlySet<string>).has(tag);
     if (tagKept) keptTagList.push(tag);
     if (!kept[r]) {
-      const list = tagsByRank.get(r);
-      if (list) list.push(tag);
-      else tagsByRank.set(r, [tag]);
+      if (firstTag[r] === NONE) firstTag[r] = i;
+      else nextTag[lastTag[r] as number] = i;
+      lastTag[r] = i;
     } else if (!tagKept) {
       untag.push({ tag, image: store.ids[sorted[r] as number] as string });
     }
@@ -145,7 +161,9 @@ export function computePlan(
   for (let i = 0; i < deletions.order.length; i++) {
     const r = deletions.order[i] as number;
     const slot = sorted[r] as number;
-    const tags = tagsByRank.get(r) ?? [];
+    const tags: string[] = [];
+    for (let t = firstTag[r] as number; t !== NONE; t = nextTag[t] as number)
+      tags.push(allTags[t] as string);
     deletedTags += tags.length;
     const op: DeleteOperation = {
       image: store.ids[slot] as string,
@@ -255,7 +273,8 @@ function reclaimableBlobs(
     if (list) for (const p of list) needed[p >> 1] = 1;
   }
   const ids = store.blobIds;
-  const freed: number[] = [];
+  const freed = new Int32Array(ids.length);
+  let count = 0;
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
     const list = store.imageBlobs[sorted[r] as number];
@@ -264,10 +283,10 @@ function reclaimableBlobs(
       const b = p >> 1;
       if (needed[b]) continue;
       needed[b] = 1; // count each blob once
-      freed.push(b);
+      freed[count++] = b;
     }
   }
-  const order = Int32Array.from(freed);
+  const order = freed.subarray(0, count);
   sortByIds(order, ids);
   let bytes = 0;
   const blobs: ReclaimableBlob[] = new Array(order.length);

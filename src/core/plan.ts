@@ -25,12 +25,36 @@ export function resolveKeepTags(graph: ImageGraph, keepTags: KeepTags): Set<stri
   return new Set(names);
 }
 
-function tagSeeds(graph: ImageGraph, kept: Set<string>): Seed[] {
+/**
+ * The keep list resolved against the graph's sorted tags: a flag per tag position and the seeds in
+ * tag order. One map lookup per named tag; no set of names and no sort.
+ */
+function keptTagSeeds(graph: ImageGraph, keepTags: KeepTags): { flags: Uint8Array; seeds: Seed[] } {
   const store = storeOf(graph);
-  return sortIds([...kept]).map((tag) => {
-    const slot = store.tags.get(tag) as number;
-    return { image: store.ids[slot] as string, tag, slot };
-  });
+  const allTags = store.sortedTags();
+  const flags = new Uint8Array(allTags.length);
+  if (typeof keepTags === 'function') {
+    for (let i = 0; i < allTags.length; i++) if (keepTags(allTags[i] as string)) flags[i] = 1;
+  } else {
+    const index = store.sortedTagIndex();
+    const names = typeof keepTags === 'string' ? [keepTags] : keepTags;
+    const unknown: string[] = [];
+    for (const name of names) {
+      const i = index.get(name);
+      if (i !== undefined) flags[i] = 1;
+      else unknown.push(name);
+    }
+    if (unknown.length > 0)
+      throw new UnknownTagError([...new Set(unknown)].sort(compareIds), allTags.length);
+  }
+  const tagSlots = store.sortedTagSlots();
+  const seeds: Seed[] = [];
+  for (let i = 0; i < allTags.length; i++) {
+    if (!flags[i]) continue;
+    const slot = tagSlots[i] as number;
+    seeds.push({ image: store.ids[slot] as string, tag: allTags[i] as string, slot });
+  }
+  return { flags, seeds };
 }
 
 /**
@@ -47,8 +71,8 @@ function tagSeeds(graph: ImageGraph, kept: Set<string>): Seed[] {
  * ```
  */
 export function orphanedImages(graph: ImageGraph, keepTags: KeepTags): string[] {
-  const kept = resolveKeepTags(graph, keepTags);
-  return sortIds(computePlan(graph, tagSeeds(graph, kept), kept).delete.map((op) => op.image));
+  const { flags, seeds } = keptTagSeeds(graph, keepTags);
+  return sortIds(computePlan(graph, seeds, flags).delete.map((op) => op.image));
 }
 
 /** Decision reason of a tag in a keep list (the keep-list form of {@link planCleanup}). */
@@ -99,16 +123,18 @@ export function planCleanup(
   options: PolicyPlanOptions = {},
 ): CleanupPlan {
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
-  const kept = resolveKeepTags(graph, keep);
-  const plan = computePlan(graph, tagSeeds(graph, kept), kept);
-  const decisions: TagDecision[] = [];
-  // plan.keptTags is the sorted tag list filtered by `kept`: walking both at once saves a lookup.
-  const keptList = plan.keptTags;
-  let k = 0;
-  for (const tag of storeOf(graph).sortedTags()) {
-    const listed = k < keptList.length && keptList[k] === tag;
-    if (listed) k++;
-    decisions.push({ tag, kept: listed, rule: null, reason: listed ? LISTED : NOT_LISTED });
+  const { flags, seeds } = keptTagSeeds(graph, keep);
+  const plan = computePlan(graph, seeds, flags);
+  const allTags = storeOf(graph).sortedTags();
+  const decisions: TagDecision[] = new Array(allTags.length);
+  for (let i = 0; i < allTags.length; i++) {
+    const listed = flags[i] === 1;
+    decisions[i] = {
+      tag: allTags[i] as string,
+      kept: listed,
+      rule: null,
+      reason: listed ? LISTED : NOT_LISTED,
+    };
   }
   plan.tagDecisions = decisions;
   return plan;
