@@ -1,4 +1,11 @@
 export * from './errors/index.js';
+export { graphDot } from './format/dot.js';
+export { type ImageFate, imageFates, type TagFate, tagFates } from './format/fates.js';
+export { type GraphView, graphView, type ViewImage } from './format/graph-view.js';
+export { graphMermaid } from './format/mermaid.js';
+export { planMarkdown } from './format/plan-markdown.js';
+export { type PlanHeader, planTable } from './format/plan-table.js';
+export { resultMarkdown, resultTable } from './format/result.js';
 export { type GraphEdgeAttributes, type GraphNodeAttributes, ImageGraph } from './image-graph.js';
 export {
   digestOfImage,

@@ -1,8 +1,8 @@
+import { resultMarkdown, resultTable } from '../../core/format/result.js';
+import { plural } from '../../core/format/text.js';
 import type { CommandOptions } from '../args.js';
 import { NotConfirmedError, UsageError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { resultMarkdown, resultTable } from '../format/result.js';
-import { plural } from '../format/text.js';
 import { type CliIo, readLine } from '../io.js';
 import { makePlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';

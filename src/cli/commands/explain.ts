@@ -1,8 +1,8 @@
+import { shortDigests } from '../../core/format/text.js';
 import { explain } from '../../core/plan.js';
 import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
 import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { shortDigests } from '../format/text.js';
 import type { CliIo } from '../io.js';
 import { makePlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';

@@ -1,8 +1,8 @@
+import { planMarkdown } from '../../core/format/plan-markdown.js';
+import { type PlanHeader, planTable } from '../../core/format/plan-table.js';
 import type { ImageGraph } from '../../core/image-graph.js';
 import type { CleanupPlan } from '../../core/plan-types.js';
 import type { OutputFormat } from '../args.js';
-import { planMarkdown } from '../format/plan-markdown.js';
-import { type PlanHeader, planTable } from '../format/plan-table.js';
 
 /** The plan in `format` (`json` is the plan itself, unchanged). */
 export function formatPlan(

@@ -1,8 +1,8 @@
+import { graphDot } from '../../core/format/dot.js';
+import { graphView } from '../../core/format/graph-view.js';
+import { graphMermaid } from '../../core/format/mermaid.js';
 import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { graphDot } from '../format/dot.js';
-import { graphView } from '../format/graph-view.js';
-import { graphMermaid } from '../format/mermaid.js';
 import type { CliIo } from '../io.js';
 import { makePlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';

@@ -1,4 +1,4 @@
-import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
+import type { CleanupPlan, TagDecision } from '../plan-types.js';
 
 /** What happens to a tag under a plan. */
 export type TagFate = 'keep' | 'untag' | 'delete' | 'unchanged';

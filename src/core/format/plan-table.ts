@@ -1,6 +1,6 @@
-import type { ImageGraph } from '../../core/image-graph.js';
-import { formatKeepPath } from '../../core/plan.js';
-import type { CleanupPlan } from '../../core/plan-types.js';
+import type { ImageGraph } from '../image-graph.js';
+import { formatKeepPath } from '../plan.js';
+import type { CleanupPlan } from '../plan-types.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { formatBytes, plural, shortDigests, textTable } from './text.js';

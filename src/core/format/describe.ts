@@ -1,4 +1,4 @@
-import type { ImageGraph } from '../../core/image-graph.js';
+import type { ImageGraph } from '../image-graph.js';
 
 const KINDS: Record<string, string> = {
   'application/vnd.oci.image.index.v1+json': 'index',

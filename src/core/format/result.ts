@@ -1,4 +1,4 @@
-import type { ApplyResult } from '../../core/target.js';
+import type { ApplyResult } from '../target.js';
 import { code, mdTable } from './markdown.js';
 import { formatBytes, shortDigests, textTable } from './text.js';
 

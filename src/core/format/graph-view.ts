@@ -1,7 +1,7 @@
-import type { ImageGraph } from '../../core/image-graph.js';
-import { repositoryOfImage } from '../../core/naming.js';
-import type { CleanupPlan } from '../../core/plan-types.js';
-import type { ImageEdgeKind } from '../../core/types.js';
+import type { ImageGraph } from '../image-graph.js';
+import { repositoryOfImage } from '../naming.js';
+import type { CleanupPlan } from '../plan-types.js';
+import type { ImageEdgeKind } from '../types.js';
 import { describeImage } from './describe.js';
 import { type ImageFate, imageFates, type TagFate, tagFates } from './fates.js';
 
