@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recheckRoots } from '../core/attachments.js';
 import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
@@ -164,16 +165,14 @@ function decide(
     ...plan.keep.map((k) => k.image),
     ...plan.delete.map((d) => d.image),
   ]);
-  const goesWithImage = new Map<string, string>();
-  for (const op of plan.delete) for (const tag of op.tags) goesWithImage.set(tag, op.image);
-
   // Roots for the re-check: every current tag except those the plan removes together with the
-  // image they still point at, and every image the plan never saw (an entry added since).
-  const roots: Array<[string, string]> = [];
-  for (const tag of graph.tags()) {
-    const target = graph.tagTarget(tag) as string;
-    if (goesWithImage.get(tag) !== target) roots.push([tag, target]);
-  }
+  // image they still point at, and every image the plan never saw (an entry added since). Layouts
+  // have no attachment tags: referrers are found through `subject` alone.
+  const roots = recheckRoots(
+    plan,
+    graph.tags().map((tag) => [tag, graph.tagTarget(tag) as string] as const),
+    () => false,
+  );
   for (const image of graph.images()) {
     if (!planned.has(image)) roots.push([`new since plan: ${image}`, image]);
   }
