@@ -32,6 +32,10 @@ export interface CommandOptions {
   dryRun: boolean;
   yes: boolean;
   journal?: string;
+  /** `--storage`: the registry's filesystem storage root, read for untagged manifests. */
+  storage?: string;
+  /** `--state`: the inventory file that remembers images between runs. */
+  state?: string;
 }
 
 /** What the command line asks for. */
@@ -50,6 +54,8 @@ const COMMON = {
   policy: { type: 'string' },
   keep: { type: 'string', multiple: true },
   repo: { type: 'string', multiple: true },
+  storage: { type: 'string' },
+  state: { type: 'string' },
   now: { type: 'string' },
   format: { type: 'string', short: 'f' },
   username: { type: 'string' },
@@ -184,6 +190,15 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     throw usage('--repo', 'applies to registry targets only; a layout has no repositories');
   }
   if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+  for (const name of ['storage', 'state'] as const) {
+    const value = values[name];
+    if (value === undefined) continue;
+    if (target.kind === 'layout') {
+      throw usage(`--${name}`, 'applies to registry targets only; a layout lists every image');
+    }
+    if (value === '')
+      throw usage(`--${name}`, name === 'storage' ? 'needs a directory' : 'needs a file name');
+  }
 
   let now: Date | undefined;
   if (values.now !== undefined) {
@@ -229,5 +244,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     dryRun: values['dry-run'] ?? false,
     yes: values.yes ?? false,
     ...(values.journal !== undefined ? { journal: values.journal } : {}),
+    ...(values.storage !== undefined ? { storage: values.storage } : {}),
+    ...(values.state !== undefined ? { state: values.state } : {}),
   };
 }

@@ -12,6 +12,10 @@ const KEEP = `  --policy FILE        retention policy (YAML or JSON; see example
 const SELECT = `  --repo GLOB          registry only: load only these repositories (repeatable;
                        * and ? within a path segment, ** across segments). Default: the
                        whole catalog.
+  --storage DIR        registry only: the registry's filesystem storage root (read
+                       only), to find untagged manifests the API cannot list
+  --state FILE         registry only: remember the images seen in FILE, so the next
+                       run finds manifests that lost their tag since (any registry)
   --now ISO-DATE       the time policy ages are measured from (default: now)`;
 
 const AUTH = `Credentials (registries): --username NAME with --password-stdin, or the

@@ -6,6 +6,7 @@ import { loadLayoutGraph } from '../layout/load-graph.js';
 import { layoutTarget } from '../layout/target.js';
 import { applyPlan, type RegistryApplyOptions } from '../registry/apply-plan.js';
 import { RegistryClient } from '../registry/client.js';
+import { readInventory, writeInventory } from '../registry/inventory.js';
 import { type LoadProgress, loadGraph } from '../registry/load-graph.js';
 import type { CommandOptions } from './args.js';
 import { resolveCredentials } from './credentials.js';
@@ -50,11 +51,22 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Op
     kind: 'registry',
     description: client.url,
     async load({ dates, onProgress }) {
+      const state = options.state === undefined ? undefined : resolve(io.cwd, options.state);
+      const previous = state ? await readInventory(state, { registry: client.host }) : undefined;
       graph = await loadGraph(client, {
         dates,
         ...(repositories ? { repositories } : {}),
         ...(onProgress ? { onProgress } : {}),
+        ...(options.storage !== undefined ? { storage: resolve(io.cwd, options.storage) } : {}),
+        ...(previous ? { previous } : {}),
       });
+      // Saved right after loading: what this run saw is what the next run compares against.
+      if (state) {
+        await writeInventory(state, graph, {
+          registry: client.host,
+          ...(previous ? { previous } : {}),
+        });
+      }
       return graph;
     },
     apply(plan, { journal, ...rest }) {
