@@ -183,15 +183,15 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     }
     await Promise.all(
       [...byRepo].map(async ([repo, list]) => {
-        const reported = new Set(ctx.outcomes.map((o) => o.id));
         try {
           await deleteInRepository(ctx, repo, list);
         } catch (error) {
           if (mustStop(error, signal)) throw error;
           // The re-check could not run: nothing unchecked is deleted, and what these images point
           // at stays too (they are not gone, so later waves see them as remaining pointers).
+          const reported = new Set(ctx.outcomes.map((o) => o.id));
           for (const op of list) {
-            if (reported.has(op.image) || ctx.outcomes.some((o) => o.id === op.image)) continue;
+            if (reported.has(op.image)) continue;
             report(ctx, {
               action: 'delete',
               id: op.image,
