@@ -2,7 +2,7 @@ import { DirectedGraph } from 'graphology';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
-import { compareIds, sortByIds, sortIds } from './sort.js';
+import { compareIds, digestSortKey, sortByIds, sortIds } from './sort.js';
 import type {
   BlobRef,
   BlobRole,
@@ -49,6 +49,8 @@ export interface GraphStore {
   readonly imageBlobs: readonly (number[] | undefined)[];
   readonly blobIds: readonly string[];
   readonly blobSize: readonly (number | undefined)[];
+  /** Each blob's {@link digestSortKey}, so plans sort freed blobs without reading their ids. */
+  readonly blobKey: readonly number[];
   readonly tags: ReadonlyMap<string, number>;
   readonly slotOf: ReadonlyMap<string, number>;
   /** Live image slots sorted by image id (cached until the image set changes). */
@@ -103,6 +105,7 @@ export class ImageGraph {
   readonly #blobSlotOf = new Map<string, number>();
   readonly #blobIds: string[] = [];
   readonly #blobSize: (number | undefined)[] = [];
+  readonly #blobKey: number[] = [];
   readonly #tags = new Map<string, number>();
   readonly #tagsBySlot: (string[] | undefined)[] = [];
   #liveCount = 0;
@@ -121,6 +124,7 @@ export class ImageGraph {
       imageBlobs: this.#imageBlobs,
       blobIds: this.#blobIds,
       blobSize: this.#blobSize,
+      blobKey: this.#blobKey,
       tags: this.#tags,
       slotOf: this.#slotOf,
       sortedSlots: () => this.#sortedSlots(),
@@ -241,6 +245,7 @@ export class ImageGraph {
       this.#blobSlotOf.set(blobId, blob);
       this.#blobIds.push(blobId);
       this.#blobSize.push(size);
+      this.#blobKey.push(digestSortKey(blobId));
       this.#view?.addNode(blobId, size === undefined ? { kind: 'blob' } : { kind: 'blob', size });
     } else if (this.#blobSize[blob] === undefined && size !== undefined) {
       this.#blobSize[blob] = size;

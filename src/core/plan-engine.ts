@@ -7,7 +7,7 @@ import type {
   ReclaimableBlob,
   UntagOperation,
 } from './plan-types.js';
-import { sortByIds } from './sort.js';
+import { sortByKeys } from './sort.js';
 
 /** A root of the kept set: a kept tag's image, or an image kept for another reason. */
 export interface Seed {
@@ -287,7 +287,7 @@ function reclaimableBlobs(
     }
   }
   const order = freed.subarray(0, count);
-  sortByIds(order, ids);
+  sortByKeys(order, store.blobKey, ids);
   let bytes = 0;
   const blobs: ReclaimableBlob[] = new Array(order.length);
   for (let i = 0; i < order.length; i++) {

@@ -168,3 +168,90 @@ function insertionSort(order: Int32Array, names: readonly string[], lo: number, 
     order[j + 1] = x;
   }
 }
+
+const DIGEST_PREFIX = 'sha256:';
+/** Hex digits read for a key; their top 30 bits are kept, a small integer on every platform. */
+const KEY_HEX_DIGITS = 8;
+
+/**
+ * A sort key for a `sha256:<hex>` id: its first hex digits as a 30-bit integer, so that a larger
+ * key means a later id in {@link compareIds} order (equal keys say nothing). Any other id gets -1,
+ * which sends a sort of it back to comparing ids.
+ * @internal
+ */
+export function digestSortKey(id: string): number {
+  if (!id.startsWith(DIGEST_PREFIX) || id.length < DIGEST_PREFIX.length + KEY_HEX_DIGITS) return -1;
+  let value = 0;
+  for (let i = 0; i < KEY_HEX_DIGITS; i++) {
+    const c = id.charCodeAt(DIGEST_PREFIX.length + i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return Math.floor(value / 4);
+}
+
+const KEY_BITS = 15;
+const KEY_MASK = (1 << KEY_BITS) - 1;
+
+/**
+ * Sorts `order` (indices into `names`) like {@link sortByIds}, using precomputed
+ * {@link digestSortKey}s: two counting passes over the keys, then only ids with equal keys are
+ * compared. The ids themselves are read only for those ties, which on millions of digests are a
+ * handful. Falls back to {@link sortByIds} when any id has no key.
+ * @internal
+ */
+export function sortByKeys(
+  order: Int32Array,
+  keys: readonly number[],
+  names: readonly (string | undefined)[],
+): void {
+  const n = order.length;
+  const key = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[order[i] as number] as number;
+    if (k < 0) {
+      sortByIds(order, names);
+      return;
+    }
+    key[i] = k;
+  }
+  const otherOrder = new Int32Array(n);
+  const otherKey = new Int32Array(n);
+  const count = new Int32Array(KEY_MASK + 2);
+  // low half into the spare arrays, then high half back: a stable LSD radix sort
+  countingPass(order, key, otherOrder, otherKey, count, 0);
+  count.fill(0);
+  countingPass(otherOrder, otherKey, order, key, count, KEY_BITS);
+  for (let lo = 0; lo < n; ) {
+    let hi = lo + 1;
+    while (hi < n && key[hi] === key[lo]) hi++;
+    if (hi - lo > SMALL_SEGMENT) sortByIds(order.subarray(lo, hi), names);
+    else if (hi - lo > 1) insertionSort(order, names as readonly string[], lo, hi);
+    lo = hi;
+  }
+}
+
+function countingPass(
+  fromOrder: Int32Array,
+  fromKey: Int32Array,
+  toOrder: Int32Array,
+  toKey: Int32Array,
+  count: Int32Array,
+  shift: number,
+): void {
+  const n = fromOrder.length;
+  for (let i = 0; i < n; i++) {
+    const b = (((fromKey[i] as number) >> shift) & KEY_MASK) + 1;
+    count[b] = (count[b] as number) + 1;
+  }
+  for (let b = 1; b < count.length; b++) count[b] = (count[b] as number) + (count[b - 1] as number);
+  for (let i = 0; i < n; i++) {
+    const k = fromKey[i] as number;
+    const b = (k >> shift) & KEY_MASK;
+    const at = count[b] as number;
+    toOrder[at] = fromOrder[i] as number;
+    toKey[at] = k;
+    count[b] = at + 1;
+  }
+}
