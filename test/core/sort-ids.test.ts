@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  compareIds,
-  digestSortKey,
-  sortByIds,
-  sortByKeys,
-  sortIds,
-} from '../../src/core/sort.js';
+import { compareIds, digestSortKey, sortByIds, sortByKeys, sortIds } from '../../src/core/sort.js';
 
 const reference = (xs: readonly string[]) => [...xs].sort(compareIds);
 
