@@ -55,6 +55,8 @@ export interface GraphStore {
   readonly slotOf: ReadonlyMap<string, number>;
   /** Live image slots sorted by image id (cached until the image set changes). */
   sortedSlots(): Int32Array;
+  /** The ids of {@link GraphStore.sortedSlots}, in the same order (cached with it). Do not mutate. */
+  sortedIds(): readonly string[];
   /** All tag names, sorted (cached until a tag changes). Do not mutate. */
   sortedTags(): readonly string[];
   /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
@@ -110,6 +112,7 @@ export class ImageGraph {
   readonly #tagsBySlot: (string[] | undefined)[] = [];
   #liveCount = 0;
   #sorted: Int32Array | undefined;
+  #sortedIds: string[] | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
   #sortedTagIndex: Map<string, number> | undefined;
@@ -128,6 +131,7 @@ export class ImageGraph {
       tags: this.#tags,
       slotOf: this.#slotOf,
       sortedSlots: () => this.#sortedSlots(),
+      sortedIds: () => this.#sortedIdList(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
       sortedTagIndex: () => this.#sortedTagIndexMap(),
@@ -713,7 +717,17 @@ export class ImageGraph {
     const sorted = Int32Array.from(live);
     sortByIds(sorted, this.#ids);
     this.#sorted = sorted;
+    this.#sortedIds = undefined;
     return sorted;
+  }
+
+  #sortedIdList(): string[] {
+    const sorted = this.#sortedSlots();
+    if (this.#sortedIds) return this.#sortedIds;
+    const ids: string[] = new Array(sorted.length);
+    for (let r = 0; r < sorted.length; r++) ids[r] = this.#ids[sorted[r] as number] as string;
+    this.#sortedIds = ids;
+    return ids;
   }
 
   #buildView(): DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> {

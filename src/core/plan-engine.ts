@@ -1,4 +1,5 @@
 import { type GraphStore, type ImageGraph, KIND_REFERRER, storeOf } from './image-graph.js';
+import { defineLazySection } from './lazy-sections.js';
 import type {
   CleanupPlan,
   DeleteOperation,
@@ -14,9 +15,13 @@ export interface Seed {
   image: string;
   tag: string | null;
   note?: string;
-  /** The image's storage slot when the caller already knows it (saves a lookup per seed). */
-  slot?: number;
 }
+
+/**
+ * The roots of the kept set: seeds, or positions in the graph's sorted tag list (each kept tag's
+ * image is a root, the tag its reason), which spares an object and a lookup per kept tag.
+ */
+export type Roots = readonly Seed[] | Int32Array;
 
 /** Options of the plan engine that policies use. */
 export interface EngineOptions {
@@ -39,44 +44,241 @@ const NONE = -1;
 /**
  * Computes the plan from roots. Linear in images + edges apart from sorting: one breadth-first
  * pass for the kept set (layers sorted by id, so reasons do not depend on insertion order), one
- * layered topological pass over the orphans for the delete order, one pass over blob links.
+ * layered topological pass over the orphans for the delete order, one pass over tags, one over
+ * blob links. Everything is decided here, on typed arrays; the sections that list objects (`keep`,
+ * `delete`, `untag`, `blobs`, `keptTags`) are built from those arrays on first read.
  * @internal
  */
 export function computePlan(
   graph: ImageGraph,
-  seeds: readonly Seed[],
+  roots: Roots,
   keptTags: KeptTags,
   options: EngineOptions = {},
 ): CleanupPlan {
   const store = storeOf(graph);
   const sorted = store.sortedSlots();
+  const ids = store.sortedIds();
   const n = sorted.length;
   const rank = new Int32Array(store.ids.length).fill(NONE);
   for (let r = 0; r < n; r++) rank[sorted[r] as number] = r;
+  const allTags = store.sortedTags();
+  const tagSlots = store.sortedTagSlots();
 
+  const { kept, pred, predEdge, seedOf, keptCount } = keptSet(
+    store,
+    sorted,
+    rank,
+    rootRanks(store, rank, tagSlots, roots),
+    detachedRanks(store, sorted, options.detachReferrer),
+  );
+  const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
+
+  // One pass over the sorted tags: which are kept, which are untagged, and the tags of each
+  // deleted image as a list threaded through tag positions (no map, no arrays per image).
+  const tagCount = allTags.length;
+  const keptTagPositions = new Int32Array(tagCount);
+  const untagPositions = new Int32Array(tagCount);
+  let keptTagCount = 0;
+  let untagCount = 0;
+  let deletedTags = 0;
+  const firstTag = new Int32Array(n).fill(NONE);
+  const lastTag = new Int32Array(n);
+  const nextTag = new Int32Array(tagCount).fill(NONE);
+  const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
+  const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
+  for (let i = 0; i < tagCount; i++) {
+    const r = rank[tagSlots[i] as number] as number;
+    const tagKept = keptFlags
+      ? keptFlags[i] === 1
+      : (keptNames as ReadonlySet<string>).has(allTags[i] as string);
+    if (tagKept) keptTagPositions[keptTagCount++] = i;
+    if (!kept[r]) {
+      if (firstTag[r] === NONE) firstTag[r] = i;
+      else nextTag[lastTag[r] as number] = i;
+      lastTag[r] = i;
+      deletedTags++;
+    } else if (!tagKept) {
+      untagPositions[untagCount++] = i;
+    }
+  }
+  // Media types are read now: the graph may change before the section is built.
+  const mediaTypes: (string | undefined)[] = new Array(deletions.order.length);
+  for (let i = 0; i < deletions.order.length; i++) {
+    mediaTypes[i] = store.info[sorted[deletions.order[i] as number] as number]?.mediaType;
+  }
+  const freed = freedBlobs(store, sorted, kept);
+  const rootTag = rootLabels(roots, allTags);
+
+  const plan: CleanupPlan = {
+    format: 'regprune.plan.v1',
+    keptTags: [],
+    untag: [],
+    delete: [],
+    keep: [],
+    blobs: [],
+    reclaimableBytes: freed.bytes,
+    summary: {
+      images: n,
+      tags: tagCount,
+      keptImages: keptCount,
+      deletedImages: deletions.order.length,
+      untaggedTags: untagCount,
+      deletedTags,
+    },
+    refused: null,
+    warnings: [],
+  };
+  defineLazySection(plan, 'keptTags', () => {
+    const out: string[] = new Array(keptTagCount);
+    for (let i = 0; i < keptTagCount; i++)
+      out[i] = allTags[keptTagPositions[i] as number] as string;
+    return out;
+  });
+  defineLazySection(plan, 'untag', () => {
+    const out: UntagOperation[] = new Array(untagCount);
+    for (let i = 0; i < untagCount; i++) {
+      const t = untagPositions[i] as number;
+      out[i] = {
+        tag: allTags[t] as string,
+        image: ids[rank[tagSlots[t] as number] as number] as string,
+      };
+    }
+    return out;
+  });
+  defineLazySection(plan, 'delete', () => {
+    const { order, wave } = deletions;
+    const out: DeleteOperation[] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const r = order[i] as number;
+      const tags: string[] = [];
+      for (let t = firstTag[r] as number; t !== NONE; t = nextTag[t] as number)
+        tags.push(allTags[t] as string);
+      const op: DeleteOperation = { image: ids[r] as string, tags, wave: wave[i] as number };
+      const mediaType = mediaTypes[i];
+      if (mediaType !== undefined) op.mediaType = mediaType;
+      out[i] = op;
+    }
+    return out;
+  });
+  defineLazySection(plan, 'keep', () => {
+    const out: KeptImage[] = new Array(keptCount);
+    let k = 0;
+    for (let r = 0; r < n; r++) {
+      if (!kept[r]) continue;
+      // walk to the root once for the length, so path and edges are filled in place, root first
+      let length = 1;
+      let x = r;
+      while (pred[x] !== NONE) {
+        x = pred[x] as number;
+        length++;
+      }
+      const root = seedOf[x] as number;
+      const path: string[] = new Array(length);
+      const edges: PathEdge[] = new Array(length - 1);
+      x = r;
+      for (let i = length - 1; i > 0; i--) {
+        path[i] = ids[x] as string;
+        edges[i - 1] = PATH_EDGES[predEdge[x] as number] as PathEdge;
+        x = pred[x] as number;
+      }
+      path[0] = ids[x] as string;
+      const entry: KeptImage = { image: ids[r] as string, tag: rootTag.tag(root), path, edges };
+      const note = rootTag.note(root);
+      if (note !== undefined) entry.note = note;
+      out[k++] = entry;
+    }
+    return out;
+  });
+  defineLazySection(plan, 'blobs', () => {
+    const out: ReclaimableBlob[] = new Array(freed.order.length);
+    for (let i = 0; i < freed.order.length; i++) {
+      const size = freed.sizes[i] as number;
+      out[i] = { id: freed.ids[freed.order[i] as number] as string, size: size < 0 ? null : size };
+    }
+    return out;
+  });
+  return plan;
+}
+
+/** The sorted ranks the roots name, each with the root's index (so its tag or note can be found). */
+function rootRanks(
+  store: GraphStore,
+  rank: Int32Array,
+  tagSlots: Int32Array,
+  roots: Roots,
+): { ranks: Int32Array; index: Int32Array } {
+  const count = roots.length;
+  const ranks = new Int32Array(count);
+  const index = new Int32Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const slot =
+      roots instanceof Int32Array
+        ? (tagSlots[roots[i] as number] as number)
+        : store.slotOf.get((roots[i] as Seed).image);
+    if (slot === undefined) continue;
+    ranks[at] = rank[slot] as number;
+    index[at++] = i;
+  }
+  return { ranks: ranks.subarray(0, at), index: index.subarray(0, at) };
+}
+
+/** Tag and note of each root, read from the roots as given. */
+function rootLabels(
+  roots: Roots,
+  allTags: readonly string[],
+): { tag: (i: number) => string | null; note: (i: number) => string | undefined } {
+  if (roots instanceof Int32Array) {
+    const positions = roots;
+    return { tag: (i) => allTags[positions[i] as number] as string, note: () => undefined };
+  }
+  const seeds = [...roots]; // the caller's array may change before the keep section is built
+  return {
+    tag: (i) => (seeds[i] as Seed).tag,
+    note: (i) => (seeds[i] as Seed).note,
+  };
+}
+
+/**
+ * The kept set: breadth-first from the roots over out-edges and, from kept subjects, to their
+ * referrers. Each layer is visited in id order, so the first path found to an image — its reason —
+ * depends only on the graph's content.
+ */
+function keptSet(
+  store: GraphStore,
+  sorted: Int32Array,
+  rank: Int32Array,
+  roots: { ranks: Int32Array; index: Int32Array },
+  detached: Uint8Array | undefined,
+): {
+  kept: Uint8Array;
+  pred: Int32Array;
+  predEdge: Uint8Array;
+  seedOf: Int32Array;
+  keptCount: number;
+} {
+  const n = sorted.length;
   const pred = new Int32Array(n).fill(NONE);
   const predEdge = new Uint8Array(n);
   const kept = new Uint8Array(n);
   const seedOf = new Int32Array(n).fill(NONE);
-  const detached = detachedRanks(store, sorted, options.detachReferrer);
-
-  let layer: number[] = [];
-  for (let i = 0; i < seeds.length; i++) {
-    const seed = seeds[i] as Seed;
-    const slot = seed.slot ?? store.slotOf.get(seed.image);
-    if (slot === undefined) continue;
-    const r = rank[slot] as number;
+  // the queue holds every kept rank once; a layer is a range of it
+  const queue = new Int32Array(n);
+  let tail = 0;
+  for (let i = 0; i < roots.ranks.length; i++) {
+    const r = roots.ranks[i] as number;
     if (kept[r]) continue;
     kept[r] = 1;
-    seedOf[r] = i;
-    layer.push(r);
+    seedOf[r] = roots.index[i] as number;
+    queue[tail++] = r;
   }
-  let keptCount = layer.length;
-  while (layer.length > 0) {
+  let head = 0;
+  while (head < tail) {
+    const end = tail;
     // a typed array sorts numerically in native code, without a comparator call per pair
-    const ordered = Int32Array.from(layer).sort();
-    const next: number[] = [];
-    for (const r of ordered) {
+    queue.subarray(head, end).sort();
+    for (; head < end; head++) {
+      const r = queue[head] as number;
       const slot = sorted[r] as number;
       const outs = store.out[slot];
       if (outs) {
@@ -86,7 +288,7 @@ export function computePlan(
           kept[t] = 1;
           pred[t] = r;
           predEdge[t] = p % 4;
-          next.push(t);
+          queue[tail++] = t;
         }
       }
       const ins = store.in[slot];
@@ -98,103 +300,12 @@ export function computePlan(
           kept[t] = 1;
           pred[t] = r;
           predEdge[t] = 3;
-          next.push(t);
+          queue[tail++] = t;
         }
       }
     }
-    keptCount += next.length;
-    layer = next;
   }
-
-  const keep: KeptImage[] = new Array(keptCount);
-  let k = 0;
-  for (let r = 0; r < n; r++) {
-    if (!kept[r]) continue;
-    // walk to the seed once for the length, so path and edges are filled in place, root first
-    let length = 1;
-    let x = r;
-    while (pred[x] !== NONE) {
-      x = pred[x] as number;
-      length++;
-    }
-    const seed = seeds[seedOf[x] as number] as Seed;
-    const path: string[] = new Array(length);
-    const edges: PathEdge[] = new Array(length - 1);
-    x = r;
-    for (let i = length - 1; i > 0; i--) {
-      path[i] = store.ids[sorted[x] as number] as string;
-      edges[i - 1] = PATH_EDGES[predEdge[x] as number] as PathEdge;
-      x = pred[x] as number;
-    }
-    path[0] = store.ids[sorted[x] as number] as string;
-    const entry: KeptImage = { image: path[length - 1] as string, tag: seed.tag, path, edges };
-    if (seed.note !== undefined) entry.note = seed.note;
-    keep[k++] = entry;
-  }
-
-  const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
-  const untag: UntagOperation[] = [];
-  const allTags = store.sortedTags();
-  const tagSlots = store.sortedTagSlots();
-  const keptTagList: string[] = [];
-  // The tags of each deleted image as a list threaded through tag positions: no map, no arrays.
-  const firstTag = new Int32Array(n).fill(NONE);
-  const lastTag = new Int32Array(n);
-  const nextTag = new Int32Array(allTags.length).fill(NONE);
-  const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
-  const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
-  for (let i = 0; i < allTags.length; i++) {
-    const tag = allTags[i] as string;
-    const r = rank[tagSlots[i] as number] as number;
-    const tagKept = keptFlags ? keptFlags[i] === 1 : (keptNames as ReadonlySet<string>).has(tag);
-    if (tagKept) keptTagList.push(tag);
-    if (!kept[r]) {
-      if (firstTag[r] === NONE) firstTag[r] = i;
-      else nextTag[lastTag[r] as number] = i;
-      lastTag[r] = i;
-    } else if (!tagKept) {
-      untag.push({ tag, image: store.ids[sorted[r] as number] as string });
-    }
-  }
-  let deletedTags = 0;
-  const del: DeleteOperation[] = new Array(deletions.order.length);
-  for (let i = 0; i < deletions.order.length; i++) {
-    const r = deletions.order[i] as number;
-    const slot = sorted[r] as number;
-    const tags: string[] = [];
-    for (let t = firstTag[r] as number; t !== NONE; t = nextTag[t] as number)
-      tags.push(allTags[t] as string);
-    deletedTags += tags.length;
-    const op: DeleteOperation = {
-      image: store.ids[slot] as string,
-      tags,
-      wave: deletions.wave[i] as number,
-    };
-    const mediaType = store.info[slot]?.mediaType;
-    if (mediaType !== undefined) op.mediaType = mediaType;
-    del[i] = op;
-  }
-
-  const { blobs, bytes } = reclaimableBlobs(store, sorted, kept);
-  return {
-    format: 'regprune.plan.v1',
-    keptTags: keptTagList,
-    untag,
-    delete: del,
-    keep,
-    blobs,
-    reclaimableBytes: bytes,
-    summary: {
-      images: n,
-      tags: allTags.length,
-      keptImages: keptCount,
-      deletedImages: del.length,
-      untaggedTags: untag.length,
-      deletedTags,
-    },
-    refused: null,
-    warnings: [],
-  };
+  return { kept, pred, predEdge, seedOf, keptCount: tail };
 }
 
 function detachedRanks(
@@ -235,45 +346,49 @@ function deleteOrder(
       indeg[t] = (indeg[t] as number) + 1;
     }
   }
+  // order doubles as the queue: a wave is a range of it, sorted by rank (= by id)
   const order = new Int32Array(count);
   const wave = new Int32Array(count);
-  let layer: number[] = [];
-  for (let r = 0; r < n; r++) if (!kept[r] && indeg[r] === 0) layer.push(r);
-  let at = 0;
+  let tail = 0;
+  for (let r = 0; r < n; r++) if (!kept[r] && indeg[r] === 0) order[tail++] = r;
+  let head = 0;
   let w = 0;
-  while (layer.length > 0) {
-    const next: number[] = [];
-    for (const r of layer) {
-      order[at] = r;
-      wave[at++] = w;
+  while (head < tail) {
+    const end = tail;
+    order.subarray(head, end).sort();
+    for (; head < end; head++) {
+      const r = order[head] as number;
+      wave[head] = w;
       const outs = store.out[sorted[r] as number];
       if (!outs) continue;
       for (const p of outs) {
         const t = rank[Math.floor(p / 4)] as number;
         if (kept[t]) continue;
         indeg[t] = (indeg[t] as number) - 1;
-        if (indeg[t] === 0) next.push(t);
+        if (indeg[t] === 0) order[tail++] = t;
       }
     }
-    layer = Array.from(Int32Array.from(next).sort());
     w++;
   }
   return { order, wave };
 }
 
-function reclaimableBlobs(
+/**
+ * The blobs only orphans need, sorted by id, with their sizes (-1 when unknown) read now, and the
+ * sum of the known sizes.
+ */
+function freedBlobs(
   store: GraphStore,
   sorted: Int32Array,
   kept: Uint8Array,
-): { blobs: ReclaimableBlob[]; bytes: number } {
+): { order: Int32Array; sizes: Float64Array; ids: readonly string[]; bytes: number } {
   const needed = new Uint8Array(store.blobIds.length);
   for (let r = 0; r < sorted.length; r++) {
     if (!kept[r]) continue;
     const list = store.imageBlobs[sorted[r] as number];
     if (list) for (const p of list) needed[p >> 1] = 1;
   }
-  const ids = store.blobIds;
-  const freed = new Int32Array(ids.length);
+  const freed = new Int32Array(store.blobIds.length);
   let count = 0;
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
@@ -286,15 +401,14 @@ function reclaimableBlobs(
       freed[count++] = b;
     }
   }
-  const order = freed.subarray(0, count);
-  sortByKeys(order, store.blobKey, ids);
+  const order = freed.slice(0, count);
+  sortByKeys(order, store.blobKey, store.blobIds);
+  const sizes = new Float64Array(count);
   let bytes = 0;
-  const blobs: ReclaimableBlob[] = new Array(order.length);
-  for (let i = 0; i < order.length; i++) {
-    const b = order[i] as number;
-    const size = store.blobSize[b];
+  for (let i = 0; i < count; i++) {
+    const size = store.blobSize[order[i] as number];
+    sizes[i] = size ?? -1;
     if (size !== undefined) bytes += size;
-    blobs[i] = { id: ids[b] as string, size: size ?? null };
   }
-  return { blobs, bytes };
+  return { order, sizes, ids: store.blobIds, bytes };
 }

@@ -1,7 +1,8 @@
 import { PlanMismatchError } from './errors/plan-mismatch-error.js';
 import { UnknownTagError } from './errors/unknown-tag-error.js';
 import { type ImageGraph, storeOf } from './image-graph.js';
-import { computePlan, type Seed } from './plan-engine.js';
+import { defineLazySection } from './lazy-sections.js';
+import { computePlan } from './plan-engine.js';
 import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
 import { planWithPolicy } from './policy/plan-policy.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
@@ -26,10 +27,13 @@ export function resolveKeepTags(graph: ImageGraph, keepTags: KeepTags): Set<stri
 }
 
 /**
- * The keep list resolved against the graph's sorted tags: a flag per tag position and the seeds in
- * tag order. One map lookup per named tag; no set of names and no sort.
+ * The keep list resolved against the graph's sorted tags: a flag per tag position and the kept
+ * positions in tag order (the roots). One map lookup per named tag; no set of names and no sort.
  */
-function keptTagSeeds(graph: ImageGraph, keepTags: KeepTags): { flags: Uint8Array; seeds: Seed[] } {
+function keptTagRoots(
+  graph: ImageGraph,
+  keepTags: KeepTags,
+): { flags: Uint8Array; roots: Int32Array } {
   const store = storeOf(graph);
   const allTags = store.sortedTags();
   const flags = new Uint8Array(allTags.length);
@@ -47,14 +51,10 @@ function keptTagSeeds(graph: ImageGraph, keepTags: KeepTags): { flags: Uint8Arra
     if (unknown.length > 0)
       throw new UnknownTagError([...new Set(unknown)].sort(compareIds), allTags.length);
   }
-  const tagSlots = store.sortedTagSlots();
-  const seeds: Seed[] = [];
-  for (let i = 0; i < allTags.length; i++) {
-    if (!flags[i]) continue;
-    const slot = tagSlots[i] as number;
-    seeds.push({ image: store.ids[slot] as string, tag: allTags[i] as string, slot });
-  }
-  return { flags, seeds };
+  const roots = new Int32Array(allTags.length);
+  let count = 0;
+  for (let i = 0; i < allTags.length; i++) if (flags[i]) roots[count++] = i;
+  return { flags, roots: roots.subarray(0, count) };
 }
 
 /**
@@ -71,8 +71,8 @@ function keptTagSeeds(graph: ImageGraph, keepTags: KeepTags): { flags: Uint8Arra
  * ```
  */
 export function orphanedImages(graph: ImageGraph, keepTags: KeepTags): string[] {
-  const { flags, seeds } = keptTagSeeds(graph, keepTags);
-  return sortIds(computePlan(graph, seeds, flags).delete.map((op) => op.image));
+  const { flags, roots } = keptTagRoots(graph, keepTags);
+  return sortIds(computePlan(graph, roots, flags).delete.map((op) => op.image));
 }
 
 /** Decision reason of a tag in a keep list (the keep-list form of {@link planCleanup}). */
@@ -123,20 +123,23 @@ export function planCleanup(
   options: PolicyPlanOptions = {},
 ): CleanupPlan {
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
-  const { flags, seeds } = keptTagSeeds(graph, keep);
-  const plan = computePlan(graph, seeds, flags);
+  const { flags, roots } = keptTagRoots(graph, keep);
+  const plan = computePlan(graph, roots, flags);
   const allTags = storeOf(graph).sortedTags();
-  const decisions: TagDecision[] = new Array(allTags.length);
-  for (let i = 0; i < allTags.length; i++) {
-    const listed = flags[i] === 1;
-    decisions[i] = {
-      tag: allTags[i] as string,
-      kept: listed,
-      rule: null,
-      reason: listed ? LISTED : NOT_LISTED,
-    };
-  }
-  plan.tagDecisions = decisions;
+  plan.tagDecisions = [];
+  defineLazySection(plan, 'tagDecisions', () => {
+    const decisions: TagDecision[] = new Array(allTags.length);
+    for (let i = 0; i < allTags.length; i++) {
+      const listed = flags[i] === 1;
+      decisions[i] = {
+        tag: allTags[i] as string,
+        kept: listed,
+        rule: null,
+        reason: listed ? LISTED : NOT_LISTED,
+      };
+    }
+    return decisions;
+  });
   return plan;
 }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   applyPlanToGraph,
@@ -155,6 +156,41 @@ describe('planCleanup on registry-shaped graphs', () => {
     expect(() => applyPlanToGraph(moved, plan)).toThrow(
       /tagged new, which the plan did not expect/,
     );
+  });
+});
+
+describe('plan sections built on first read', () => {
+  it('serialise, spread and clone like plain arrays, in the same field order', () => {
+    const plan = planCleanup(multiArch(), ['latest']);
+    const json = JSON.stringify(plan);
+    expect(Object.keys(JSON.parse(json))).toEqual([
+      'format',
+      'keptTags',
+      'untag',
+      'delete',
+      'keep',
+      'blobs',
+      'reclaimableBytes',
+      'summary',
+      'refused',
+      'warnings',
+      'tagDecisions',
+    ]);
+    expect(JSON.stringify({ ...plan })).toBe(json);
+    expect(JSON.stringify(structuredClone(plan))).toBe(json);
+    expect(plan.delete.map((op) => op.image)).toEqual(['oldSig', 'old']);
+    expect(plan.keep).toBe(plan.keep); // built once, then the same array
+  });
+
+  it('can be replaced by assignment, and console.log shows values, not getters', () => {
+    const plan = planCleanup(multiArch(), ['latest']);
+    plan.delete = [];
+    expect(plan.delete).toEqual([]);
+    plan.keep.pop();
+    expect(plan.keep).toHaveLength(plan.summary.keptImages - 1);
+    const shown = inspect(plan, { depth: 1 });
+    expect(shown).not.toContain('Getter');
+    expect(shown).toContain("keptTags: [ 'latest' ]");
   });
 });
 

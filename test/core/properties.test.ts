@@ -199,4 +199,32 @@ describe('plan properties over random graphs of every edge kind', () => {
       runs,
     );
   });
+
+  it('sections read after the graph changed still describe the graph as it was planned', () => {
+    const mutation = fc.record({
+      drop: fc.nat(23),
+      relabel: fc.nat(23),
+      newTagOn: fc.nat(23),
+      blob: fc.nat(12),
+    });
+    fc.assert(
+      fc.property(specArb, mutation, (spec, m) => {
+        const keep = keptTagsOf(spec);
+        const g = build(spec);
+        const expected = JSON.stringify(planCleanup(build(spec), keep));
+        const plan = planCleanup(g, keep); // no section read yet
+        // change every part a section is built from: images, tags, edges, blob sizes, info
+        g.addImage('late', { mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+        const target = id(m.newTagOn % spec.n);
+        g.setTag('late-tag', target);
+        for (const t of spec.tags.slice(0, 2)) g.setTag(t.name, 'late');
+        g.addParent('late', target);
+        g.addBlob(target, `sha256:${m.blob}`, { role: 'layer', size: 1 });
+        g.addImage(id(m.relabel % spec.n), { mediaType: 'changed' });
+        g.removeImage(id(m.drop % spec.n));
+        expect(JSON.stringify(plan)).toBe(expected);
+      }),
+      runs,
+    );
+  });
 });
