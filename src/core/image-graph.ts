@@ -1,4 +1,5 @@
 import { DirectedGraph } from 'graphology';
+import { AdjacencyLists } from './adjacency.js';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
@@ -44,9 +45,12 @@ export interface GraphEdgeAttributes {
 export interface GraphStore {
   readonly ids: readonly (string | undefined)[];
   readonly info: readonly (ImageInfo | undefined)[];
-  readonly out: readonly (number[] | undefined)[];
-  readonly in: readonly (number[] | undefined)[];
-  readonly imageBlobs: readonly (number[] | undefined)[];
+  /** Outgoing image edges per slot, packed as `target * 4 + kind`. */
+  readonly out: AdjacencyLists;
+  /** Incoming image edges per slot, packed as `source * 4 + kind`. */
+  readonly in: AdjacencyLists;
+  /** Blobs per image slot, packed as `blobSlot * 2 + (role === 'layer' ? 1 : 0)`. */
+  readonly imageBlobs: AdjacencyLists;
   readonly blobIds: readonly string[];
   readonly blobSize: readonly (number | undefined)[];
   /** Each blob's {@link digestSortKey}, so plans sort freed blobs without reading their ids. */
@@ -99,11 +103,11 @@ export class ImageGraph {
   readonly #ids: (string | undefined)[] = [];
   readonly #info: (ImageInfo | undefined)[] = [];
   /** Outgoing image edges per slot, packed as `target * 4 + kind`. */
-  readonly #out: (number[] | undefined)[] = [];
+  readonly #out = new AdjacencyLists();
   /** Incoming image edges per slot, packed as `source * 4 + kind`. */
-  readonly #in: (number[] | undefined)[] = [];
+  readonly #in = new AdjacencyLists();
   /** Blobs per image slot, packed as `blobSlot * 2 + (role === 'layer' ? 1 : 0)`. */
-  readonly #imageBlobs: (number[] | undefined)[] = [];
+  readonly #imageBlobs = new AdjacencyLists();
   readonly #blobSlotOf = new Map<string, number>();
   readonly #blobIds: string[] = [];
   readonly #blobSize: (number | undefined)[] = [];
@@ -175,9 +179,9 @@ export class ImageGraph {
     this.#slotOf.set(id, slot);
     this.#ids.push(id);
     this.#info.push(info ? { ...info } : undefined);
-    this.#out.push(undefined);
-    this.#in.push(undefined);
-    this.#imageBlobs.push(undefined);
+    this.#out.ensureSlots(slot + 1);
+    this.#in.ensureSlots(slot + 1);
+    this.#imageBlobs.ensureSlots(slot + 1);
     this.#tagsBySlot.push(undefined);
     this.#liveCount++;
     this.#sorted = undefined;
@@ -256,12 +260,10 @@ export class ImageGraph {
       this.#view?.mergeNodeAttributes(blobId, { size });
     }
     const packed = blob * 2 + (role === 'layer' ? 1 : 0);
-    const list = this.#imageBlobs[slot];
-    if (!list) this.#imageBlobs[slot] = [packed];
-    else if (!list.includes(packed)) {
-      if (list.includes(packed ^ 1)) return; // same blob in the other role: one need is enough
-      list.push(packed);
-    } else return;
+    const links = this.#imageBlobs;
+    // the same blob in the other role too: one need is enough
+    if (links.includes(slot, packed) || links.includes(slot, packed ^ 1)) return;
+    links.add(slot, packed);
     if (this.#view && !this.#view.hasEdge(image, blobId)) {
       this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role });
     }
@@ -348,9 +350,9 @@ export class ImageGraph {
   /** The blobs `image` needs, sorted by id. */
   blobsOf(image: string): BlobRef[] {
     const slot = this.#slotOf.get(image);
-    const list = slot === undefined ? undefined : this.#imageBlobs[slot];
-    if (!list) return [];
-    return list
+    if (slot === undefined) return [];
+    return this.#imageBlobs
+      .values(slot)
       .map((p) => ({
         id: this.#blobIds[p >> 1] as string,
         role: (p & 1 ? 'layer' : 'config') as BlobRole,
@@ -384,13 +386,13 @@ export class ImageGraph {
       this.#sortedTagIndex = undefined;
     }
     this.#tagsBySlot[slot] = undefined;
-    for (const packed of this.#out[slot] ?? [])
-      removePacked(this.#in, Math.floor(packed / 4), slot * 4 + (packed % 4));
-    for (const packed of this.#in[slot] ?? [])
-      removePacked(this.#out, Math.floor(packed / 4), slot * 4 + (packed % 4));
-    this.#out[slot] = undefined;
-    this.#in[slot] = undefined;
-    this.#imageBlobs[slot] = undefined;
+    for (const packed of this.#out.values(slot))
+      this.#in.remove(Math.floor(packed / 4), slot * 4 + (packed % 4));
+    for (const packed of this.#in.values(slot))
+      this.#out.remove(Math.floor(packed / 4), slot * 4 + (packed % 4));
+    this.#out.clear(slot);
+    this.#in.clear(slot);
+    this.#imageBlobs.clear(slot);
     this.#info[slot] = undefined;
     this.#ids[slot] = undefined;
     this.#slotOf.delete(id);
@@ -418,8 +420,8 @@ export class ImageGraph {
       const entry: ImageGraphJSON['images'][number] = { id };
       const info = this.#info[slot];
       if (info) entry.info = structuredClone(info);
-      const blobs = this.#imageBlobs[slot];
-      if (blobs) {
+      const blobs = this.#imageBlobs.values(slot);
+      if (blobs.length > 0) {
         entry.blobs = blobs
           .map((p): [string, BlobRole] => {
             usedBlobs.add(p >> 1);
@@ -428,7 +430,7 @@ export class ImageGraph {
           .sort((a, b) => compareIds(a[0], b[0]));
       }
       images.push(entry);
-      for (const packed of this.#out[slot] ?? []) {
+      for (const packed of this.#out.values(slot)) {
         (buckets[packed % 4] as Array<[string, string]>).push([
           id,
           this.#ids[Math.floor(packed / 4)] as string,
@@ -565,17 +567,15 @@ export class ImageGraph {
         `${name} edge from ${JSON.stringify(from)} to itself`,
       );
     }
-    const outs = this.#out[a];
-    if (outs) {
-      for (const packed of outs) {
-        if (Math.floor(packed / 4) !== b) continue;
-        if (packed % 4 === kind) return;
-        throw new InvalidEdgeError(
-          'EDGE_CONFLICT',
-          [from, to],
-          `${JSON.stringify(from)} → ${JSON.stringify(to)} is already a ${KIND_NAMES[packed % 4]} edge; cannot also be a ${name} edge`,
-        );
-      }
+    const outs = this.#out;
+    for (const packed of outs.values(a)) {
+      if (Math.floor(packed / 4) !== b) continue;
+      if (packed % 4 === kind) return;
+      throw new InvalidEdgeError(
+        'EDGE_CONFLICT',
+        [from, to],
+        `${JSON.stringify(from)} → ${JSON.stringify(to)} is already a ${KIND_NAMES[packed % 4]} edge; cannot also be a ${name} edge`,
+      );
     }
     if (checkCycle) {
       const cycle = this.#pathBetween(b, a);
@@ -588,11 +588,8 @@ export class ImageGraph {
         );
       }
     }
-    if (outs) outs.push(b * 4 + kind);
-    else this.#out[a] = [b * 4 + kind];
-    const ins = this.#in[b];
-    if (ins) ins.push(a * 4 + kind);
-    else this.#in[b] = [a * 4 + kind];
+    outs.add(a, b * 4 + kind);
+    this.#in.add(b, a * 4 + kind);
     this.#view?.addDirectedEdge(from, to, { kind: name });
   }
 
@@ -607,7 +604,7 @@ export class ImageGraph {
         for (let s = slot; s !== -1; s = prev.get(s) as number) path.push(s);
         return path.reverse();
       }
-      for (const packed of this.#out[slot] ?? []) {
+      for (const packed of this.#out.values(slot)) {
         const next = Math.floor(packed / 4);
         if (!prev.has(next)) {
           prev.set(next, slot);
@@ -621,10 +618,11 @@ export class ImageGraph {
   /** Kahn's algorithm over all image edges; reports one cycle when there is one. */
   #assertAcyclic(): void {
     const n = this.#ids.length;
+    const { head, next, value } = this.#out;
     const indeg = new Int32Array(n);
     for (let s = 0; s < n; s++)
-      for (const p of this.#out[s] ?? []) {
-        const t = Math.floor(p / 4);
+      for (let e = head[s] as number; e !== -1; e = next[e] as number) {
+        const t = Math.floor((value[e] as number) / 4);
         indeg[t] = (indeg[t] as number) + 1;
       }
     const queue: number[] = [];
@@ -633,8 +631,8 @@ export class ImageGraph {
     while (queue.length > 0) {
       const s = queue.pop() as number;
       seen++;
-      for (const p of this.#out[s] ?? []) {
-        const t = Math.floor(p / 4);
+      for (let e = head[s] as number; e !== -1; e = next[e] as number) {
+        const t = Math.floor((value[e] as number) / 4);
         indeg[t] = (indeg[t] as number) - 1;
         if (indeg[t] === 0) queue.push(t);
       }
@@ -647,20 +645,22 @@ export class ImageGraph {
     while (!at.has(s)) {
       at.set(s, order.length);
       order.push(s);
-      const next = (this.#out[s] ?? [])
+      const forward = this.#out
+        .values(s)
         .map((p) => Math.floor(p / 4))
         .find((t) => (indeg[t] as number) > 0);
-      s = next as number;
+      s = forward as number;
     }
     const ids = [...order.slice(at.get(s)), s].map((x) => this.#ids[x] as string);
     throw new InvalidEdgeError('CYCLE', ids, `the edges form a cycle: ${ids.join(' → ')}`);
   }
 
-  #neighbours(id: string, kind: ImageEdgeKind, lists: (number[] | undefined)[]): string[] {
+  #neighbours(id: string, kind: ImageEdgeKind, lists: AdjacencyLists): string[] {
     const slot = this.#slotOf.get(id);
     if (slot === undefined) return [];
     const k = KIND_NAMES.indexOf(kind);
-    return (lists[slot] ?? [])
+    return lists
+      .values(slot)
       .filter((p) => p % 4 === k)
       .map((p) => this.#ids[Math.floor(p / 4)] as string)
       .sort(compareIds);
@@ -751,12 +751,12 @@ export class ImageGraph {
     }
     for (const slot of this.#sortedSlots()) {
       const from = this.#ids[slot] as string;
-      for (const p of this.#out[slot] ?? []) {
+      for (const p of this.#out.values(slot)) {
         view.addDirectedEdge(from, this.#ids[Math.floor(p / 4)] as string, {
           kind: KIND_NAMES[p % 4] as ImageEdgeKind,
         });
       }
-      for (const p of this.#imageBlobs[slot] ?? []) {
+      for (const p of this.#imageBlobs.values(slot)) {
         view.addDirectedEdge(from, this.#blobIds[p >> 1] as string, {
           kind: 'blob',
           role: p & 1 ? 'layer' : 'config',
@@ -765,14 +765,6 @@ export class ImageGraph {
     }
     return view;
   }
-}
-
-function removePacked(lists: (number[] | undefined)[], slot: number, packed: number): void {
-  const list = lists[slot];
-  if (!list) return;
-  const i = list.indexOf(packed);
-  if (i >= 0) list.splice(i, 1);
-  if (list.length === 0) lists[slot] = undefined;
 }
 
 function checkId(id: unknown, what: string): void {

@@ -272,6 +272,8 @@ function keptSet(
     seedOf[r] = roots.index[i] as number;
     queue[tail++] = r;
   }
+  const { head: outHead, next: outNext, value: outValue } = store.out;
+  const { head: inHead, next: inNext, value: inValue } = store.in;
   let head = 0;
   while (head < tail) {
     const end = tail;
@@ -280,28 +282,24 @@ function keptSet(
     for (; head < end; head++) {
       const r = queue[head] as number;
       const slot = sorted[r] as number;
-      const outs = store.out[slot];
-      if (outs) {
-        for (const p of outs) {
-          const t = rank[Math.floor(p / 4)] as number;
-          if (kept[t]) continue;
-          kept[t] = 1;
-          pred[t] = r;
-          predEdge[t] = p % 4;
-          queue[tail++] = t;
-        }
+      for (let e = outHead[slot] as number; e !== NONE; e = outNext[e] as number) {
+        const p = outValue[e] as number;
+        const t = rank[p >> 2] as number;
+        if (kept[t]) continue;
+        kept[t] = 1;
+        pred[t] = r;
+        predEdge[t] = p & 3;
+        queue[tail++] = t;
       }
-      const ins = store.in[slot];
-      if (ins) {
-        for (const p of ins) {
-          if (p % 4 !== KIND_REFERRER) continue;
-          const t = rank[Math.floor(p / 4)] as number;
-          if (kept[t] || detached?.[t]) continue;
-          kept[t] = 1;
-          pred[t] = r;
-          predEdge[t] = 3;
-          queue[tail++] = t;
-        }
+      for (let e = inHead[slot] as number; e !== NONE; e = inNext[e] as number) {
+        const p = inValue[e] as number;
+        if ((p & 3) !== KIND_REFERRER) continue;
+        const t = rank[p >> 2] as number;
+        if (kept[t] || detached?.[t]) continue;
+        kept[t] = 1;
+        pred[t] = r;
+        predEdge[t] = 3;
+        queue[tail++] = t;
       }
     }
   }
@@ -317,8 +315,8 @@ function detachedRanks(
   const out = new Uint8Array(sorted.length);
   for (let r = 0; r < sorted.length; r++) {
     const slot = sorted[r] as number;
-    const outs = store.out[slot];
-    if (outs?.some((p) => p % 4 === KIND_REFERRER) && detach(store.ids[slot] as string)) out[r] = 1;
+    const isReferrer = store.out.values(slot).some((p) => p % 4 === KIND_REFERRER);
+    if (isReferrer && detach(store.ids[slot] as string)) out[r] = 1;
   }
   return out;
 }
@@ -336,13 +334,12 @@ function deleteOrder(
   count: number,
 ): { order: Int32Array; wave: Int32Array } {
   const n = sorted.length;
+  const { head: outHead, next: outNext, value: outValue } = store.out;
   const indeg = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     if (kept[r]) continue;
-    const outs = store.out[sorted[r] as number];
-    if (!outs) continue;
-    for (const p of outs) {
-      const t = rank[Math.floor(p / 4)] as number;
+    for (let e = outHead[sorted[r] as number] as number; e !== NONE; e = outNext[e] as number) {
+      const t = rank[(outValue[e] as number) >> 2] as number;
       indeg[t] = (indeg[t] as number) + 1;
     }
   }
@@ -359,10 +356,8 @@ function deleteOrder(
     for (; head < end; head++) {
       const r = order[head] as number;
       wave[head] = w;
-      const outs = store.out[sorted[r] as number];
-      if (!outs) continue;
-      for (const p of outs) {
-        const t = rank[Math.floor(p / 4)] as number;
+      for (let e = outHead[sorted[r] as number] as number; e !== NONE; e = outNext[e] as number) {
+        const t = rank[(outValue[e] as number) >> 2] as number;
         if (kept[t]) continue;
         indeg[t] = (indeg[t] as number) - 1;
         if (indeg[t] === 0) order[tail++] = t;
@@ -382,20 +377,19 @@ function freedBlobs(
   sorted: Int32Array,
   kept: Uint8Array,
 ): { order: Int32Array; sizes: Float64Array; ids: readonly string[]; bytes: number } {
+  const { head, next, value } = store.imageBlobs;
   const needed = new Uint8Array(store.blobIds.length);
   for (let r = 0; r < sorted.length; r++) {
     if (!kept[r]) continue;
-    const list = store.imageBlobs[sorted[r] as number];
-    if (list) for (const p of list) needed[p >> 1] = 1;
+    for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number)
+      needed[(value[e] as number) >> 1] = 1;
   }
   const freed = new Int32Array(store.blobIds.length);
   let count = 0;
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
-    const list = store.imageBlobs[sorted[r] as number];
-    if (!list) continue;
-    for (const p of list) {
-      const b = p >> 1;
+    for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number) {
+      const b = (value[e] as number) >> 1;
       if (needed[b]) continue;
       needed[b] = 1; // count each blob once
       freed[count++] = b;

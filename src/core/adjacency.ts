@@ -1,0 +1,95 @@
+const END = -1;
+
+/**
+ * A list of small integers per slot (an image's packed edges or blob links), kept in insertion
+ * order as linked entries in growable typed arrays. A million images then cost a few typed arrays
+ * instead of millions of small JS arrays, which is what made building and planning large graphs
+ * spend its time in the garbage collector.
+ *
+ * Hot loops walk a list directly: `for (let e = head[slot]; e !== -1; e = next[e]) value[e]`.
+ * The arrays are replaced when they grow, so read them after the last change.
+ * @internal
+ */
+export class AdjacencyLists {
+  /** First entry of each slot's list, or -1. */
+  head: Int32Array;
+  /** Last entry of each slot's list, or -1. */
+  tail: Int32Array;
+  /** The entry after each entry in its list, or -1. */
+  next: Int32Array;
+  /** Each entry's value. */
+  value: Int32Array;
+  #used = 0;
+
+  constructor(slots = 16, entries = 16) {
+    this.head = new Int32Array(slots).fill(END);
+    this.tail = new Int32Array(slots).fill(END);
+    this.next = new Int32Array(entries);
+    this.value = new Int32Array(entries);
+  }
+
+  /** Makes room for slots `0 … count - 1` (new slots start empty). */
+  ensureSlots(count: number): void {
+    if (count <= this.head.length) return;
+    const size = Math.max(count, this.head.length * 2);
+    this.head = grown(this.head, size, END);
+    this.tail = grown(this.tail, size, END);
+  }
+
+  /** Appends `v` to `slot`'s list. */
+  add(slot: number, v: number): void {
+    if (this.#used === this.next.length) {
+      const size = this.next.length * 2;
+      this.next = grown(this.next, size, 0);
+      this.value = grown(this.value, size, 0);
+    }
+    const e = this.#used++;
+    this.value[e] = v;
+    this.next[e] = END;
+    const last = this.tail[slot] as number;
+    if (last === END) this.head[slot] = e;
+    else this.next[last] = e;
+    this.tail[slot] = e;
+  }
+
+  /** Whether `slot`'s list holds `v`. */
+  includes(slot: number, v: number): boolean {
+    for (let e = this.head[slot] as number; e !== END; e = this.next[e] as number)
+      if (this.value[e] === v) return true;
+    return false;
+  }
+
+  /** Removes the first `v` from `slot`'s list, keeping the order of the rest. */
+  remove(slot: number, v: number): void {
+    let prev = END;
+    for (let e = this.head[slot] as number; e !== END; prev = e, e = this.next[e] as number) {
+      if (this.value[e] !== v) continue;
+      const after = this.next[e] as number;
+      if (prev === END) this.head[slot] = after;
+      else this.next[prev] = after;
+      if (this.tail[slot] === e) this.tail[slot] = prev;
+      return;
+    }
+  }
+
+  /** Empties `slot`'s list (its entries are not reused). */
+  clear(slot: number): void {
+    this.head[slot] = END;
+    this.tail[slot] = END;
+  }
+
+  /** `slot`'s list as an array, in insertion order. */
+  values(slot: number): number[] {
+    const out: number[] = [];
+    for (let e = this.head[slot] as number; e !== END; e = this.next[e] as number)
+      out.push(this.value[e] as number);
+    return out;
+  }
+}
+
+function grown(array: Int32Array, size: number, fill: number): Int32Array {
+  const bigger = new Int32Array(size);
+  bigger.set(array);
+  if (fill !== 0) bigger.fill(fill, array.length);
+  return bigger;
+}
