@@ -36,6 +36,14 @@ export class AdjacencyLists {
     this.tail = grown(this.tail, size, END);
   }
 
+  /** Makes room for `count` more entries at once (bulk loads grow once instead of doubling). */
+  reserve(count: number): void {
+    const size = this.#used + count;
+    if (size <= this.next.length) return;
+    this.next = grown(this.next, size, 0);
+    this.value = grown(this.value, size, 0);
+  }
+
   /** Appends `v` to `slot`'s list. */
   add(slot: number, v: number): void {
     if (this.#used === this.next.length) {

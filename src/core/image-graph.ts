@@ -162,6 +162,12 @@ export class ImageGraph {
    * @throws {InvalidGraphError} when `id` is empty or already names a blob.
    */
   addImage(id: string, info?: ImageInfo): this {
+    this.#addImageSlot(id, info);
+    return this;
+  }
+
+  /** {@link ImageGraph.addImage}, returning the image's slot. */
+  #addImageSlot(id: string, info: ImageInfo | undefined): number {
     const existing = this.#slotOf.get(id);
     if (existing !== undefined) {
       if (info) {
@@ -169,7 +175,7 @@ export class ImageGraph {
         this.#info[existing] = merged;
         this.#view?.mergeNodeAttributes(id, { info: merged });
       }
-      return this;
+      return existing;
     }
     checkId(id, 'image id');
     if (this.#blobSlotOf.has(id)) {
@@ -186,7 +192,7 @@ export class ImageGraph {
     this.#liveCount++;
     this.#sorted = undefined;
     this.#view?.addNode(id, info ? { kind: 'image', info: { ...info } } : { kind: 'image' });
-    return this;
+    return slot;
   }
 
   /** `child` is built on `parent`. @throws {UnknownImageError} {@link InvalidEdgeError} */
@@ -219,7 +225,7 @@ export class ImageGraph {
         [image],
         `addBlob(${JSON.stringify(image)}, ${JSON.stringify(blobId)})`,
       );
-    this.#linkBlob(slot, image, blobId, options.role, options.size);
+    this.#linkBlob(slot, image, blobId, options.role, options.size, this.#blobSlotOf.get(blobId));
     return this;
   }
 
@@ -230,6 +236,8 @@ export class ImageGraph {
     blobId: string,
     role: BlobRole,
     size: number | undefined,
+    known: number | undefined,
+    checkImageIds = true,
   ): void {
     if (role !== 'config' && role !== 'layer') {
       throw new InvalidGraphError(
@@ -243,10 +251,10 @@ export class ImageGraph {
         `must be a non-negative integer, got ${String(size)}`,
       );
     }
-    let blob = this.#blobSlotOf.get(blobId);
+    let blob = known;
     if (blob === undefined) {
       checkId(blobId, 'blob id');
-      if (this.#slotOf.has(blobId)) {
+      if (checkImageIds && this.#slotOf.has(blobId)) {
         throw new InvalidGraphError('blob id', `${JSON.stringify(blobId)} is already an image id`);
       }
       blob = this.#blobIds.length;
@@ -473,18 +481,18 @@ export class ImageGraph {
     // Paths for error messages are built only when a check fails: building them for every valid
     // entry would cost more than the checks themselves on large graphs.
     const slots = new Int32Array(images.length);
+    g.#reserve(data, images);
     for (let i = 0; i < images.length; i++) {
       const raw = images[i];
       const entry = isObject(raw) ? raw : expectObject(raw, `$.images[${i}]`);
       const id = isId(entry.id) ? entry.id : expectString(entry.id, `$.images[${i}].id`);
       const info = entry.info;
-      g.addImage(
+      slots[i] = g.#addImageSlot(
         id,
         info === undefined
           ? undefined
           : ((isObject(info) ? info : expectObject(info, `$.images[${i}].info`)) as ImageInfo),
       );
-      slots[i] = g.#slotOf.get(id) as number;
     }
     for (let i = 0; i < images.length; i++) {
       const entry = images[i] as Record<string, unknown>;
@@ -517,9 +525,12 @@ export class ImageGraph {
           blobId,
           pair[1] as BlobRole,
           size as number | undefined,
+          known,
+          false,
         );
       }
     }
+    g.#assertNoBlobIsAnImage();
     const kinds: Array<[string, number]> = [
       ['parents', KIND_PARENT],
       ['children', KIND_CHILD],
@@ -591,6 +602,44 @@ export class ImageGraph {
     outs.add(a, b * 4 + kind);
     this.#in.add(b, a * 4 + kind);
     this.#view?.addDirectedEdge(from, to, { kind: name });
+  }
+
+  /**
+   * Sizes the adjacency arrays for a whole JSON graph up front: growing them by doubling allocates
+   * large buffers again and again, and each one can set off a full garbage collection.
+   */
+  #reserve(data: Record<string, unknown>, images: unknown[]): void {
+    const slots = this.#ids.length + images.length;
+    this.#out.ensureSlots(slots);
+    this.#in.ensureSlots(slots);
+    this.#imageBlobs.ensureSlots(slots);
+    let links = 0;
+    for (const entry of images) {
+      const blobs = isObject(entry) ? entry.blobs : undefined;
+      if (Array.isArray(blobs)) links += blobs.length;
+    }
+    this.#imageBlobs.reserve(links);
+    let edges = 0;
+    for (const field of ['parents', 'children', 'referrers']) {
+      const pairs = data[field];
+      if (Array.isArray(pairs)) edges += pairs.length;
+    }
+    this.#out.reserve(edges);
+    this.#in.reserve(edges);
+  }
+
+  /**
+   * The check {@link ImageGraph.addBlob} makes per new blob, done once for a bulk load: looking up
+   * each id of the smaller set in the other's map costs far less than one lookup per blob.
+   */
+  #assertNoBlobIsAnImage(): void {
+    const clash =
+      this.#liveCount <= this.#blobIds.length
+        ? this.#ids.find((id) => id !== undefined && this.#blobSlotOf.has(id))
+        : this.#blobIds.find((id) => this.#slotOf.has(id));
+    if (clash !== undefined) {
+      throw new InvalidGraphError('blob id', `${JSON.stringify(clash)} is already an image id`);
+    }
   }
 
   /** A path of slots from `start` to `goal` over outgoing edges, or undefined. */

@@ -90,6 +90,25 @@ describe('ImageGraph', () => {
     );
   });
 
+  it('fromJSON rejects a blob id equal to an image id, with few or many blobs', () => {
+    const json = (blobCount: number) => ({
+      format: 'regprune.graph.v1',
+      images: [
+        { id: 'A', blobs: [['B', 'layer']] },
+        {
+          id: 'B',
+          blobs: Array.from({ length: blobCount }, (_, i) => [`sha256:${i}`, 'layer']),
+        },
+        { id: 'C' },
+        { id: 'D' },
+      ],
+    });
+    for (const count of [0, 10]) {
+      expect(() => ImageGraph.fromJSON(json(count))).toThrow(InvalidGraphError);
+      expect(() => ImageGraph.fromJSON(json(count))).toThrow(/"B" is already an image id/);
+    }
+  });
+
   it('toJSON is independent of insertion order and round-trips through fromJSON', () => {
     const build = (order: string[]) => {
       const g = new ImageGraph();
