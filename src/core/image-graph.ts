@@ -3,7 +3,7 @@ import { AdjacencyLists } from './adjacency.js';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
-import { compareIds, digestSortKey, sortByIds, sortIds } from './sort.js';
+import { compareIds, digestSortKey, sortByIds } from './sort.js';
 import type {
   BlobRef,
   BlobRole,
@@ -55,7 +55,6 @@ export interface GraphStore {
   readonly blobSize: readonly (number | undefined)[];
   /** Each blob's {@link digestSortKey}, so plans sort freed blobs without reading their ids. */
   readonly blobKey: readonly number[];
-  readonly tags: ReadonlyMap<string, number>;
   readonly slotOf: ReadonlyMap<string, number>;
   /** Live image slots sorted by image id (cached until the image set changes). */
   sortedSlots(): Int32Array;
@@ -65,8 +64,8 @@ export interface GraphStore {
   sortedTags(): readonly string[];
   /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
   sortedTagSlots(): Int32Array;
-  /** Each tag's position in {@link GraphStore.sortedTags} (cached with it). */
-  sortedTagIndex(): ReadonlyMap<string, number>;
+  /** A tag's position in {@link GraphStore.sortedTags}, or `undefined` when there is no such tag. */
+  sortedTagPosition(tag: string): number | undefined;
 }
 
 const stores = new WeakMap<ImageGraph, GraphStore>();
@@ -112,14 +111,19 @@ export class ImageGraph {
   readonly #blobIds: string[] = [];
   readonly #blobSize: (number | undefined)[] = [];
   readonly #blobKey: number[] = [];
+  /** Tag name → tag record; a record's name and image slot sit in the two arrays below. */
   readonly #tags = new Map<string, number>();
+  readonly #tagName: (string | undefined)[] = [];
+  readonly #tagSlot: number[] = [];
+  readonly #freeTagRecords: number[] = [];
   readonly #tagsBySlot: (string[] | undefined)[] = [];
   #liveCount = 0;
   #sorted: Int32Array | undefined;
   #sortedIds: string[] | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
-  #sortedTagIndex: Map<string, number> | undefined;
+  /** Each tag record's position in the sorted tag list (valid while that list is cached). */
+  #tagPosition: Int32Array | undefined;
   #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
 
   constructor() {
@@ -132,13 +136,12 @@ export class ImageGraph {
       blobIds: this.#blobIds,
       blobSize: this.#blobSize,
       blobKey: this.#blobKey,
-      tags: this.#tags,
       slotOf: this.#slotOf,
       sortedSlots: () => this.#sortedSlots(),
       sortedIds: () => this.#sortedIdList(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
-      sortedTagIndex: () => this.#sortedTagIndexMap(),
+      sortedTagPosition: (tag) => this.#sortedTagPosition(tag),
     });
   }
 
@@ -282,13 +285,18 @@ export class ImageGraph {
     const slot = this.#slotOf.get(image);
     if (slot === undefined) throw new UnknownImageError([image], `setTag(${JSON.stringify(tag)})`);
     checkId(tag, 'tag');
-    const old = this.#tags.get(tag);
-    if (old === slot) return this;
-    if (old !== undefined) this.#unlinkTag(tag, old);
-    else this.#sortedTags = undefined;
-    this.#sortedTagSlots = undefined;
-    this.#sortedTagIndex = undefined;
-    this.#tags.set(tag, slot);
+    let record = this.#tags.get(tag);
+    if (record !== undefined) {
+      const old = this.#tagSlot[record] as number;
+      if (old === slot) return this;
+      this.#unlinkTag(tag, old);
+    } else {
+      record = this.#freeTagRecords.pop() ?? this.#tagName.length;
+      this.#tagName[record] = tag;
+      this.#tags.set(tag, record);
+    }
+    this.#tagSlot[record] = slot;
+    this.#sortedTags = undefined;
     const list = this.#tagsBySlot[slot];
     if (list) list.push(tag);
     else this.#tagsBySlot[slot] = [tag];
@@ -298,20 +306,18 @@ export class ImageGraph {
 
   /** Removes a tag. The image stays. Returns whether the tag existed. */
   removeTag(tag: string): boolean {
-    const slot = this.#tags.get(tag);
-    if (slot === undefined) return false;
-    this.#tags.delete(tag);
-    this.#sortedTags = undefined;
-    this.#sortedTagSlots = undefined;
-    this.#sortedTagIndex = undefined;
+    const record = this.#tags.get(tag);
+    if (record === undefined) return false;
+    const slot = this.#tagSlot[record] as number;
+    this.#dropTagRecord(tag, record);
     this.#unlinkTag(tag, slot);
     return true;
   }
 
   /** The image a tag points at, or `undefined`. */
   tagTarget(tag: string): string | undefined {
-    const slot = this.#tags.get(tag);
-    return slot === undefined ? undefined : this.#ids[slot];
+    const record = this.#tags.get(tag);
+    return record === undefined ? undefined : this.#ids[this.#tagSlot[record] as number];
   }
 
   /** Tags pointing at `image`, sorted. Empty for an untagged or unknown image. */
@@ -387,12 +393,7 @@ export class ImageGraph {
     const slot = this.#slotOf.get(id);
     if (slot === undefined) return false;
     const tags = this.#tagsBySlot[slot];
-    if (tags) {
-      for (const tag of tags) this.#tags.delete(tag);
-      this.#sortedTags = undefined;
-      this.#sortedTagSlots = undefined;
-      this.#sortedTagIndex = undefined;
-    }
+    if (tags) for (const tag of tags) this.#dropTagRecord(tag, this.#tags.get(tag) as number);
     this.#tagsBySlot[slot] = undefined;
     for (const packed of this.#out.values(slot))
       this.#in.remove(Math.floor(packed / 4), slot * 4 + (packed % 4));
@@ -456,8 +457,10 @@ export class ImageGraph {
       if (size !== undefined) blobSizes[this.#blobIds[blob] as string] = size;
     }
     const tags: Record<string, string> = {};
-    for (const tag of this.#sortedTagList())
-      tags[tag] = this.#ids[this.#tags.get(tag) as number] as string;
+    const tagNames = this.#sortedTagList();
+    const tagSlots = this.#sortedTagSlotList();
+    for (let i = 0; i < tagNames.length; i++)
+      tags[tagNames[i] as string] = this.#ids[tagSlots[i] as number] as string;
     return { format: 'regprune.graph.v1', images, parents, children, referrers, blobSizes, tags };
   }
 
@@ -733,30 +736,47 @@ export class ImageGraph {
     else this.#view.removeNodeAttribute(id, 'tags');
   }
 
+  #dropTagRecord(tag: string, record: number): void {
+    this.#tags.delete(tag);
+    this.#tagName[record] = undefined;
+    this.#tagSlot[record] = -1;
+    this.#freeTagRecords.push(record);
+    this.#sortedTags = undefined;
+  }
+
+  /** Sorts the tag records by name once, filling the names, slots and positions together. */
   #sortedTagList(): string[] {
-    if (!this.#sortedTags) this.#sortedTags = sortIds([...this.#tags.keys()]);
-    return this.#sortedTags;
+    if (this.#sortedTags) return this.#sortedTags;
+    const names = this.#tagName;
+    const order = new Int32Array(this.#tags.size);
+    let at = 0;
+    for (let record = 0; record < names.length; record++)
+      if (names[record] !== undefined) order[at++] = record;
+    sortByIds(order, names);
+    const sorted: string[] = new Array(order.length);
+    const slots = new Int32Array(order.length);
+    const position = new Int32Array(names.length);
+    for (let i = 0; i < order.length; i++) {
+      const record = order[i] as number;
+      sorted[i] = names[record] as string;
+      slots[i] = this.#tagSlot[record] as number;
+      position[record] = i;
+    }
+    this.#sortedTags = sorted;
+    this.#sortedTagSlots = slots;
+    this.#tagPosition = position;
+    return sorted;
   }
 
   #sortedTagSlotList(): Int32Array {
-    if (!this.#sortedTagSlots) {
-      const names = this.#sortedTagList();
-      const slots = new Int32Array(names.length);
-      for (let i = 0; i < names.length; i++)
-        slots[i] = this.#tags.get(names[i] as string) as number;
-      this.#sortedTagSlots = slots;
-    }
-    return this.#sortedTagSlots;
+    this.#sortedTagList();
+    return this.#sortedTagSlots as Int32Array;
   }
 
-  #sortedTagIndexMap(): Map<string, number> {
-    if (!this.#sortedTagIndex) {
-      const names = this.#sortedTagList();
-      const index = new Map<string, number>();
-      for (let i = 0; i < names.length; i++) index.set(names[i] as string, i);
-      this.#sortedTagIndex = index;
-    }
-    return this.#sortedTagIndex;
+  #sortedTagPosition(tag: string): number | undefined {
+    this.#sortedTagList();
+    const record = this.#tags.get(tag);
+    return record === undefined ? undefined : (this.#tagPosition as Int32Array)[record];
   }
 
   #sortedSlots(): Int32Array {

@@ -40,11 +40,10 @@ function keptTagRoots(
   if (typeof keepTags === 'function') {
     for (let i = 0; i < allTags.length; i++) if (keepTags(allTags[i] as string)) flags[i] = 1;
   } else {
-    const index = store.sortedTagIndex();
     const names = typeof keepTags === 'string' ? [keepTags] : keepTags;
     const unknown: string[] = [];
     for (const name of names) {
-      const i = index.get(name);
+      const i = store.sortedTagPosition(name);
       if (i !== undefined) flags[i] = 1;
       else unknown.push(name);
     }

@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ImageGraph,
   InvalidEdgeError,
   InvalidGraphError,
+  planCleanup,
   RegpruneError,
   UnknownImageError,
 } from '../../src/index.js';
@@ -180,5 +182,58 @@ describe('ImageGraph', () => {
     expect(g.sourcesOf('A', 'parent')).toEqual([]);
     expect(g.hasTag('t')).toBe(false);
     expect(g.removeImage('B')).toBe(false);
+  });
+});
+
+describe('tags under any sequence of set, move, remove and image removal', () => {
+  it('tags, targets, tagsOf and keep-by-name plans match a plain map of the same changes', () => {
+    const images = ['A', 'B', 'C', 'D'];
+    const step = fc.oneof(
+      fc.record({
+        op: fc.constant('set' as const),
+        tag: fc.constantFrom('t1', 't2', 't3', 't4', 't5'),
+        image: fc.constantFrom(...images),
+      }),
+      fc.record({ op: fc.constant('remove' as const), tag: fc.constantFrom('t1', 't2', 't3') }),
+      fc.record({ op: fc.constant('drop' as const), image: fc.constantFrom(...images) }),
+      fc.record({ op: fc.constant('plan' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const g = new ImageGraph();
+        const model = new Map<string, string>();
+        const alive = new Set(images);
+        for (const id of images) g.addImage(id);
+        for (const s of steps) {
+          if (s.op === 'set' && alive.has(s.image)) {
+            g.setTag(s.tag, s.image);
+            model.set(s.tag, s.image);
+          } else if (s.op === 'remove') {
+            expect(g.removeTag(s.tag)).toBe(model.delete(s.tag));
+          } else if (s.op === 'drop' && alive.has(s.image)) {
+            g.removeImage(s.image);
+            alive.delete(s.image);
+            for (const [tag, image] of model) if (image === s.image) model.delete(tag);
+          } else if (s.op === 'plan') {
+            const keep = [...model.keys()].filter((_, i) => i % 2 === 0);
+            const plan = planCleanup(g, keep);
+            expect(plan.keptTags).toEqual([...keep].sort());
+            const kept = new Set(keep.map((t) => model.get(t)));
+            expect(plan.keep.map((k) => k.image)).toEqual([...kept].sort());
+          }
+          expect(g.tags()).toEqual([...model.keys()].sort());
+          for (const [tag, image] of model) expect(g.tagTarget(tag)).toBe(image);
+          for (const image of alive)
+            expect(g.tagsOf(image)).toEqual(
+              [...model]
+                .filter(([, i]) => i === image)
+                .map(([t]) => t)
+                .sort(),
+            );
+        }
+        expect(ImageGraph.fromJSON(g.toJSON()).toJSON()).toEqual(g.toJSON());
+      }),
+      { numRuns: 300 },
+    );
   });
 });
