@@ -58,6 +58,8 @@ export interface GraphStore {
   readonly slotOf: ReadonlyMap<string, number>;
   /** Live image slots sorted by image id (cached until the image set changes). */
   sortedSlots(): Int32Array;
+  /** Each slot's position in {@link GraphStore.sortedSlots}, -1 for a removed image (cached with it). */
+  sortedRank(): Int32Array;
   /** The ids of {@link GraphStore.sortedSlots}, in the same order (cached with it). Do not mutate. */
   sortedIds(): readonly string[];
   /** All tag names, sorted (cached until a tag changes). Do not mutate. */
@@ -120,6 +122,7 @@ export class ImageGraph {
   #liveCount = 0;
   #sorted: Int32Array | undefined;
   #sortedIds: string[] | undefined;
+  #sortedRank: Int32Array | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
   /** Each tag record's position in the sorted tag list (valid while that list is cached). */
@@ -139,6 +142,7 @@ export class ImageGraph {
       slotOf: this.#slotOf,
       sortedSlots: () => this.#sortedSlots(),
       sortedIds: () => this.#sortedIdList(),
+      sortedRank: () => this.#sortedRankList(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
       sortedTagPosition: (tag) => this.#sortedTagPosition(tag),
@@ -787,7 +791,17 @@ export class ImageGraph {
     sortByIds(sorted, this.#ids);
     this.#sorted = sorted;
     this.#sortedIds = undefined;
+    this.#sortedRank = undefined;
     return sorted;
+  }
+
+  #sortedRankList(): Int32Array {
+    const sorted = this.#sortedSlots();
+    if (this.#sortedRank) return this.#sortedRank;
+    const rank = new Int32Array(this.#ids.length).fill(-1);
+    for (let r = 0; r < sorted.length; r++) rank[sorted[r] as number] = r;
+    this.#sortedRank = rank;
+    return rank;
   }
 
   #sortedIdList(): string[] {

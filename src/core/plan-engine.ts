@@ -40,6 +40,8 @@ export type KeptTags = ReadonlySet<string> | Uint8Array;
 
 const PATH_EDGES: readonly PathEdge[] = ['parent', 'child', 'subject', 'referrer'];
 const NONE = -1;
+/** `pred` of a root: ROOT - i for the root at index i (always negative). */
+const ROOT = -1;
 
 /**
  * Computes the plan from roots. Linear in images + edges apart from sorting: one breadth-first
@@ -59,12 +61,11 @@ export function computePlan(
   const sorted = store.sortedSlots();
   const ids = store.sortedIds();
   const n = sorted.length;
-  const rank = new Int32Array(store.ids.length).fill(NONE);
-  for (let r = 0; r < n; r++) rank[sorted[r] as number] = r;
+  const rank = store.sortedRank();
   const allTags = store.sortedTags();
   const tagSlots = store.sortedTagSlots();
 
-  const { kept, pred, predEdge, seedOf, keptCount } = keptSet(
+  const { kept, pred, predEdge, keptCount } = keptSet(
     store,
     sorted,
     rank,
@@ -73,32 +74,30 @@ export function computePlan(
   );
   const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
 
-  // One pass over the sorted tags: which are kept, which are untagged, and the tags of each
-  // deleted image as a list threaded through tag positions (no map, no arrays per image).
+  // One pass over the sorted tags, from the last: which are kept (positions from the end of
+  // `tagLists`), which are untagged (from its start), and the tags of each deleted image as a
+  // list threaded through tag positions, in order (no map, no arrays per image).
   const tagCount = allTags.length;
-  const keptTagPositions = new Int32Array(tagCount);
-  const untagPositions = new Int32Array(tagCount);
+  const tagLists = new Int32Array(tagCount);
   let keptTagCount = 0;
   let untagCount = 0;
   let deletedTags = 0;
   const firstTag = new Int32Array(n).fill(NONE);
-  const lastTag = new Int32Array(n);
-  const nextTag = new Int32Array(tagCount).fill(NONE);
+  const nextTag = new Int32Array(tagCount);
   const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
   const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
-  for (let i = 0; i < tagCount; i++) {
+  for (let i = tagCount - 1; i >= 0; i--) {
     const r = rank[tagSlots[i] as number] as number;
     const tagKept = keptFlags
       ? keptFlags[i] === 1
       : (keptNames as ReadonlySet<string>).has(allTags[i] as string);
-    if (tagKept) keptTagPositions[keptTagCount++] = i;
+    if (tagKept) tagLists[tagCount - 1 - keptTagCount++] = i;
     if (!kept[r]) {
-      if (firstTag[r] === NONE) firstTag[r] = i;
-      else nextTag[lastTag[r] as number] = i;
-      lastTag[r] = i;
+      nextTag[i] = firstTag[r] as number;
+      firstTag[r] = i;
       deletedTags++;
     } else if (!tagKept) {
-      untagPositions[untagCount++] = i;
+      tagLists[untagCount++] = i;
     }
   }
   // Media types are read now: the graph may change before the section is built.
@@ -130,14 +129,15 @@ export function computePlan(
   };
   defineLazySection(plan, 'keptTags', () => {
     const out: string[] = new Array(keptTagCount);
+    const first = tagCount - keptTagCount;
     for (let i = 0; i < keptTagCount; i++)
-      out[i] = allTags[keptTagPositions[i] as number] as string;
+      out[i] = allTags[tagLists[first + i] as number] as string;
     return out;
   });
   defineLazySection(plan, 'untag', () => {
     const out: UntagOperation[] = new Array(untagCount);
     for (let i = 0; i < untagCount; i++) {
-      const t = untagPositions[i] as number;
+      const t = tagLists[untagCount - 1 - i] as number;
       out[i] = {
         tag: allTags[t] as string,
         image: ids[rank[tagSlots[t] as number] as number] as string,
@@ -168,11 +168,11 @@ export function computePlan(
       // walk to the root once for the length, so path and edges are filled in place, root first
       let length = 1;
       let x = r;
-      while (pred[x] !== NONE) {
+      while ((pred[x] as number) >= 0) {
         x = pred[x] as number;
         length++;
       }
-      const root = seedOf[x] as number;
+      const root = ROOT - (pred[x] as number);
       const path: string[] = new Array(length);
       const edges: PathEdge[] = new Array(length - 1);
       x = r;
@@ -192,8 +192,7 @@ export function computePlan(
   defineLazySection(plan, 'blobs', () => {
     const out: ReclaimableBlob[] = new Array(freed.order.length);
     for (let i = 0; i < freed.order.length; i++) {
-      const size = freed.sizes[i] as number;
-      out[i] = { id: freed.ids[freed.order[i] as number] as string, size: size < 0 ? null : size };
+      out[i] = { id: freed.ids[freed.order[i] as number] as string, size: freed.sizes[i] ?? null };
     }
     return out;
   });
@@ -250,18 +249,12 @@ function keptSet(
   rank: Int32Array,
   roots: { ranks: Int32Array; index: Int32Array },
   detached: Uint8Array | undefined,
-): {
-  kept: Uint8Array;
-  pred: Int32Array;
-  predEdge: Uint8Array;
-  seedOf: Int32Array;
-  keptCount: number;
-} {
+): { kept: Uint8Array; pred: Int32Array; predEdge: Uint8Array; keptCount: number } {
   const n = sorted.length;
-  const pred = new Int32Array(n).fill(NONE);
+  // the image each kept image was reached from; a root holds ROOT - (its index in the roots)
+  const pred = new Int32Array(n);
   const predEdge = new Uint8Array(n);
   const kept = new Uint8Array(n);
-  const seedOf = new Int32Array(n).fill(NONE);
   // the queue holds every kept rank once; a layer is a range of it
   const queue = new Int32Array(n);
   let tail = 0;
@@ -269,7 +262,7 @@ function keptSet(
     const r = roots.ranks[i] as number;
     if (kept[r]) continue;
     kept[r] = 1;
-    seedOf[r] = roots.index[i] as number;
+    pred[r] = ROOT - (roots.index[i] as number);
     queue[tail++] = r;
   }
   const { head: outHead, next: outNext, value: outValue } = store.out;
@@ -303,7 +296,7 @@ function keptSet(
       }
     }
   }
-  return { kept, pred, predEdge, seedOf, keptCount: tail };
+  return { kept, pred, predEdge, keptCount: tail };
 }
 
 function detachedRanks(
@@ -369,14 +362,14 @@ function deleteOrder(
 }
 
 /**
- * The blobs only orphans need, sorted by id, with their sizes (-1 when unknown) read now, and the
+ * The blobs only orphans need, sorted by id, with their sizes (null when unknown) read now, and the
  * sum of the known sizes.
  */
 function freedBlobs(
   store: GraphStore,
   sorted: Int32Array,
   kept: Uint8Array,
-): { order: Int32Array; sizes: Float64Array; ids: readonly string[]; bytes: number } {
+): { order: Int32Array; sizes: (number | null)[]; ids: readonly string[]; bytes: number } {
   const { head, next, value } = store.imageBlobs;
   const needed = new Uint8Array(store.blobIds.length);
   for (let r = 0; r < sorted.length; r++) {
@@ -395,13 +388,14 @@ function freedBlobs(
       freed[count++] = b;
     }
   }
-  const order = freed.slice(0, count);
+  const order = freed.subarray(0, count);
   sortByKeys(order, store.blobKey, store.blobIds);
-  const sizes = new Float64Array(count);
+  // a plain array: large typed arrays count as external memory, which starts full collections
+  const sizes: (number | null)[] = new Array(count);
   let bytes = 0;
   for (let i = 0; i < count; i++) {
     const size = store.blobSize[order[i] as number];
-    sizes[i] = size ?? -1;
+    sizes[i] = size ?? null;
     if (size !== undefined) bytes += size;
   }
   return { order, sizes, ids: store.blobIds, bytes };
