@@ -2,30 +2,32 @@ const END = -1;
 
 /**
  * A list of small integers per slot (an image's packed edges or blob links), kept in insertion
- * order as linked entries in growable typed arrays. A million images then cost a few typed arrays
- * instead of millions of small JS arrays, which is what made building and planning large graphs
- * spend its time in the garbage collector.
+ * order as linked entries in a few growable arrays. A million images then cost a handful of arrays
+ * instead of millions of small ones, which is what made building and planning large graphs spend
+ * their time in the garbage collector. The arrays are plain arrays of small integers, not typed
+ * arrays: V8 counts typed-array memory as external, and a build that allocates more than a few
+ * dozen MB of it sets off a full collection of the whole heap (seconds at a million images).
  *
  * Hot loops walk a list directly: `for (let e = head[slot]; e !== -1; e = next[e]) value[e]`.
- * The arrays are replaced when they grow, so read them after the last change.
+ * Read the arrays after the last change.
  * @internal
  */
 export class AdjacencyLists {
   /** First entry of each slot's list, or -1. */
-  head: Int32Array;
+  head: number[];
   /** Last entry of each slot's list, or -1. */
-  tail: Int32Array;
+  tail: number[];
   /** The entry after each entry in its list, or -1. */
-  next: Int32Array;
+  next: number[];
   /** Each entry's value. */
-  value: Int32Array;
+  value: number[];
   #used = 0;
 
   constructor(slots = 16, entries = 16) {
-    this.head = new Int32Array(slots).fill(END);
-    this.tail = new Int32Array(slots).fill(END);
-    this.next = new Int32Array(entries);
-    this.value = new Int32Array(entries);
+    this.head = new Array<number>(slots).fill(END);
+    this.tail = new Array<number>(slots).fill(END);
+    this.next = new Array<number>(entries).fill(0);
+    this.value = new Array<number>(entries).fill(0);
   }
 
   /** Makes room for slots `0 … count - 1` (new slots start empty). */
@@ -95,9 +97,9 @@ export class AdjacencyLists {
   }
 }
 
-function grown(array: Int32Array, size: number, fill: number): Int32Array {
-  const bigger = new Int32Array(size);
-  bigger.set(array);
-  if (fill !== 0) bigger.fill(fill, array.length);
-  return bigger;
+function grown(array: number[], size: number, fill: number): number[] {
+  const old = array.length;
+  array.length = size;
+  array.fill(fill, old);
+  return array;
 }
