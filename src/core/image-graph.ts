@@ -66,8 +66,11 @@ export interface GraphStore {
   sortedTags(): readonly string[];
   /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
   sortedTagSlots(): Int32Array;
-  /** A tag's position in {@link GraphStore.sortedTags}, or `undefined` when there is no such tag. */
-  sortedTagPosition(tag: string): number | undefined;
+  /**
+   * Sets `flags[i]` for each name's position `i` in {@link GraphStore.sortedTags}; returns the
+   * names that are not tags of the graph.
+   */
+  flagSortedTags(names: Iterable<string>, flags: Uint8Array): string[];
 }
 
 const stores = new WeakMap<ImageGraph, GraphStore>();
@@ -145,7 +148,7 @@ export class ImageGraph {
       sortedRank: () => this.#sortedRankList(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
-      sortedTagPosition: (tag) => this.#sortedTagPosition(tag),
+      flagSortedTags: (names, flags) => this.#flagSortedTags(names, flags),
     });
   }
 
@@ -777,10 +780,17 @@ export class ImageGraph {
     return this.#sortedTagSlots as Int32Array;
   }
 
-  #sortedTagPosition(tag: string): number | undefined {
+  #flagSortedTags(names: Iterable<string>, flags: Uint8Array): string[] {
     this.#sortedTagList();
-    const record = this.#tags.get(tag);
-    return record === undefined ? undefined : (this.#tagPosition as Int32Array)[record];
+    const tags = this.#tags;
+    const position = this.#tagPosition as Int32Array;
+    const unknown: string[] = [];
+    for (const name of names) {
+      const record = tags.get(name);
+      if (record === undefined) unknown.push(name);
+      else flags[position[record] as number] = 1;
+    }
+    return unknown;
   }
 
   #sortedSlots(): Int32Array {

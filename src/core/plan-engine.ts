@@ -65,7 +65,7 @@ export function computePlan(
   const allTags = store.sortedTags();
   const tagSlots = store.sortedTagSlots();
 
-  const { kept, pred, predEdge, keptCount } = keptSet(
+  const { kept, pred, predEdge, needed, keptCount } = keptSet(
     store,
     sorted,
     rank,
@@ -105,7 +105,7 @@ export function computePlan(
   for (let i = 0; i < deletions.order.length; i++) {
     mediaTypes[i] = store.info[sorted[deletions.order[i] as number] as number]?.mediaType;
   }
-  const freed = freedBlobs(store, sorted, kept);
+  const freed = freedBlobs(store, sorted, kept, needed);
   const rootTag = rootLabels(roots, allTags);
 
   const plan: CleanupPlan = {
@@ -249,8 +249,16 @@ function keptSet(
   rank: Int32Array,
   roots: { ranks: Int32Array; index: Int32Array },
   detached: Uint8Array | undefined,
-): { kept: Uint8Array; pred: Int32Array; predEdge: Uint8Array; keptCount: number } {
+): {
+  kept: Uint8Array;
+  pred: Int32Array;
+  predEdge: Uint8Array;
+  /** A flag per blob that a kept image needs. */
+  needed: Uint8Array;
+  keptCount: number;
+} {
   const n = sorted.length;
+  const needed = new Uint8Array(store.blobIds.length);
   // the image each kept image was reached from; a root holds ROOT - (its index in the roots)
   const pred = new Int32Array(n);
   const predEdge = new Uint8Array(n);
@@ -267,6 +275,7 @@ function keptSet(
   }
   const { head: outHead, next: outNext, value: outValue } = store.out;
   const { head: inHead, next: inNext, value: inValue } = store.in;
+  const { head: blobHead, next: blobNext, value: blobValue } = store.imageBlobs;
   let head = 0;
   while (head < tail) {
     const end = tail;
@@ -294,9 +303,11 @@ function keptSet(
         predEdge[t] = 3;
         queue[tail++] = t;
       }
+      for (let e = blobHead[slot] as number; e !== NONE; e = blobNext[e] as number)
+        needed[(blobValue[e] as number) >> 1] = 1;
     }
   }
-  return { kept, pred, predEdge, keptCount: tail };
+  return { kept, pred, predEdge, needed, keptCount: tail };
 }
 
 function detachedRanks(
@@ -362,21 +373,16 @@ function deleteOrder(
 }
 
 /**
- * The blobs only orphans need, sorted by id, with their sizes (null when unknown) read now, and the
- * sum of the known sizes.
+ * The blobs only orphans need (those `needed` does not flag; the flags are used up), sorted by id,
+ * with their sizes (null when unknown) read now, and the sum of the known sizes.
  */
 function freedBlobs(
   store: GraphStore,
   sorted: Int32Array,
   kept: Uint8Array,
+  needed: Uint8Array,
 ): { order: Int32Array; sizes: (number | null)[]; ids: readonly string[]; bytes: number } {
   const { head, next, value } = store.imageBlobs;
-  const needed = new Uint8Array(store.blobIds.length);
-  for (let r = 0; r < sorted.length; r++) {
-    if (!kept[r]) continue;
-    for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number)
-      needed[(value[e] as number) >> 1] = 1;
-  }
   const freed = new Int32Array(store.blobIds.length);
   let count = 0;
   for (let r = 0; r < sorted.length; r++) {

@@ -41,12 +41,7 @@ function keptTagRoots(
     for (let i = 0; i < allTags.length; i++) if (keepTags(allTags[i] as string)) flags[i] = 1;
   } else {
     const names = typeof keepTags === 'string' ? [keepTags] : keepTags;
-    const unknown: string[] = [];
-    for (const name of names) {
-      const i = store.sortedTagPosition(name);
-      if (i !== undefined) flags[i] = 1;
-      else unknown.push(name);
-    }
+    const unknown = store.flagSortedTags(names, flags);
     if (unknown.length > 0)
       throw new UnknownTagError([...new Set(unknown)].sort(compareIds), allTags.length);
   }
