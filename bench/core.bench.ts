@@ -7,7 +7,7 @@
  * of both must agree, or the run fails.
  *
  * Usage: `npm run bench` (all sizes), `npm run bench -- 10000 100000` (chosen sizes).
- * Env: PLAN_RUNS (timed planCleanup runs per size; at least 2; default 7, 3 at 1M).
+ * Env: PLAN_RUNS (timed planCleanup runs per size; at least 2; default 7, 5 at 1M).
  * Writes the table to bench/results/core.md.
  */
 import { spawn } from 'node:child_process';
@@ -87,7 +87,7 @@ function prepare(size: number) {
 }
 
 function measure(size: number): SizeResult {
-  const planRunCount = Number(process.env.PLAN_RUNS ?? (size >= 1_000_000 ? 3 : 7));
+  const planRunCount = Number(process.env.PLAN_RUNS ?? (size >= 1_000_000 ? 5 : 7));
   if (!(planRunCount >= 2)) throw new Error('PLAN_RUNS must be at least 2 (first + repeated)');
   const { holder, keepTags, csr, counts, generateS } = prepare(size);
   gc();
@@ -101,6 +101,16 @@ function measure(size: number): SizeResult {
   const baseline = csrReachability(csr);
   const planRuns: number[] = [];
   const sectionRuns: number[] = [];
+  const csrRuns: number[] = [];
+  const timeCsr = (): void => {
+    gc();
+    t = performance.now();
+    const again = csrReachability(csr);
+    csrRuns.push(performance.now() - t);
+    if (again.orphanedImages !== baseline.orphanedImages)
+      throw new Error('CSR is not deterministic');
+  };
+  // Plan and baseline runs alternate, so both see the machine in the same state.
   for (let i = 0; i < planRunCount; i++) {
     gc();
     t = performance.now();
@@ -136,16 +146,9 @@ function measure(size: number): SizeResult {
         `size ${size}: planCleanup reclaims ${plan.blobs.length} blobs, the CSR baseline ${baseline.reclaimableBlobs}`,
       );
     }
+    timeCsr();
   }
-  const csrRuns: number[] = [];
-  for (let i = 0; i < Math.max(7, planRunCount); i++) {
-    gc();
-    t = performance.now();
-    const again = csrReachability(csr);
-    csrRuns.push(performance.now() - t);
-    if (again.orphanedImages !== baseline.orphanedImages)
-      throw new Error('CSR is not deterministic');
-  }
+  while (csrRuns.length < 7) timeCsr();
   const planMedianS = median(planRuns.slice(1));
   const sectionsMedianS = median(sectionRuns);
   const csrMedianMs = median(csrRuns);
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
     '- Each size runs in its own process; peak RSS is that process’s high-water mark and includes the generated JSON, the graph, the CSR arrays and the plans.',
     '- Build is `ImageGraph.fromJSON` on the generated JSON (validation, blob interning, edge lists, one acyclicity check); generation is not timed.',
     '- `planCleanup(graph, keepTags)` keeps about half of the tags (a list). It decides the whole plan on typed arrays: the kept set with a reason per kept image, the deletion order and waves, the untagged tags, the freed blobs sorted by id and their bytes, the summary. The listing sections (`keep` with its paths, `delete`, `untag`, `blobs`, `keptTags`, `tagDecisions`: millions of small objects at 1M) are built from those arrays on first read; "reading every section" times that, separately. "First" is the first call on the freshly built graph (it also sorts and caches image and tag ids); the median is over the later calls. The 1M time target is judged on the first call.',
-    '- The CSR baseline computes only reachability (kept set, orphan count, reclaimable-blob count) over flat Int32Array edges from pre-resolved roots; it orders nothing and builds no output. "ratio" is the planCleanup median / CSR median (both warm); "ratio with sections read" adds the time to read every section. Both agree on the orphan and reclaimable-blob counts (checked on every run).',
+    '- The CSR baseline computes only reachability (kept set, orphan count, reclaimable-blob count) over flat Int32Array edges from pre-resolved roots; it orders nothing and builds no output. "ratio" is the planCleanup median / CSR median (both warm; plan and CSR runs alternate, so both see the machine in the same state); "ratio with sections read" adds the time to read every section. Both agree on the orphan and reclaimable-blob counts (checked on every run).',
   ].join('\n');
   process.stdout.write(`${report}\n`);
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'core.md');

@@ -66,6 +66,8 @@ export interface GraphStore {
   sortedTags(): readonly string[];
   /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
   sortedTagSlots(): Int32Array;
+  /** The image rank (see {@link GraphStore.sortedRank}) of each tag of {@link GraphStore.sortedTags}. */
+  sortedTagRanks(): Int32Array;
   /**
    * Sets `flags[i]` for each name's position `i` in {@link GraphStore.sortedTags}; returns the
    * names that are not tags of the graph.
@@ -126,6 +128,7 @@ export class ImageGraph {
   #sorted: Int32Array | undefined;
   #sortedIds: string[] | undefined;
   #sortedRank: Int32Array | undefined;
+  #sortedTagRanks: Int32Array | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
   /** Each tag record's position in the sorted tag list (valid while that list is cached). */
@@ -148,6 +151,7 @@ export class ImageGraph {
       sortedRank: () => this.#sortedRankList(),
       sortedTags: () => this.#sortedTagList(),
       sortedTagSlots: () => this.#sortedTagSlotList(),
+      sortedTagRanks: () => this.#sortedTagRankList(),
       flagSortedTags: (names, flags) => this.#flagSortedTags(names, flags),
     });
   }
@@ -772,7 +776,18 @@ export class ImageGraph {
     this.#sortedTags = sorted;
     this.#sortedTagSlots = slots;
     this.#tagPosition = position;
+    this.#sortedTagRanks = undefined;
     return sorted;
+  }
+
+  #sortedTagRankList(): Int32Array {
+    const slots = this.#sortedTagSlotList();
+    const rank = this.#sortedRankList();
+    if (this.#sortedTagRanks) return this.#sortedTagRanks;
+    const ranks = new Int32Array(slots.length);
+    for (let i = 0; i < slots.length; i++) ranks[i] = rank[slots[i] as number] as number;
+    this.#sortedTagRanks = ranks;
+    return ranks;
   }
 
   #sortedTagSlotList(): Int32Array {
@@ -802,6 +817,7 @@ export class ImageGraph {
     this.#sorted = sorted;
     this.#sortedIds = undefined;
     this.#sortedRank = undefined;
+    this.#sortedTagRanks = undefined;
     return sorted;
   }
 

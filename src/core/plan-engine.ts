@@ -63,13 +63,13 @@ export function computePlan(
   const n = sorted.length;
   const rank = store.sortedRank();
   const allTags = store.sortedTags();
-  const tagSlots = store.sortedTagSlots();
+  const tagRanks = store.sortedTagRanks();
 
   const { kept, pred, predEdge, needed, keptCount } = keptSet(
     store,
     sorted,
     rank,
-    rootRanks(store, rank, tagSlots, roots),
+    rootRanks(store, rank, tagRanks, roots),
     detachedRanks(store, sorted, options.detachReferrer),
   );
   const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
@@ -87,7 +87,7 @@ export function computePlan(
   const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
   const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
   for (let i = tagCount - 1; i >= 0; i--) {
-    const r = rank[tagSlots[i] as number] as number;
+    const r = tagRanks[i] as number;
     const tagKept = keptFlags
       ? keptFlags[i] === 1
       : (keptNames as ReadonlySet<string>).has(allTags[i] as string);
@@ -100,11 +100,9 @@ export function computePlan(
       tagLists[untagCount++] = i;
     }
   }
-  // Media types are read now: the graph may change before the section is built.
-  const mediaTypes: (string | undefined)[] = new Array(deletions.order.length);
-  for (let i = 0; i < deletions.order.length; i++) {
-    mediaTypes[i] = store.info[sorted[deletions.order[i] as number] as number]?.mediaType;
-  }
+  // Media types are read from a copy: the graph may change before the section is built (info
+  // objects are replaced, never changed, so a copy of the array is a snapshot).
+  const info = store.info.slice();
   const freed = freedBlobs(store, sorted, kept, needed);
   const rootTag = rootLabels(roots, allTags);
 
@@ -140,7 +138,7 @@ export function computePlan(
       const t = tagLists[untagCount - 1 - i] as number;
       out[i] = {
         tag: allTags[t] as string,
-        image: ids[rank[tagSlots[t] as number] as number] as string,
+        image: ids[tagRanks[t] as number] as string,
       };
     }
     return out;
@@ -154,7 +152,7 @@ export function computePlan(
       for (let t = firstTag[r] as number; t !== NONE; t = nextTag[t] as number)
         tags.push(allTags[t] as string);
       const op: DeleteOperation = { image: ids[r] as string, tags, wave: wave[i] as number };
-      const mediaType = mediaTypes[i];
+      const mediaType = info[sorted[r] as number]?.mediaType;
       if (mediaType !== undefined) op.mediaType = mediaType;
       out[i] = op;
     }
@@ -203,7 +201,7 @@ export function computePlan(
 function rootRanks(
   store: GraphStore,
   rank: Int32Array,
-  tagSlots: Int32Array,
+  tagRanks: Int32Array,
   roots: Roots,
 ): { ranks: Int32Array; index: Int32Array } {
   const count = roots.length;
@@ -211,12 +209,13 @@ function rootRanks(
   const index = new Int32Array(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
-    const slot =
-      roots instanceof Int32Array
-        ? (tagSlots[roots[i] as number] as number)
-        : store.slotOf.get((roots[i] as Seed).image);
-    if (slot === undefined) continue;
-    ranks[at] = rank[slot] as number;
+    if (roots instanceof Int32Array) {
+      ranks[at] = tagRanks[roots[i] as number] as number;
+    } else {
+      const slot = store.slotOf.get((roots[i] as Seed).image);
+      if (slot === undefined) continue;
+      ranks[at] = rank[slot] as number;
+    }
     index[at++] = i;
   }
   return { ranks: ranks.subarray(0, at), index: index.subarray(0, at) };

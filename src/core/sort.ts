@@ -191,12 +191,13 @@ export function digestSortKey(id: string): number {
   return Math.floor(value / 4);
 }
 
-const KEY_BITS = 15;
+/** Bits per counting pass: 256 buckets keep the scattered writes within the cache. */
+const KEY_BITS = 8;
 const KEY_MASK = (1 << KEY_BITS) - 1;
 
 /**
  * Sorts `order` (indices into `names`) like {@link sortByIds}, using precomputed
- * {@link digestSortKey}s: two counting passes over the keys, then only ids with equal keys are
+ * {@link digestSortKey}s: four counting passes over the keys, then only ids with equal keys are
  * compared. The ids themselves are read only for those ties, which on millions of digests are a
  * handful. Falls back to {@link sortByIds} when any id has no key.
  * @internal
@@ -219,10 +220,13 @@ export function sortByKeys(
   const otherOrder = new Int32Array(n);
   const otherKey = new Int32Array(n);
   const count = new Int32Array(KEY_MASK + 2);
-  // low half into the spare arrays, then high half back: a stable LSD radix sort
-  countingPass(order, key, otherOrder, otherKey, count, 0);
-  count.fill(0);
-  countingPass(otherOrder, otherKey, order, key, count, KEY_BITS);
+  // a stable LSD radix sort, a byte per pass, back and forth between the two pairs of arrays
+  for (let shift = 0; shift < 32; shift += 2 * KEY_BITS) {
+    count.fill(0);
+    countingPass(order, key, otherOrder, otherKey, count, shift);
+    count.fill(0);
+    countingPass(otherOrder, otherKey, order, key, count, shift + KEY_BITS);
+  }
   for (let lo = 0; lo < n; ) {
     let hi = lo + 1;
     while (hi < n && key[hi] === key[lo]) hi++;

@@ -87,7 +87,7 @@ describe('sortByKeys (digest keys, ties compared)', () => {
     );
   });
 
-  it('sorts many random digests with both counting passes', () => {
+  it('sorts many random digests through every counting pass', () => {
     let seed = 7;
     const rand = () => {
       seed = (seed * 1103515245 + 12345) >>> 0;
