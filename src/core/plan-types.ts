@@ -75,6 +75,12 @@ export interface TagDecision {
 /**
  * A cleanup plan: plain JSON in a stable order (it depends only on the graph's content, never on
  * the order images, edges or tags were added), so two plans of the same registry diff cleanly.
+ *
+ * A plan from `planCleanup` is decided when it is returned; its listing sections (`keptTags`,
+ * `untag`, `delete`, `keep`, `blobs`, `tagDecisions`) are built on first read and then kept, so a
+ * caller that needs only some of them does not pay for the rest. They behave as plain properties
+ * (`JSON.stringify`, spread, `structuredClone`, assignment) and describe the graph as it was
+ * when the plan was made, even if it changed since.
  */
 export interface CleanupPlan {
   format: 'regprune.plan.v1';
