@@ -268,7 +268,7 @@ function keptSet(
   for (let i = 0; i < roots.ranks.length; i++) {
     const r = roots.ranks[i] as number;
     if (kept[r]) continue;
-    kept[r] = 1;
+    kept[r] = QUEUED;
     pred[r] = ROOT - (roots.index[i] as number);
     queue[tail++] = r;
   }
@@ -278,8 +278,7 @@ function keptSet(
   let head = 0;
   while (head < tail) {
     const end = tail;
-    // a typed array sorts numerically in native code, without a comparator call per pair
-    queue.subarray(head, end).sort();
+    sortLayer(queue, head, end, kept);
     for (; head < end; head++) {
       const r = queue[head] as number;
       const slot = sorted[r] as number;
@@ -287,7 +286,7 @@ function keptSet(
         const p = outValue[e] as number;
         const t = rank[p >> 2] as number;
         if (kept[t]) continue;
-        kept[t] = 1;
+        kept[t] = QUEUED;
         pred[t] = r;
         predEdge[t] = p & 3;
         queue[tail++] = t;
@@ -297,7 +296,7 @@ function keptSet(
         if ((p & 3) !== KIND_REFERRER) continue;
         const t = rank[p >> 2] as number;
         if (kept[t] || detached?.[t]) continue;
-        kept[t] = 1;
+        kept[t] = QUEUED;
         pred[t] = r;
         predEdge[t] = 3;
         queue[tail++] = t;
@@ -307,6 +306,29 @@ function keptSet(
     }
   }
   return { kept, pred, predEdge, needed, keptCount: tail };
+}
+
+/** `kept` of an image queued for the next layer (1 once its layer is under way). */
+const QUEUED = 2;
+
+/**
+ * Puts a layer `queue[head, end)` in rank order and marks its images plainly kept. A large layer
+ * is collected by one pass over `kept` instead (cheaper than sorting it); a small one is sorted,
+ * a typed array in native code, without a comparator call per pair.
+ */
+function sortLayer(queue: Int32Array, head: number, end: number, kept: Uint8Array): void {
+  const size = end - head;
+  if (size * 16 > kept.length) {
+    let at = head;
+    for (let r = 0; r < kept.length; r++) {
+      if (kept[r] !== QUEUED) continue;
+      kept[r] = 1;
+      queue[at++] = r;
+    }
+    return;
+  }
+  queue.subarray(head, end).sort();
+  for (let i = head; i < end; i++) kept[queue[i] as number] = 1;
 }
 
 function detachedRanks(
