@@ -194,6 +194,25 @@ describe('plan sections built on first read', () => {
   });
 });
 
+describe('planning again after the graph changed', () => {
+  it('sees edges and blob links added since the last plan (no stale cache)', () => {
+    const g = multiArch();
+    const before = planCleanup(g, ['latest']);
+    expect(before.delete.map((op) => op.image)).toEqual(['oldSig', 'old']);
+    expect(before.blobs.map((b) => b.id)).toContain('sha256:oldlayer');
+    g.addChild('idx', 'old'); // the kept index now lists the old image
+    g.addBlob('amd64', 'sha256:sigblob', { role: 'layer', size: 1 });
+    const after = planCleanup(g, ['latest']);
+    expect(after.delete).toEqual([]);
+    expect(after.blobs).toEqual([]);
+    g.removeImage('oldSig');
+    g.addImage('stray').addBlob('stray', 'sha256:stray', { role: 'layer', size: 5 });
+    const third = planCleanup(g, ['latest']);
+    expect(third.delete.map((op) => op.image)).toEqual(['stray']);
+    expect(third.blobs).toEqual([{ id: 'sha256:stray', size: 5 }]);
+  });
+});
+
 describe('recheckPlan (stale-plan protection)', () => {
   it('skips a deletion that a tag pushed since the plan now reaches, through any edge kind', () => {
     const g = multiArch();
