@@ -4,6 +4,26 @@ import { compareIds, digestSortKey, sortByIds, sortByKeys, sortIds } from '../..
 
 const reference = (xs: readonly string[]) => [...xs].sort(compareIds);
 
+/** A seeded linear congruential generator, so large inputs are the same on every run. */
+function seededRandom(start: number): () => number {
+  let seed = start;
+  return () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 8;
+  };
+}
+
+/** `count` ids `sha256:` + `length` hex digits. */
+function randomDigests(rand: () => number, count: number, length: number): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let d = 'sha256:';
+    for (let k = 0; k < length; k++) d += '0123456789abcdef'[rand() % 16];
+    ids.push(d);
+  }
+  return ids;
+}
+
 describe('sortIds (radix sort of ids)', () => {
   it('orders like compareIds for arbitrary strings, including long shared prefixes', () => {
     const id = fc.oneof(
@@ -22,18 +42,10 @@ describe('sortIds (radix sort of ids)', () => {
   });
 
   it('sorts large segments by radix passes (hex digests, tags sharing prefixes, duplicates)', () => {
-    const hex = '0123456789abcdef';
-    let seed = 1;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed >>> 8;
-    };
-    const ids: string[] = [];
-    for (let i = 0; i < 3000; i++) {
-      let d = 'sha256:';
-      for (let k = 0; k < 12; k++) d += hex[rand() % 16];
-      ids.push(d, `team-${rand() % 3}/svc-${rand() % 5}:1.${rand() % 40}`);
-    }
+    const rand = seededRandom(1);
+    const ids = randomDigests(rand, 3000, 12);
+    for (let i = 0; i < 3000; i++)
+      ids.push(`team-${rand() % 3}/svc-${rand() % 5}:1.${rand() % 40}`);
     ids.push('sha256:', 'sha256', 'sha256:0', '\u{1F600}', '\uffff', '');
     expect(sortIds([...ids])).toEqual(reference(ids));
     const order = Int32Array.from(ids.keys());
@@ -88,17 +100,7 @@ describe('sortByKeys (digest keys, ties compared)', () => {
   });
 
   it('sorts many random digests through every counting pass', () => {
-    let seed = 7;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed >>> 8;
-    };
-    const ids: string[] = [];
-    for (let i = 0; i < 20000; i++) {
-      let d = 'sha256:';
-      for (let k = 0; k < 10; k++) d += '0123456789abcdef'[rand() % 16];
-      ids.push(d);
-    }
+    const ids = randomDigests(seededRandom(7), 20000, 10);
     ids.push(...ids.slice(0, 50)); // duplicates
     expect(sortedByKeys(ids)).toEqual(reference(ids));
   });
