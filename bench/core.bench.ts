@@ -229,7 +229,7 @@ function verdicts(results: readonly SizeResult[]): string[] {
     ),
     line(
       big.ratio <= TARGET.ratio,
-      `1M planCleanup / CSR ratio ${big.ratio.toFixed(1)}x (target <= ${TARGET.ratio}x); ${big.ratioWithSections.toFixed(1)}x when every section of the plan is read as well`,
+      `1M planCleanup / CSR ratio ${big.ratio.toFixed(2)}x (target <= ${TARGET.ratio}x); ${big.ratioWithSections.toFixed(1)}x when every section of the plan is read as well`,
     ),
   ];
 }
