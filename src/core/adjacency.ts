@@ -21,8 +21,6 @@ export class AdjacencyLists {
   next: number[];
   /** Each entry's value. */
   value: number[];
-  /** Counts every change to any list, so a cache of list heads knows when it is stale. */
-  version = 0;
   #used = 0;
 
   constructor(slots = 16, entries = 16) {
@@ -50,7 +48,6 @@ export class AdjacencyLists {
 
   /** Appends `v` to `slot`'s list. */
   add(slot: number, v: number): void {
-    this.version++;
     if (this.#used === this.next.length) {
       const size = this.next.length * 2;
       this.next = grown(this.next, size, 0);
@@ -74,7 +71,6 @@ export class AdjacencyLists {
 
   /** Removes the first `v` from `slot`'s list, keeping the order of the rest. */
   remove(slot: number, v: number): void {
-    this.version++;
     let prev = END;
     for (let e = this.head[slot] as number; e !== END; prev = e, e = this.next[e] as number) {
       if (this.value[e] !== v) continue;
@@ -88,7 +84,6 @@ export class AdjacencyLists {
 
   /** Empties `slot`'s list (its entries are not reused). */
   clear(slot: number): void {
-    this.version++;
     this.head[slot] = END;
     this.tail[slot] = END;
   }

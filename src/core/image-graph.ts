@@ -64,14 +64,6 @@ export interface GraphStore {
   sortedIds(): readonly string[];
   /** All tag names, sorted (cached until a tag changes). Do not mutate. */
   sortedTags(): readonly string[];
-  /** The image slot of each tag of {@link GraphStore.sortedTags}, in the same order. */
-  sortedTagSlots(): Int32Array;
-  /**
-   * The first entry of each image's out-edge, in-edge and blob list, by rank (position in
-   * {@link GraphStore.sortedSlots}), so passes in id order read them in sequence. Cached until the
-   * image set or a list changes.
-   */
-  rankHeads(): RankHeads;
   /** The image rank (see {@link GraphStore.sortedRank}) of each tag of {@link GraphStore.sortedTags}. */
   sortedTagRanks(): Int32Array;
   /**
@@ -79,13 +71,6 @@ export interface GraphStore {
    * names that are not tags of the graph.
    */
   flagSortedTags(names: Iterable<string>, flags: Uint8Array): string[];
-}
-
-/** List heads by image rank: see {@link GraphStore.rankHeads}. @internal */
-export interface RankHeads {
-  readonly out: readonly number[];
-  readonly in: readonly number[];
-  readonly blobs: readonly number[];
 }
 
 const stores = new WeakMap<ImageGraph, GraphStore>();
@@ -142,7 +127,6 @@ export class ImageGraph {
   #sortedIds: string[] | undefined;
   #sortedRank: Int32Array | undefined;
   #sortedTagRanks: Int32Array | undefined;
-  #rankHeads: (RankHeads & { sorted: Int32Array; versions: string }) | undefined;
   #sortedTags: string[] | undefined;
   #sortedTagSlots: Int32Array | undefined;
   /** Each tag record's position in the sorted tag list (valid while that list is cached). */
@@ -164,9 +148,7 @@ export class ImageGraph {
       sortedIds: () => this.#sortedIdList(),
       sortedRank: () => this.#sortedRankList(),
       sortedTags: () => this.#sortedTagList(),
-      sortedTagSlots: () => this.#sortedTagSlotList(),
       sortedTagRanks: () => this.#sortedTagRankList(),
-      rankHeads: () => this.#rankHeadLists(),
       flagSortedTags: (names, flags) => this.#flagSortedTags(names, flags),
     });
   }
@@ -793,26 +775,6 @@ export class ImageGraph {
     this.#tagPosition = position;
     this.#sortedTagRanks = undefined;
     return sorted;
-  }
-
-  #rankHeadLists(): RankHeads {
-    const sorted = this.#sortedSlots();
-    const versions = `${this.#out.version}/${this.#in.version}/${this.#imageBlobs.version}`;
-    const cached = this.#rankHeads;
-    if (cached && cached.sorted === sorted && cached.versions === versions) return cached;
-    const n = sorted.length;
-    // plain arrays: large typed arrays count as external memory and start full collections
-    const out: number[] = new Array(n);
-    const ins: number[] = new Array(n);
-    const blobs: number[] = new Array(n);
-    for (let r = 0; r < n; r++) {
-      const slot = sorted[r] as number;
-      out[r] = this.#out.head[slot] as number;
-      ins[r] = this.#in.head[slot] as number;
-      blobs[r] = this.#imageBlobs.head[slot] as number;
-    }
-    this.#rankHeads = { out, in: ins, blobs, sorted, versions };
-    return this.#rankHeads;
   }
 
   #sortedTagRankList(): Int32Array {

@@ -272,17 +272,17 @@ function keptSet(
     pred[r] = ROOT - (roots.index[i] as number);
     queue[tail++] = r;
   }
-  const { out: outHead, in: inHead, blobs: blobHead } = store.rankHeads();
-  const { next: outNext, value: outValue } = store.out;
-  const { next: inNext, value: inValue } = store.in;
-  const { next: blobNext, value: blobValue } = store.imageBlobs;
+  const { head: outHead, next: outNext, value: outValue } = store.out;
+  const { head: inHead, next: inNext, value: inValue } = store.in;
+  const { head: blobHead, next: blobNext, value: blobValue } = store.imageBlobs;
   let head = 0;
   while (head < tail) {
     const end = tail;
     sortLayer(queue, head, end, kept);
     for (; head < end; head++) {
       const r = queue[head] as number;
-      for (let e = outHead[r] as number; e !== NONE; e = outNext[e] as number) {
+      const slot = sorted[r] as number;
+      for (let e = outHead[slot] as number; e !== NONE; e = outNext[e] as number) {
         const p = outValue[e] as number;
         const t = rank[p >> 2] as number;
         if (kept[t]) continue;
@@ -291,7 +291,7 @@ function keptSet(
         predEdge[t] = p & 3;
         queue[tail++] = t;
       }
-      for (let e = inHead[r] as number; e !== NONE; e = inNext[e] as number) {
+      for (let e = inHead[slot] as number; e !== NONE; e = inNext[e] as number) {
         const p = inValue[e] as number;
         if ((p & 3) !== KIND_REFERRER) continue;
         const t = rank[p >> 2] as number;
@@ -301,7 +301,7 @@ function keptSet(
         predEdge[t] = 3;
         queue[tail++] = t;
       }
-      for (let e = blobHead[r] as number; e !== NONE; e = blobNext[e] as number)
+      for (let e = blobHead[slot] as number; e !== NONE; e = blobNext[e] as number)
         needed[(blobValue[e] as number) >> 1] = 1;
     }
   }
@@ -359,12 +359,11 @@ function deleteOrder(
   count: number,
 ): { order: Int32Array; wave: Int32Array } {
   const n = sorted.length;
-  const outHead = store.rankHeads().out;
-  const { next: outNext, value: outValue } = store.out;
+  const { head: outHead, next: outNext, value: outValue } = store.out;
   const indeg = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     if (kept[r]) continue;
-    for (let e = outHead[r] as number; e !== NONE; e = outNext[e] as number) {
+    for (let e = outHead[sorted[r] as number] as number; e !== NONE; e = outNext[e] as number) {
       const t = rank[(outValue[e] as number) >> 2] as number;
       indeg[t] = (indeg[t] as number) + 1;
     }
@@ -382,7 +381,7 @@ function deleteOrder(
     for (; head < end; head++) {
       const r = order[head] as number;
       wave[head] = w;
-      for (let e = outHead[r] as number; e !== NONE; e = outNext[e] as number) {
+      for (let e = outHead[sorted[r] as number] as number; e !== NONE; e = outNext[e] as number) {
         const t = rank[(outValue[e] as number) >> 2] as number;
         if (kept[t]) continue;
         indeg[t] = (indeg[t] as number) - 1;
@@ -404,13 +403,12 @@ function freedBlobs(
   kept: Uint8Array,
   needed: Uint8Array,
 ): { order: Int32Array; sizes: (number | null)[]; ids: readonly string[]; bytes: number } {
-  const head = store.rankHeads().blobs;
-  const { next, value } = store.imageBlobs;
+  const { head, next, value } = store.imageBlobs;
   const freed = new Int32Array(store.blobIds.length);
   let count = 0;
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
-    for (let e = head[r] as number; e !== NONE; e = next[e] as number) {
+    for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number) {
       const b = (value[e] as number) >> 1;
       if (needed[b]) continue;
       needed[b] = 1; // count each blob once
