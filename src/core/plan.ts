@@ -14,18 +14,6 @@ import { compareIds, sortIds } from './sort.js';
  */
 export type KeepTags = Iterable<string> | ((tag: string) => boolean);
 
-/** Resolves {@link KeepTags} against the graph into a set of existing tag names. */
-export function resolveKeepTags(graph: ImageGraph, keepTags: KeepTags): Set<string> {
-  if (typeof keepTags === 'function') {
-    return new Set(graph.tags().filter((tag) => keepTags(tag)));
-  }
-  const names = typeof keepTags === 'string' ? [keepTags] : [...keepTags];
-  const unknown = names.filter((tag) => !graph.hasTag(tag));
-  if (unknown.length > 0)
-    throw new UnknownTagError([...new Set(unknown)].sort(compareIds), graph.tags().length);
-  return new Set(names);
-}
-
 /**
  * The keep list resolved against the graph's sorted tags: a flag per tag position and the kept
  * positions in tag order (the roots). One map lookup per named tag; no set of names and no sort.
@@ -49,6 +37,19 @@ function keptTagRoots(
   let count = 0;
   for (let i = 0; i < allTags.length; i++) if (flags[i]) roots[count++] = i;
   return { flags, roots: roots.subarray(0, count) };
+}
+
+/**
+ * Resolves {@link KeepTags} against the graph into a set of existing tag names.
+ * @throws {UnknownTagError} when a named tag is not in the graph.
+ */
+export function resolveKeepTags(graph: ImageGraph, keepTags: KeepTags): Set<string> {
+  const { flags } = keptTagRoots(graph, keepTags);
+  return new Set(
+    storeOf(graph)
+      .sortedTags()
+      .filter((_, i) => flags[i] === 1),
+  );
 }
 
 /**

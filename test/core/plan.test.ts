@@ -8,6 +8,7 @@ import {
   PlanMismatchError,
   planCleanup,
   recheckPlan,
+  resolveKeepTags,
   UnknownTagError,
 } from '../../src/index.js';
 
@@ -122,6 +123,13 @@ describe('planCleanup on registry-shaped graphs', () => {
     ]);
     expect(() => planCleanup(g, ['latest', 'lates'])).toThrow(UnknownTagError);
     expect(() => orphanedImages(g, ['lates'])).toThrow(/unknown tag "lates"/);
+  });
+
+  it('resolveKeepTags gives the kept names of a list or a predicate, and throws on a typo', () => {
+    const g = multiArch();
+    expect([...resolveKeepTags(g, ['v1', 'latest', 'v1'])].sort()).toEqual(['latest', 'v1']);
+    expect([...resolveKeepTags(g, (tag) => tag.startsWith('v1'))].sort()).toEqual(['v1', 'v1.0']);
+    expect(() => resolveKeepTags(g, ['latest', 'lates'])).toThrow(UnknownTagError);
   });
 
   it('keeping nothing deletes everything, in an order that applies cleanly', () => {
