@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { recheckRoots } from '../core/attachments.js';
+import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js';
 import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
@@ -249,13 +249,11 @@ function deleteNote(op: DeleteOperation): string {
 
 /** Defensive: the re-check guarantees this; if it ever fails, touch nothing. */
 function assertNothingRemainingNeeds(graph: ImageGraph, deleted: ReadonlySet<string>): void {
-  for (const image of deleted) {
-    for (const kind of ['parent', 'child', 'referrer'] as const) {
-      const needer = graph.sourcesOf(image, kind).find((s) => !deleted.has(s));
-      if (needer !== undefined) {
-        throw new PlanMismatchError(image, `${needer} stays and still needs it (${kind} edge)`);
-      }
-    }
+  const pointers = (image: string) =>
+    (['parent', 'child', 'referrer'] as const).flatMap((kind) => graph.sourcesOf(image, kind));
+  const blocked = blockedByRemainingPointers([...deleted], pointers, (p) => !deleted.has(p));
+  for (const [image, needer] of blocked) {
+    throw new PlanMismatchError(image, `${needer} stays and still needs it`);
   }
 }
 
@@ -288,12 +286,15 @@ function rewriteIndex(
       kept.push(copy);
     } else kept.push(entry);
   }
-  // A stripped entry is redundant when another entry still roots the same image.
-  const entries = kept.filter((e) => {
-    if (!stripped.includes(e)) return true;
-    if (kept.some((o) => o.digest === e.digest && !stripped.includes(o))) return false;
-    return isFirstOf(kept, e);
-  });
+  // A stripped entry is redundant when another entry still roots the same image: an unstripped
+  // one, or an earlier stripped one.
+  const strippedSet = new Set(stripped);
+  const rootedElsewhere = new Set(kept.filter((e) => !strippedSet.has(e)).map((e) => e.digest));
+  const first = new Map<string, Descriptor>();
+  for (const e of kept) if (!first.has(e.digest)) first.set(e.digest, e);
+  const entries = kept.filter(
+    (e) => !strippedSet.has(e) || (!rootedElsewhere.has(e.digest) && first.get(e.digest) === e),
+  );
 
   const covered = new Set<string>();
   const cover = (id: string) => {
@@ -323,11 +324,6 @@ function rewriteIndex(
   const changed = JSON.stringify(next) !== JSON.stringify(index);
   const note = `${removed} entr${removed === 1 ? 'y' : 'ies'} removed, ${stripped.length} ref name${stripped.length === 1 ? '' : 's'} removed, ${added} untagged entr${added === 1 ? 'y' : 'ies'} added for images that stay`;
   return { index: next, changed, note };
-}
-
-/** Among entries for one digest, the stripped one survives only if it is the first of them. */
-function isFirstOf(entries: readonly Descriptor[], entry: Descriptor): boolean {
-  return entries.find((e) => e.digest === entry.digest) === entry;
 }
 
 /**
