@@ -124,28 +124,29 @@ export async function applyPlan(
   ].sort();
   if (dryRun) return dryRunResult(plan, repositories, options);
   const signal = options.signal;
-  const graph =
-    options.graph ??
-    (await loadGraph(client, {
-      repositories,
-      extraDigests: plan.delete.map((op) => op.image),
-      signal,
-    }));
+  // A journal of another plan or registry is refused before the registry is read again.
   const journal = options.journal
     ? await openApplyJournal(options.journal, plan, client.url)
     : undefined;
-  const ctx: Context = {
-    client,
-    plan,
-    graph,
-    signal,
-    outcomes: [],
-    total: plan.untag.length + plan.delete.length,
-    onProgress: options.onProgress,
-    gone: new Set(),
-    journal,
-  };
   try {
+    const graph =
+      options.graph ??
+      (await loadGraph(client, {
+        repositories,
+        extraDigests: plan.delete.map((op) => op.image),
+        signal,
+      }));
+    const ctx: Context = {
+      client,
+      plan,
+      graph,
+      signal,
+      outcomes: [],
+      total: plan.untag.length + plan.delete.length,
+      onProgress: options.onProgress,
+      gone: new Set(),
+      journal,
+    };
     return await applyWaves(ctx, repositories);
   } finally {
     await journal?.writer.close();
