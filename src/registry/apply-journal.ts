@@ -3,6 +3,7 @@
  * before each destructive request and its end after, and finishing what an interrupted run left
  * half done.
  */
+import { tagName } from '../core/naming.js';
 import type { CleanupPlan } from '../core/plan-types.js';
 import type { RegistryClient } from './client.js';
 import { JournalError } from './errors/journal-error.js';
@@ -102,7 +103,7 @@ export async function endEarlier(journal: ApplyJournal, intent: JournalIntent): 
 }
 
 /** The media type to push `fetched` back with: the response's, else the body's. */
-export function mediaTypeOf(fetched: FetchedManifest, fallback?: string): string {
+function mediaTypeOf(fetched: FetchedManifest, fallback?: string): string {
   if (fetched.mediaType) return fetched.mediaType;
   try {
     const body = JSON.parse(new TextDecoder().decode(fetched.bytes)) as { mediaType?: unknown };
@@ -141,18 +142,14 @@ export async function finishInterruptedRewrites(
   client: RegistryClient,
   journal: ApplyJournal,
   signal: AbortSignal | undefined,
-): Promise<string[]> {
-  const requests: string[] = [];
+): Promise<void> {
   for (const intent of journal.unfinished.values()) {
     // Only an index no other tag shared was to be deleted after the rewrite.
     if (intent.action !== 'rewrite' || !intent.replacement || intent.tags.length !== 1) continue;
-    const tag = intent.id.slice(intent.repository.length + 1);
-    requests.push(`HEAD /v2/${intent.repository}/manifests/${tag}`);
+    const tag = tagName(intent.id);
     const now = await client.resolve(intent.repository, tag, { signal });
     if (now !== intent.replacement) continue;
-    requests.push(`DELETE /v2/${intent.repository}/manifests/${intent.digest}`);
     await client.deleteManifest(intent.repository, intent.digest, { signal });
     await endEarlier(journal, intent);
   }
-  return requests;
 }

@@ -48,7 +48,7 @@ export const CREATED = 'org.opencontainers.image.created';
  * Deepest index nesting regprune follows. Real images nest one or two levels; a deeper chain is a
  * hostile or broken registry making the client fetch without end.
  */
-export const MAX_INDEX_DEPTH = 16;
+const MAX_INDEX_DEPTH = 16;
 
 /**
  * Reads repositories into plain data with as few requests as possible: one manifest GET per tag,
@@ -256,7 +256,7 @@ export class Loader {
   }
 
   #expand(data: RepositoryData, digest: string, parsed: ParsedManifest): void {
-    const depth = (this.#depth.get(`${data.repository}@${digest}`) ?? 0) + 1;
+    const depth = (this.#depth.get(imageId(data.repository, digest)) ?? 0) + 1;
     if (parsed.manifests.length > 0 && depth > MAX_INDEX_DEPTH)
       throw new MalformedManifestError(
         data.repository,
@@ -264,7 +264,7 @@ export class Loader {
         `indexes nest deeper than ${MAX_INDEX_DEPTH} levels below a tag`,
       );
     for (const child of parsed.manifests) {
-      const childKey = `${data.repository}@${child.digest}`;
+      const childKey = imageId(data.repository, child.digest);
       if (!this.#depth.has(childKey)) this.#depth.set(childKey, depth);
       if (child.platform && !data.platforms.has(child.digest))
         data.platforms.set(child.digest, child.platform);

@@ -1,3 +1,5 @@
+import { imageId, tagId } from '../core/naming.js';
+import { compareIds } from '../core/sort.js';
 import type { RegistryClient, RequestOptions } from './client.js';
 import { JournalError } from './errors/journal-error.js';
 import {
@@ -55,7 +57,7 @@ interface Entry {
   blobs: string[];
 }
 
-const key = (repository: string, digest: string) => `${repository}@${digest}`;
+const key = imageId;
 
 function entriesOf(intents: JournalIntent[]): Map<string, Entry> {
   const entries = new Map<string, Entry>();
@@ -161,10 +163,11 @@ export async function restore(
     }),
   );
   if (missing.length > 0) {
-    missing.sort((a, b) =>
-      `${a.repository}@${a.manifest} ${a.missing}`.localeCompare(
-        `${b.repository}@${b.manifest} ${b.missing}`,
-      ),
+    missing.sort(
+      (a, b) =>
+        compareIds(a.repository, b.repository) ||
+        compareIds(a.manifest, b.manifest) ||
+        compareIds(a.missing, b.missing),
     );
     throw new RestoreBlobMissingError(missing);
   }
@@ -186,7 +189,7 @@ export async function restore(
   for (const intent of state.intents) {
     if (intent.replacement) written.add(key(intent.repository, intent.replacement));
     for (const tag of intent.tags) {
-      const id = `${intent.repository}:${tag}`;
+      const id = tagId(intent.repository, tag);
       if (!claims.has(id))
         claims.set(id, { repository: intent.repository, tag, digest: intent.digest });
     }

@@ -2,6 +2,7 @@ import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import pLimit from 'p-limit';
+import { compareIds } from '../../core/sort.js';
 import { isRepositoryName } from '../reference.js';
 import { StorageRootError } from './storage-root-error.js';
 
@@ -90,7 +91,7 @@ export async function readStoredManifests(
     limit.clearQueue();
     throw error;
   }
-  const repositories = new Map([...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const repositories = new Map([...found].sort(([a], [b]) => compareIds(a, b)));
   return { v2, repositories };
 }
 
