@@ -120,20 +120,18 @@ export async function loadGraph(
       checkDigest(digestOfImage(extra), 'extraDigests');
       loader.want(repo, digestOfImage(extra));
     }
-    // Tagged ones are loaded already; `want` fetches only what nothing reached.
+    // Tagged ones are loaded already; `want` fetches only what nothing reached, and leaves out
+    // what the registry no longer has (a 404), so an image `previous` saw costs one GET at most.
     for (const [repo, digest] of stored) loader.want(repo, digest);
-    await failFast(controller, [loader.drain()]);
     if (options.previous) {
-      const existing = await stillThere(
-        client,
-        loader,
-        new Set(repositories),
-        options.previous,
-        controller,
-      );
-      for (const [repo, digest] of existing) loader.want(repo, digest);
-      await failFast(controller, [loader.drain()]);
+      const loaded = new Set(repositories);
+      for (const id of previousImageIds(options.previous)) {
+        const repo = checkRepository(repositoryOfImage(id), 'previous');
+        const digest = checkDigest(digestOfImage(id), 'previous');
+        if (loaded.has(repo)) loader.want(repo, digest);
+      }
     }
+    await failFast(controller, [loader.drain()]);
     if (options.dates) {
       phase = 'dates';
       await failFast(controller, [loader.loadDates()]);
@@ -183,38 +181,6 @@ async function storedDigests(
     );
   }
   return pairs;
-}
-
-/**
- * Of the images `previous` saw in the loaded repositories, those no tag reaches now and the registry
- * still has (`HEAD` by digest; the client bounds how many run at once).
- */
-async function stillThere(
-  client: RegistryClient,
-  loader: Loader,
-  repositories: ReadonlySet<string>,
-  previous: PreviousImages,
-  controller: AbortController,
-): Promise<Array<[string, string]>> {
-  const candidates: Array<[string, string]> = [];
-  const seen = new Set<string>();
-  for (const id of previousImageIds(previous)) {
-    const repo = checkRepository(repositoryOfImage(id), 'previous');
-    const digest = checkDigest(digestOfImage(id), 'previous');
-    if (!repositories.has(repo) || seen.has(id)) continue;
-    if (loader.repos.get(repo)?.manifests.has(digest)) continue;
-    seen.add(id);
-    candidates.push([repo, digest]);
-  }
-  const found: Array<[string, string] | undefined> = [];
-  await failFast(
-    controller,
-    candidates.map(async ([repo, digest], i) => {
-      const answer = await client.resolve(repo, digest, { signal: controller.signal });
-      if (answer !== undefined) found[i] = [repo, digest];
-    }),
-  );
-  return found.filter((pair): pair is [string, string] => pair !== undefined);
 }
 
 /** Awaits all; on the first failure aborts the rest so no request outlives the load. */

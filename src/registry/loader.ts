@@ -184,10 +184,10 @@ export class Loader {
 
   /** Queues a digest of `repository` for loading (once). */
   want(repository: string, digest: string): void {
-    const key = `${repository}@${digest}`;
+    const key = imageId(repository, digest);
     if (this.#wanted.has(key)) return;
     this.#wanted.add(key);
-    if (this.#known?.hasImage(imageId(repository, digest))) return;
+    if (this.#known?.hasImage(key)) return;
     const data = this.data(repository);
     if (data.manifests.has(digest)) return;
     this.counters.manifests.total++;
