@@ -347,6 +347,13 @@ async function deleteInRepository(
   await loader.readTags(repo, true);
   await loader.drain();
   const current = loader.data(repo);
+  // Which tags point at each digest, built once: the journal and fallback rewrites ask per digest.
+  const tagsAt = new Map<string, string[]>();
+  for (const [tag, digest] of current.tags) {
+    const list = tagsAt.get(digest);
+    if (list) list.push(tag);
+    else tagsAt.set(digest, [tag]);
+  }
   const checkGraph = buildGraph(loader, graph.clone());
   const currentTags: Array<[string, string]> = [...current.tags].map(([t, d]) => [
     tagId(repo, t),
@@ -403,7 +410,7 @@ async function deleteInRepository(
     } else proceed.push(op);
   }
   if (proceed.length === 0) return;
-  const unrewritten = await rewriteFallbackIndexes(ctx, repo, proceed, current.tags);
+  const unrewritten = await rewriteFallbackIndexes(ctx, repo, proceed, current.tags, tagsAt);
   await Promise.all(
     proceed.map(async (op) => {
       const digest = digestOfImage(op.image);
@@ -438,7 +445,7 @@ async function deleteInRepository(
             });
             return;
           }
-          const tags = [...current.tags].filter(([, d]) => d === digest).map(([t]) => t);
+          const tags = [...(tagsAt.get(digest) ?? [])];
           draft = draftOf('delete', op.image, repo, fetched, tags, op.mediaType);
         }
         requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
@@ -483,6 +490,7 @@ async function rewriteFallbackIndexes(
   repo: string,
   proceed: DeleteOperation[],
   currentTags: Map<string, string>,
+  tagsAt: ReadonlyMap<string, readonly string[]>,
 ): Promise<Set<string>> {
   const unrewritten = new Set<string>();
   const { client, graph } = ctx;
@@ -514,9 +522,9 @@ async function rewriteFallbackIndexes(
         deleting.has(subject),
       );
       if (decision.action === 'keep') continue;
-      const sharedWith = [...currentTags].filter(([t, d]) => d === fetched.digest && t !== tag);
+      const sharedWith = (tagsAt.get(fetched.digest) ?? []).filter((t) => t !== tag);
       const draft = ctx.journal
-        ? draftOf('rewrite', id, repo, fetched, [tag, ...sharedWith.map(([t]) => t)], OCI_INDEX)
+        ? draftOf('rewrite', id, repo, fetched, [tag, ...sharedWith], OCI_INDEX)
         : undefined;
       if (decision.action === 'rewrite') {
         const bytes = new TextEncoder().encode(
