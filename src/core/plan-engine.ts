@@ -75,30 +75,21 @@ export function computePlan(
   const deletions = deleteOrder(store, sorted, rank, kept, n - keptCount);
 
   // One pass over the sorted tags, from the last: which are kept (positions from the end of
-  // `tagLists`), which are untagged (from its start), and the tags of each deleted image as a
-  // list threaded through tag positions, in order (no map, no arrays per image).
+  // `tagLists`), which are untagged (from its start), and how many go with deleted images.
   const tagCount = allTags.length;
   const tagLists = new Int32Array(tagCount);
   let keptTagCount = 0;
   let untagCount = 0;
   let deletedTags = 0;
-  const firstTag = new Int32Array(n).fill(NONE);
-  const nextTag = new Int32Array(tagCount);
   const keptFlags = keptTags instanceof Uint8Array ? keptTags : undefined;
   const keptNames = keptTags instanceof Uint8Array ? undefined : keptTags;
   for (let i = tagCount - 1; i >= 0; i--) {
-    const r = tagRanks[i] as number;
     const tagKept = keptFlags
       ? keptFlags[i] === 1
       : (keptNames as ReadonlySet<string>).has(allTags[i] as string);
     if (tagKept) tagLists[tagCount - 1 - keptTagCount++] = i;
-    if (!kept[r]) {
-      nextTag[i] = firstTag[r] as number;
-      firstTag[r] = i;
-      deletedTags++;
-    } else if (!tagKept) {
-      tagLists[untagCount++] = i;
-    }
+    if (!kept[tagRanks[i] as number]) deletedTags++;
+    else if (!tagKept) tagLists[untagCount++] = i;
   }
   // Media types are read from a copy: the graph may change before the section is built (info
   // objects are replaced, never changed, so a copy of the array is a snapshot).
@@ -145,6 +136,16 @@ export function computePlan(
   });
   defineLazySection(plan, 'delete', () => {
     const { order, wave } = deletions;
+    // the tags of each deleted image as a list threaded through tag positions, in order (no map,
+    // no array per image); `allTags` and `tagRanks` are the graph's lists as they were at plan time
+    const firstTag = new Int32Array(n).fill(NONE);
+    const nextTag = new Int32Array(tagCount);
+    for (let i = tagCount - 1; i >= 0; i--) {
+      const r = tagRanks[i] as number;
+      if (kept[r]) continue;
+      nextTag[i] = firstTag[r] as number;
+      firstTag[r] = i;
+    }
     const out: DeleteOperation[] = new Array(order.length);
     for (let i = 0; i < order.length; i++) {
       const r = order[i] as number;
@@ -188,9 +189,23 @@ export function computePlan(
     return out;
   });
   defineLazySection(plan, 'blobs', () => {
-    const out: ReclaimableBlob[] = new Array(freed.order.length);
-    for (let i = 0; i < freed.order.length; i++) {
-      out[i] = { id: freed.ids[freed.order[i] as number] as string, size: freed.sizes[i] ?? null };
+    const { blobs, sizes } = freed;
+    const count = blobs.length;
+    // sorted by id only here: the plan's decisions and bytes do not depend on the order
+    const order = new Int32Array(count);
+    const keys: number[] = new Array(count);
+    const names: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const b = blobs[i] as number;
+      order[i] = i;
+      keys[i] = store.blobKey[b] as number;
+      names[i] = store.blobIds[b] as string;
+    }
+    sortByKeys(order, keys, names);
+    const out: ReclaimableBlob[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const at = order[i] as number;
+      out[i] = { id: names[at] as string, size: sizes[at] ?? null };
     }
     return out;
   });
@@ -394,36 +409,33 @@ function deleteOrder(
 }
 
 /**
- * The blobs only orphans need (those `needed` does not flag; the flags are used up), sorted by id,
- * with their sizes (null when unknown) read now, and the sum of the known sizes.
+ * The blobs only orphans need (those `needed` does not flag; the flags are used up), in the order
+ * found, with their sizes (null when unknown) read now, and the sum of the known sizes.
  */
 function freedBlobs(
   store: GraphStore,
   sorted: Int32Array,
   kept: Uint8Array,
   needed: Uint8Array,
-): { order: Int32Array; sizes: (number | null)[]; ids: readonly string[]; bytes: number } {
+): { blobs: Int32Array; sizes: (number | null)[]; bytes: number } {
   const { head, next, value } = store.imageBlobs;
+  const blobSize = store.blobSize;
   const freed = new Int32Array(store.blobIds.length);
+  // a plain array: large typed arrays count as external memory, which starts full collections
+  const sizes: (number | null)[] = [];
   let count = 0;
+  let bytes = 0;
   for (let r = 0; r < sorted.length; r++) {
     if (kept[r]) continue;
     for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number) {
       const b = (value[e] as number) >> 1;
       if (needed[b]) continue;
       needed[b] = 1; // count each blob once
+      const size = blobSize[b];
+      sizes.push(size ?? null);
+      if (size !== undefined) bytes += size;
       freed[count++] = b;
     }
   }
-  const order = freed.subarray(0, count);
-  sortByKeys(order, store.blobKey, store.blobIds);
-  // a plain array: large typed arrays count as external memory, which starts full collections
-  const sizes: (number | null)[] = new Array(count);
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const size = store.blobSize[order[i] as number];
-    sizes[i] = size ?? null;
-    if (size !== undefined) bytes += size;
-  }
-  return { order, sizes, ids: store.blobIds, bytes };
+  return { blobs: freed.subarray(0, count), sizes, bytes };
 }
