@@ -94,7 +94,7 @@ export function computePlan(
   // Media types are read from a copy: the graph may change before the section is built (info
   // objects are replaced, never changed, so a copy of the array is a snapshot).
   const info = store.info.slice();
-  const freed = freedBlobs(store, sorted, kept, needed);
+  const freed = freedBlobs(store, rank, kept, needed);
   const rootTag = rootLabels(roots, allTags);
 
   const plan: CleanupPlan = {
@@ -376,9 +376,11 @@ function deleteOrder(
   const n = sorted.length;
   const { head: outHead, next: outNext, value: outValue } = store.out;
   const indeg = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    if (kept[r]) continue;
-    for (let e = outHead[sorted[r] as number] as number; e !== NONE; e = outNext[e] as number) {
+  // in slot order, the order the edge lists were filled in: near-sequential reads
+  for (let slot = 0; slot < rank.length; slot++) {
+    const r = rank[slot] as number;
+    if (r < 0 || kept[r]) continue;
+    for (let e = outHead[slot] as number; e !== NONE; e = outNext[e] as number) {
       const t = rank[(outValue[e] as number) >> 2] as number;
       indeg[t] = (indeg[t] as number) + 1;
     }
@@ -414,7 +416,7 @@ function deleteOrder(
  */
 function freedBlobs(
   store: GraphStore,
-  sorted: Int32Array,
+  rank: Int32Array,
   kept: Uint8Array,
   needed: Uint8Array,
 ): { blobs: Int32Array; sizes: (number | null)[]; bytes: number } {
@@ -425,9 +427,11 @@ function freedBlobs(
   const sizes: (number | null)[] = [];
   let count = 0;
   let bytes = 0;
-  for (let r = 0; r < sorted.length; r++) {
-    if (kept[r]) continue;
-    for (let e = head[sorted[r] as number] as number; e !== NONE; e = next[e] as number) {
+  // in slot order, the order the blob lists were filled in: near-sequential reads
+  for (let slot = 0; slot < rank.length; slot++) {
+    const r = rank[slot] as number;
+    if (r < 0 || kept[r]) continue;
+    for (let e = head[slot] as number; e !== NONE; e = next[e] as number) {
       const b = (value[e] as number) >> 1;
       if (needed[b]) continue;
       needed[b] = 1; // count each blob once
