@@ -69,6 +69,15 @@ export class AdjacencyLists {
     return false;
   }
 
+  /** Whether `slot`'s list holds `a` or `b` (one walk instead of two). */
+  includesEither(slot: number, a: number, b: number): boolean {
+    for (let e = this.head[slot] as number; e !== END; e = this.next[e] as number) {
+      const v = this.value[e];
+      if (v === a || v === b) return true;
+    }
+    return false;
+  }
+
   /** Removes the first `v` from `slot`'s list, keeping the order of the rest. */
   remove(slot: number, v: number): void {
     let prev = END;

@@ -274,14 +274,14 @@ export class ImageGraph {
       this.#blobSize.push(size);
       this.#blobKey.push(digestSortKey(blobId));
       this.#view?.addNode(blobId, size === undefined ? { kind: 'blob' } : { kind: 'blob', size });
-    } else if (this.#blobSize[blob] === undefined && size !== undefined) {
+    } else if (size !== undefined && this.#blobSize[blob] === undefined) {
       this.#blobSize[blob] = size;
       this.#view?.mergeNodeAttributes(blobId, { size });
     }
     const packed = blob * 2 + (role === 'layer' ? 1 : 0);
     const links = this.#imageBlobs;
     // the same blob in the other role too: one need is enough
-    if (links.includes(slot, packed) || links.includes(slot, packed ^ 1)) return;
+    if (links.includesEither(slot, packed, packed ^ 1)) return;
     links.add(slot, packed);
     if (this.#view && !this.#view.hasEdge(image, blobId)) {
       this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role });
@@ -518,10 +518,10 @@ export class ImageGraph {
         const blobId = isId(pair[0])
           ? pair[0]
           : expectString(pair[0], `$.images[${i}].blobs[${j}][0]`);
-        // A blob's size is the same on every link, so it is read (and checked) only while unknown.
+        // A blob's size is the same on every link, so it is read (and checked) on its first only.
         const known = g.#blobSlotOf.get(blobId);
         let size: unknown;
-        if (known === undefined || g.#blobSize[known] === undefined) {
+        if (known === undefined) {
           size = blobSizes[blobId];
           if (size !== undefined && typeof size !== 'number') {
             throw new InvalidGraphError(
