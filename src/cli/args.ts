@@ -8,6 +8,7 @@ export const FORMATS = {
   apply: ['table', 'json', 'markdown'],
   explain: ['text', 'json'],
   graph: ['mermaid', 'dot', 'json'],
+  restore: ['table', 'json'],
 } as const satisfies Record<CommandName, readonly string[]>;
 
 /** A format of one of the commands. */
@@ -31,6 +32,7 @@ export interface CommandOptions {
   passwordStdin: boolean;
   dryRun: boolean;
   yes: boolean;
+  /** `--journal`: the undo journal `apply` writes and `restore` replays. */
   journal?: string;
   /** `--storage`: the registry's filesystem storage root, read for untagged manifests. */
   storage?: string;
@@ -47,7 +49,7 @@ export type CommandLine =
 const PASSWORD_REFUSED =
   'not accepted: a password on the command line is visible to other users (ps) and kept in shell history; use --password-stdin (e.g. `printf %s "$TOKEN" | regprune … --username me --password-stdin`), REGPRUNE_USERNAME/REGPRUNE_PASSWORD, or Docker config';
 
-const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph'];
+const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph', 'restore'];
 
 const COMMON = {
   help: { type: 'boolean', short: 'h' },
@@ -69,6 +71,18 @@ const APPLY = {
   'dry-run': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   journal: { type: 'string' },
+} as const;
+
+/** `restore` replays a journal: no plan, so none of the planning options. */
+const RESTORE = {
+  help: COMMON.help,
+  format: COMMON.format,
+  username: COMMON.username,
+  'password-stdin': COMMON['password-stdin'],
+  password: COMMON.password,
+  journal: APPLY.journal,
+  // Declared only to refuse it with a reason: the library has no dry run for restore.
+  'dry-run': APPLY['dry-run'],
 } as const;
 
 function isCommand(word: string | undefined): word is CommandName {
@@ -125,7 +139,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   try {
     parsed = parseArgs({
       args: [...rest],
-      options: command === 'apply' ? APPLY : COMMON,
+      options: command === 'apply' ? APPLY : command === 'restore' ? RESTORE : COMMON,
       allowPositionals: true,
       strict: true,
     }) as typeof parsed;
@@ -134,6 +148,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const values = parsed.values;
   if (values.help) return { kind: 'help', command };
+  if (command === 'restore') {
+    return { kind: 'run', options: checkRestoreOptions(values, parsed.positionals) };
+  }
   return { kind: 'run', options: checkOptions(command, values, parsed.positionals) };
 }
 
@@ -144,6 +161,19 @@ type Values = {
       ? boolean
       : string;
 };
+
+function checkFormat(command: CommandName, value: string | undefined): OutputFormat {
+  const formats: readonly string[] = FORMATS[command];
+  const format = value ?? formats[0];
+  if (format === undefined || !formats.includes(format)) {
+    throw new UsageError(
+      command,
+      '--format',
+      `${JSON.stringify(format)} is not one of ${formats.join(', ')}`,
+    );
+  }
+  return format as OutputFormat;
+}
 
 function checkOptions(command: CommandName, values: Values, positionals: string[]): CommandOptions {
   const usage = (argument: string, problem: string) => new UsageError(command, argument, problem);
@@ -157,11 +187,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   if (extra !== undefined) throw usage(extra, 'unexpected argument');
   const target = parseTarget(command, targetText);
 
-  const formats: readonly string[] = FORMATS[command];
-  const format = values.format ?? formats[0];
-  if (format === undefined || !formats.includes(format)) {
-    throw usage('--format', `${JSON.stringify(format)} is not one of ${formats.join(', ')}`);
-  }
+  const format = checkFormat(command, values.format);
 
   const keep = values.keep ?? [];
   const policy = values.policy;
@@ -238,7 +264,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     keep,
     repos,
     ...(now ? { now } : {}),
-    format: format as OutputFormat,
+    format,
     ...(values.username !== undefined ? { username: values.username } : {}),
     passwordStdin,
     dryRun: values['dry-run'] ?? false,
@@ -246,5 +272,54 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(values.journal !== undefined ? { journal: values.journal } : {}),
     ...(values.storage !== undefined ? { storage: values.storage } : {}),
     ...(values.state !== undefined ? { state: values.state } : {}),
+  };
+}
+
+/** `restore <registry> --journal FILE`: only a registry, a journal, a format and credentials. */
+function checkRestoreOptions(values: Values, positionals: string[]): CommandOptions {
+  const usage = (argument: string, problem: string) => new UsageError('restore', argument, problem);
+  const [targetText, extra] = positionals;
+  if (targetText === undefined) {
+    throw usage(
+      '<target>',
+      'missing; name the registry the journal was written for, e.g. host:port',
+    );
+  }
+  if (extra !== undefined) throw usage(extra, 'unexpected argument');
+  const target = parseTarget('restore', targetText);
+  if (target.kind === 'layout') {
+    throw usage(
+      '<target>',
+      `${JSON.stringify(targetText)}: restore needs a registry journal (written by \`regprune apply <registry> --journal FILE\`); an OCI layout has none, since apply rewrites it atomically`,
+    );
+  }
+  if (values['dry-run']) {
+    throw usage(
+      '--dry-run',
+      'not supported by restore: it checks that every blob and child manifest is still in the registry before it pushes anything, and changes nothing when one is missing',
+    );
+  }
+  const format = checkFormat('restore', values.format);
+  const journal = values.journal;
+  if (journal === undefined) {
+    throw usage(
+      '--journal',
+      'missing; name the undo journal `regprune apply --journal FILE` wrote',
+    );
+  }
+  if (journal === '') throw usage('--journal', 'needs a file name');
+  if (values.username === '') throw usage('--username', 'needs a user name');
+  return {
+    command: 'restore',
+    target,
+    targetText,
+    keep: [],
+    repos: [],
+    format,
+    ...(values.username !== undefined ? { username: values.username } : {}),
+    passwordStdin: values['password-stdin'] ?? false,
+    dryRun: false,
+    yes: false,
+    journal,
   };
 }

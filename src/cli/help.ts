@@ -37,6 +37,7 @@ Usage:
   regprune apply   <target> (--policy FILE | --keep TAG...) [--dry-run] [--yes] [options]
   regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
   regprune graph   <target> [--policy FILE | --keep TAG...] [--format mermaid|dot|json]
+  regprune restore <registry> --journal FILE [--format table|json]
   regprune <command> --help
   regprune --version
 
@@ -47,7 +48,8 @@ Exit codes:
   1  error (the message says what failed and what to do)
   2  usage error (the message names the bad argument; the command's help follows)
   3  the plan was refused by a safety cap of the policy; nothing was applied
-  4  partly applied: some operations failed or were skipped
+  4  partly applied: some operations failed or were skipped (restore: some tags
+     were moved since the cleanup and left alone)
 `,
   plan: `Usage: regprune plan <target> (--policy FILE | --keep TAG...) [options]
 
@@ -88,7 +90,8 @@ ${KEEP}
 ${SELECT}
   --dry-run            show what would be done (and the requests), change nothing
   -y, --yes            do not ask for confirmation (required without a terminal)
-  --journal FILE       registry only: record each operation in FILE as it is done
+  --journal FILE       registry only: record each operation in FILE as it is done,
+                       so 'regprune restore' can undo the run
   --format FORMAT      table (default), json ({ plan, result }), or markdown
 ${COMMON_HELP}
 
@@ -146,6 +149,41 @@ ${AUTH}
 Examples:
   regprune graph oci:./layout --policy policy.yaml > graph.mmd
   regprune graph http://127.0.0.1:5000 --keep app:latest --format dot | dot -Tsvg > g.svg
+`,
+  restore: `Usage: regprune restore <registry> --journal FILE [options]
+
+Undoes a 'regprune apply <registry> --journal FILE': pushes every manifest the
+journal recorded back by digest (children before their index, subjects before
+their referrers) and points every journaled tag at its old digest again. A tag
+that someone moved since the cleanup is left alone and reported as a conflict.
+Running it twice is harmless: the second run finds everything present.
+
+The journal holds manifests, not blobs: restore works only until the registry's
+garbage collection removes the blobs the deleted manifests needed. It checks that
+every blob and child manifest is still there before it pushes anything; when one
+is gone it changes nothing and names it (exit 1). There is no --dry-run.
+
+<registry>  https://host[:port], http://host[:port], or host[:port] (HTTPS, except
+            localhost and 127.x.x.x, which use HTTP). OCI layouts keep no journal:
+            apply rewrites them atomically.
+
+Options:
+  --journal FILE       the undo journal 'regprune apply --journal FILE' wrote (required)
+  --format FORMAT      table (default), or json (the restore result: manifests, tags,
+                       notes)
+${COMMON_HELP}
+
+${AUTH}
+
+The registry needs pull and push on the journal's repositories.
+
+Exit codes: 0 done, 1 error (journal missing or damaged, content gone, registry
+error), 2 usage, 4 partly restored (some tags were moved since and left alone).
+
+Examples:
+  regprune apply registry.example.com --policy policy.yaml --yes --journal undo.jsonl
+  regprune restore registry.example.com --journal undo.jsonl
+  regprune restore http://127.0.0.1:5000 --journal undo.jsonl --format json
 `,
 };
 

@@ -11,6 +11,7 @@ import { type LoadProgress, loadGraph } from '../registry/load-graph.js';
 import type { CommandOptions } from './args.js';
 import { resolveCredentials } from './credentials.js';
 import type { CliIo } from './io.js';
+import type { TargetSpec } from './target-spec.js';
 
 /** Options of {@link OpenedTarget.apply}: the adapters' own plus the registry's journal. */
 export interface CliApplyOptions extends ApplyOptions {
@@ -30,6 +31,16 @@ export interface OpenedTarget {
   apply(plan: CleanupPlan, options: CliApplyOptions): Promise<ApplyResult>;
 }
 
+/** A client for a registry target, with the credentials the command line and environment give. */
+export async function openRegistryClient(
+  options: CommandOptions,
+  spec: Extract<TargetSpec, { kind: 'registry' }>,
+  io: CliIo,
+): Promise<RegistryClient> {
+  const auth = await resolveCredentials(options, spec.host, io);
+  return new RegistryClient({ url: spec.url, ...(auth ? { auth } : {}) });
+}
+
 /** Opens the command line's target (resolving credentials for registries). */
 export async function openTarget(options: CommandOptions, io: CliIo): Promise<OpenedTarget> {
   const spec = options.target;
@@ -43,8 +54,7 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Op
       apply: (plan, applyOptions) => target.applyPlan(plan, applyOptions),
     };
   }
-  const auth = await resolveCredentials(options, spec.host, io);
-  const client = new RegistryClient({ url: spec.url, ...(auth ? { auth } : {}) });
+  const client = await openRegistryClient(options, spec, io);
   const repositories = options.repos.length > 0 ? options.repos : undefined;
   let graph: ImageGraph | undefined;
   return {

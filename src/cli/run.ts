@@ -4,6 +4,7 @@ import { applyCommand } from './commands/apply.js';
 import { explainCommand } from './commands/explain.js';
 import { graphCommand } from './commands/graph.js';
 import { planCommand } from './commands/plan.js';
+import { restoreCommand } from './commands/restore.js';
 import { UsageError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { helpText } from './help.js';
@@ -15,6 +16,7 @@ const COMMANDS = {
   apply: applyCommand,
   explain: explainCommand,
   graph: graphCommand,
+  restore: restoreCommand,
 } satisfies Record<CommandOptions['command'], (o: CommandOptions, io: CliIo) => Promise<ExitCode>>;
 
 /**

@@ -12,6 +12,7 @@ export { RegistryClient, type RequestOptions } from './client.js';
 export { credentialsFromDockerConfig, type DockerConfigOptions } from './docker-config.js';
 export * from './errors/index.js';
 export { InventoryError } from './errors/inventory-error.js';
+export { restoreSummary, restoreTable } from './format-restore.js';
 export {
   INVENTORY_FORMAT,
   type Inventory,

@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { restoreTable } from '../../registry/format-restore.js';
+import { restore } from '../../registry/restore.js';
+import type { CommandOptions } from '../args.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { openRegistryClient } from '../open-target.js';
+
+/**
+ * `regprune restore <registry> --journal FILE`: undoes an `apply --journal FILE` with the
+ * library's `restore`, then prints what was pushed again. Exit 4 when a tag was left alone
+ * because someone moved it since the cleanup.
+ */
+export async function restoreCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+  const { target, journal } = options;
+  // args.ts refuses both; checked again so the types say so.
+  if (target.kind !== 'registry' || journal === undefined) {
+    throw new Error('restore: the registry target and --journal were not checked');
+  }
+  const client = await openRegistryClient(options, target, io);
+  const result = await restore(client, resolve(io.cwd, journal));
+  if (options.format === 'json') io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  else io.stdout(restoreTable(result, { target: client.url, journal }));
+  const conflicts = result.tags.filter((t) => t.status === 'conflict').length;
+  if (conflicts > 0) {
+    io.stderr(
+      `error: partly restored: ${conflicts} of ${result.tags.length} tags now point at images pushed after the cleanup and were left alone (see the result); tag them by hand if the old images are wanted\n`,
+    );
+    return EXIT.partial;
+  }
+  return EXIT.ok;
+}
