@@ -63,7 +63,7 @@ export async function openApplyJournal(
       unfinished.delete(key);
     } else if (!finished.has(key)) unfinished.set(key, intent);
   }
-  const writer = await JournalWriter.open(path, state?.lastSeq ?? 0, state === undefined);
+  const writer = await JournalWriter.open(path, state);
   await writer.append({
     type: 'run',
     format: JOURNAL_FORMAT,

@@ -71,6 +71,8 @@ interface Context {
   /** Images deleted (or found gone). */
   gone: Set<string>;
   journal: ApplyJournal | undefined;
+  /** Tag lists read for resumed untags, by repository. */
+  listedTags: Map<string, Promise<Set<string>>>;
 }
 
 function report(ctx: Context, outcome: OperationOutcome): void {
@@ -146,6 +148,7 @@ export async function applyPlan(
       onProgress: options.onProgress,
       gone: new Set(),
       journal,
+      listedTags: new Map(),
     };
     return await applyWaves(ctx, repositories);
   } finally {
@@ -310,8 +313,10 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
 
 /**
  * An untag an earlier run began but did not record as done: the tag is gone (it finished), or a
- * placeholder of ours sits on it (it stopped in between: delete the placeholder). Returns the
- * outcome's reason when it is finished now, else `undefined` (untag as usual).
+ * placeholder of ours sits on it (it stopped in between: delete the placeholder), or the tag is
+ * still listed but points at nothing (the registry dropped the placeholder but not the tag, see
+ * {@link removeTag}: push a new one). Returns the outcome's reason when it is finished now, else
+ * `undefined` (untag as usual).
  */
 async function finishInterruptedUntag(
   ctx: Context,
@@ -322,18 +327,42 @@ async function finishInterruptedUntag(
 ): Promise<string | undefined> {
   const { repository } = intent;
   const name = tagName(intent.id);
+  const signal = ctx.signal;
   if (now === undefined) {
+    // A tag left pointing at nothing answers 404 like a removed one; only the tag list tells.
+    requests.push(`GET /v2/${repository}/tags/list (once per repository)`);
+    if (!(await listedTags(ctx, repository)).has(name)) {
+      await endEarlier(journal, intent);
+      return 'finished by an interrupted earlier run (undo journal)';
+    }
+    requests.push(`HEAD /v2/${repository}/manifests/${name}`);
+    // Pushed again since it was listed: someone else's tag now, left alone.
+    if ((await ctx.client.resolve(repository, name, { signal })) !== undefined) return undefined;
+    requests.push(...(await removeTag(ctx.client, repository, name, signal)).requests);
     await endEarlier(journal, intent);
-    return 'finished by an interrupted earlier run (undo journal)';
+    return 'an interrupted earlier run left the tag listed but pointing at nothing: removed it';
   }
   if (now === intent.digest) return undefined;
   requests.push(`GET /v2/${repository}/manifests/${now}`);
-  const current = await ctx.client.getManifest(repository, now, { signal: ctx.signal });
+  const current = await ctx.client.getManifest(repository, now, { signal });
   if (!current || !isPlaceholderFor(current.bytes, name)) return undefined;
   requests.push(`DELETE /v2/${repository}/manifests/${now}`);
-  await ctx.client.deleteManifest(repository, now, { signal: ctx.signal });
+  const result = await ctx.client.deleteManifest(repository, now, { signal });
+  // Gone although it was just there: the registry dropped it but not the tag (see removeTag).
+  if (result !== 'deleted')
+    requests.push(...(await removeTag(ctx.client, repository, name, signal)).requests);
   await endEarlier(journal, intent);
   return 'an interrupted earlier run left its placeholder on the tag: deleted it';
+}
+
+/** The tags listed in `repository`, read once per run (only resumed untags ask). */
+function listedTags(ctx: Context, repository: string): Promise<Set<string>> {
+  let listed = ctx.listedTags.get(repository);
+  if (!listed) {
+    listed = ctx.client.listTags(repository, { signal: ctx.signal }).then((tags) => new Set(tags));
+    ctx.listedTags.set(repository, listed);
+  }
+  return listed;
 }
 
 async function deleteInRepository(
@@ -436,11 +465,17 @@ async function deleteInRepository(
           const fetched = await client.getManifest(repo, digest, { signal: ctx.signal });
           if (!fetched) {
             ctx.gone.add(op.image);
+            // An interrupted earlier run's DELETE got through before its end was written:
+            // record it, so that a later run does not check it again.
+            const interrupted = ctx.journal.unfinished.get(`delete ${op.image}`);
+            if (interrupted) await endEarlier(ctx.journal, interrupted);
             report(ctx, {
               action: 'delete',
               id: op.image,
               status: 'done',
-              reason: 'already gone (404)',
+              reason: interrupted
+                ? 'deleted by an interrupted earlier run (undo journal)'
+                : 'already gone (404)',
               requests,
             });
             return;

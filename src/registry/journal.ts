@@ -62,6 +62,8 @@ export interface JournalState {
   ends: Map<number, JournalEnd['status']>;
   /** Highest `seq` used so far (0 when none). */
   lastSeq: number;
+  /** Bytes up to the end of the last complete line: what follows is an unfinished write. */
+  completeBytes: number;
 }
 
 /** Digest of the operations of a plan (what a journal belongs to). */
@@ -113,22 +115,30 @@ function checkRecord(value: unknown): JournalRecord | string {
 }
 
 /**
- * Reads a journal. A last line without its newline is a write cut short by a crash and is ignored
- * (its request was never sent: the line is fsynced before the request).
+ * Reads a journal. A last line without its newline is a write cut short by a crash and is ignored:
+ * an intent cut short was never fsynced, so its request was never sent; an end cut short leaves its
+ * intent without an end, which a resumed run checks against the registry.
  * @returns `undefined` when the file does not exist.
  * @throws {JournalError} when a complete line is not a valid record.
  */
 export async function readJournal(path: string): Promise<JournalState | undefined> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new JournalError(path, `cannot be read (${(error as Error).message})`, { cause: error });
   }
-  const lines = text.split('\n');
-  lines.pop(); // '' after the last newline, or an unfinished line
-  const state: JournalState = { runs: [], intents: [], ends: new Map(), lastSeq: 0 };
+  const completeBytes = bytes.lastIndexOf(0x0a) + 1;
+  const lines = bytes.subarray(0, completeBytes).toString('utf8').split('\n');
+  lines.pop(); // '' after the last newline
+  const state: JournalState = {
+    runs: [],
+    intents: [],
+    ends: new Map(),
+    lastSeq: 0,
+    completeBytes,
+  };
   lines.forEach((line, index) => {
     if (line.trim() === '') return;
     let parsed: unknown;
@@ -172,12 +182,16 @@ export class JournalWriter {
     this.#seq = lastSeq;
   }
 
-  /** Opens (creating it and fsyncing its directory when new) for appending. */
-  static async open(path: string, lastSeq: number, created: boolean): Promise<JournalWriter> {
-    let file: FileHandle;
+  /**
+   * Opens (creating it and fsyncing its directory when new) for appending. `existing` is what
+   * {@link readJournal} found there: an unfinished last line is cut off first, or the next record
+   * would be glued to it and the journal would no longer read.
+   */
+  static async open(path: string, existing: JournalState | undefined): Promise<JournalWriter> {
+    let file: FileHandle | undefined;
     try {
       file = await open(path, 'a', 0o600);
-      if (created) {
+      if (existing === undefined) {
         const dir = await open(dirname(path), 'r');
         try {
           await dir.sync();
@@ -186,13 +200,17 @@ export class JournalWriter {
         } finally {
           await dir.close();
         }
+      } else if ((await file.stat()).size > existing.completeBytes) {
+        await file.truncate(existing.completeBytes);
+        await file.sync();
       }
     } catch (error) {
+      await file?.close().catch(() => {});
       throw new JournalError(path, `cannot be opened for appending (${(error as Error).message})`, {
         cause: error,
       });
     }
-    return new JournalWriter(path, file, lastSeq);
+    return new JournalWriter(path, file, existing?.lastSeq ?? 0);
   }
 
   /** The next operation number. */

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { RegistryClient } from './client.js';
+import { RegistryHttpError } from './errors/registry-http-error.js';
 import { OCI_EMPTY, OCI_MANIFEST } from './media-types.js';
 
 const EMPTY_JSON = new TextEncoder().encode('{}');
 const PLACEHOLDER = 'dev.regprune.placeholder';
+/** Placeholder pushes per untag before giving up on a registry that keeps leaving the tag. */
+const PLACEHOLDER_ROUNDS = 3;
 
 /**
  * Whether `bytes` are a placeholder regprune pushed to untag `tag` (one an interrupted run may
@@ -31,7 +34,9 @@ export interface TagRemoval {
  * Removes one tag without touching the manifest it points at. Uses `DELETE manifests/<tag>` where
  * the registry supports it (learned once per client); otherwise pushes a tiny unique placeholder
  * manifest to the tag and deletes the placeholder by digest, as regclient does. The placeholder's
- * digest is unique, so deleting it can never drop another tag.
+ * digest is unique, so deleting it can never drop another tag. When the registry drops the
+ * placeholder but leaves the tag (see below), a new placeholder is pushed, up to 3 times.
+ * @throws {RegistryHttpError} when the tag is still left after the last placeholder.
  */
 export async function removeTag(
   client: RegistryClient,
@@ -53,6 +58,33 @@ export async function removeTag(
     client.tagDeleteSupported = false;
   }
   await client.ensureBlob(repository, EMPTY_JSON, { signal });
+  for (let round = 1; ; round++) {
+    const bytes = placeholderFor(tag);
+    requests.push(
+      ...(round === 1 ? [`HEAD /v2/${repository}/blobs/sha256:44136fa…`] : []),
+      `PUT ${path}/${tag} (placeholder)`,
+    );
+    const digest = await client.putManifest(repository, tag, bytes, OCI_MANIFEST, { signal });
+    requests.push(`DELETE ${path}/${digest}`);
+    const result = await client.deleteManifest(repository, digest, { signal });
+    if (result === 'deleted') return { how: 'placeholder', requests };
+    // Nobody else knows this digest, so "missing" means the registry unlinked the placeholder and
+    // then failed before dropping the tag: distribution 2.8 answers 500 when its tag scan reads a
+    // tag link another request is writing, and the client's retry finds the placeholder gone. The
+    // tag is left listed, pointing at nothing; a new placeholder on it clears it.
+    if (round === PLACEHOLDER_ROUNDS)
+      throw new RegistryHttpError(
+        404,
+        'DELETE',
+        `${client.url}${path}/${digest}`,
+        'MANIFEST_UNKNOWN',
+        `the registry dropped ${PLACEHOLDER_ROUNDS} placeholders pushed to untag ${repository}:${tag} but left the tag listed; run the apply again`,
+      );
+  }
+}
+
+/** A unique placeholder manifest for untagging `tag` (the empty config, no layers). */
+function placeholderFor(tag: string): Uint8Array {
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -64,10 +96,5 @@ export async function removeTag(
     layers: [],
     annotations: { [PLACEHOLDER]: `untag ${tag} ${randomUUID()}` },
   };
-  const bytes = new TextEncoder().encode(JSON.stringify(manifest));
-  requests.push(`HEAD /v2/${repository}/blobs/sha256:44136fa…`, `PUT ${path}/${tag} (placeholder)`);
-  const digest = await client.putManifest(repository, tag, bytes, OCI_MANIFEST, { signal });
-  requests.push(`DELETE ${path}/${digest}`);
-  await client.deleteManifest(repository, digest, { signal });
-  return { how: 'placeholder', requests };
+  return new TextEncoder().encode(JSON.stringify(manifest));
 }
