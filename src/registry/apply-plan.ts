@@ -28,6 +28,7 @@ import {
 } from './apply-journal.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
+import { removeDanglingTags } from './dangling-tags.js';
 import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { JournalError } from './errors/journal-error.js';
@@ -49,7 +50,8 @@ export interface RegistryApplyOptions extends ApplyOptions {
   /**
    * Path of an undo journal (JSON lines). Before each destructive request (manifest DELETE,
    * placeholder push for an untag, fallback index rewrite) the manifest's exact bytes and the tags
-   * on it are appended and fsynced; after it, how it ended. {@link restore} undoes the run from
+   * on it are appended and fsynced; after it, how it ended (for a DELETE, once the tags a failing
+   * registry may have left behind are removed too). {@link restore} undoes the run from
    * it. Running again with the same plan and journal resumes: operations the journal records as
    * done are not sent again. Default: no journal.
    */
@@ -104,7 +106,9 @@ function fallbackTagOf(digest: string): string {
  * nothing touched. Before each repository's deletes in each wave it re-reads that repository's
  * tags and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those
  * are skipped as "changed since plan". Referrers fallback indexes are rewritten without deleted
- * referrers (their tag removed when empty) before the referrers go.
+ * referrers (their tag removed when empty) before the referrers go. An image found gone without a
+ * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
+ * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
  *
  * @throws {PlanRefusedError} when the plan was refused (nothing is touched).
  * @throws {DeleteDisabledError} when the registry refuses deletes (nothing is touched).
@@ -440,6 +444,7 @@ async function deleteInRepository(
   }
   if (proceed.length === 0) return;
   const unrewritten = await rewriteFallbackIndexes(ctx, repo, proceed, current.tags, tagsAt);
+  const goneUnclean: GoneUnclean[] = [];
   await Promise.all(
     proceed.map(async (op) => {
       const digest = digestOfImage(op.image);
@@ -458,46 +463,59 @@ async function deleteInRepository(
         return;
       }
       const requests = [...listRequests];
+      // Gone without a clean 202: the registry may have left its tags listed, pointing at nothing.
+      const goneWithout202 = async (reason: string, settle: Settle) => {
+        ctx.gone.add(op.image);
+        if (op.tags.length > 0) {
+          goneUnclean.push({ op, reason, requests, settle });
+          return;
+        }
+        await settle('done');
+        report(ctx, { action: 'delete', id: op.image, status: 'done', reason, requests });
+      };
       try {
         let draft: IntentDraft | undefined;
         if (ctx.journal) {
+          const journal = ctx.journal;
           requests.push(`GET /v2/${repo}/manifests/${digest} (for the undo journal)`);
           const fetched = await client.getManifest(repo, digest, { signal: ctx.signal });
           if (!fetched) {
-            ctx.gone.add(op.image);
             // An interrupted earlier run's DELETE got through before its end was written:
-            // record it, so that a later run does not check it again.
-            const interrupted = ctx.journal.unfinished.get(`delete ${op.image}`);
-            if (interrupted) await endEarlier(ctx.journal, interrupted);
-            report(ctx, {
-              action: 'delete',
-              id: op.image,
-              status: 'done',
-              reason: interrupted
+            // record it (once its tags are checked), so that a later run does not check it again.
+            const interrupted = journal.unfinished.get(`delete ${op.image}`);
+            await goneWithout202(
+              interrupted
                 ? 'deleted by an interrupted earlier run (undo journal)'
                 : 'already gone (404)',
-              requests,
-            });
+              async (status) => {
+                if (interrupted && status === 'done') await endEarlier(journal, interrupted);
+              },
+            );
             return;
           }
           const tags = [...(tagsAt.get(digest) ?? [])];
           draft = draftOf('delete', op.image, repo, fetched, tags, op.mediaType);
         }
         requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
-        const result = await journaled(ctx.journal, draft, () =>
-          client.deleteManifest(repo, digest, { signal: ctx.signal }),
-        );
+        const settle = await beginIntent(ctx.journal, draft);
+        let result: Awaited<ReturnType<RegistryClient['deleteManifest']>>;
+        try {
+          result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
+        } catch (error) {
+          await settle('failed').catch(() => {});
+          throw error;
+        }
+        if (result === 'missing') {
+          await goneWithout202('already gone (404)', settle);
+          return;
+        }
+        await settle('done');
         ctx.gone.add(op.image);
         report(ctx, {
           action: 'delete',
           id: op.image,
           status: 'done',
-          reason:
-            result === 'missing'
-              ? 'already gone (404)'
-              : op.tags.length > 0
-                ? `its tags ${op.tags.join(', ')} went with it`
-                : undefined,
+          reason: op.tags.length > 0 ? `its tags ${op.tags.join(', ')} went with it` : undefined,
           requests,
         });
       } catch (error) {
@@ -512,6 +530,104 @@ async function deleteInRepository(
       }
     }),
   );
+  if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
+}
+
+/** Ends the journal record of one delete (a no-op without a journal). */
+type Settle = (status: 'done' | 'failed') => Promise<void>;
+
+/** A planned image with tags that went without a clean 202: its tags are checked afterwards. */
+interface GoneUnclean {
+  op: DeleteOperation;
+  /** How it went (the start of the outcome's reason). */
+  reason: string;
+  requests: string[];
+  settle: Settle;
+}
+
+/**
+ * Writes a delete's intent now and returns what writes its end. The end waits until the image's
+ * tags are checked too, so a run killed before that leaves the intent unfinished and a resumed run
+ * checks them again.
+ */
+async function beginIntent(
+  journal: ApplyJournal | undefined,
+  draft: IntentDraft | undefined,
+): Promise<Settle> {
+  if (!journal || !draft) return async () => {};
+  const seq = journal.writer.nextSeq();
+  await journal.writer.append({ type: 'intent', seq, ...draft });
+  return async (status) => {
+    await journal.writer.append({ type: 'end', seq, status });
+  };
+}
+
+/**
+ * For planned images found gone without a clean 202 (the retried DELETE answered 404, or it was
+ * gone before it): distribution 2.8 unlinks a manifest before it drops the tags on it, and a tag
+ * write racing its tag scan makes it fail in between, leaving those tags listed but pointing at
+ * nothing. The tag list is read once, after all of this repository's deletes of the wave (a list
+ * read before them would still show the tags every deleted image had), and each image's planned
+ * tags still listed are removed where they answer 404 ({@link removeDanglingTags}); a tag pushed
+ * again since is left alone.
+ */
+async function removeTagsLeftBehind(
+  ctx: Context,
+  repo: string,
+  goneUnclean: GoneUnclean[],
+): Promise<void> {
+  const listRequest = `GET /v2/${repo}/tags/list (once, after the deletes: are their tags left listed?)`;
+  let listed: Set<string>;
+  try {
+    listed = new Set(await ctx.client.listTags(repo, { signal: ctx.signal }));
+  } catch (error) {
+    if (mustStop(error, ctx.signal)) throw error;
+    for (const gone of goneUnclean) {
+      await gone.settle('failed').catch(() => {});
+      report(ctx, {
+        action: 'delete',
+        id: gone.op.image,
+        status: 'failed',
+        reason: `${gone.reason}, but whether its tags ${gone.op.tags.join(', ')} are left listed pointing at nothing could not be checked: ${(error as Error).message}; run again`,
+        requests: [...gone.requests, listRequest],
+      });
+    }
+    return;
+  }
+  // One after another: concurrent placeholder pushes are what trips the registry up.
+  for (const gone of goneUnclean) {
+    const requests = [...gone.requests, listRequest];
+    const names = gone.op.tags.filter((t) => repositoryOfTag(t) === repo).map(tagName);
+    try {
+      const cleanup = await removeDanglingTags(ctx.client, repo, names, listed, ctx.signal);
+      requests.push(...cleanup.requests);
+      await gone.settle('done');
+      const notes = [gone.reason];
+      if (cleanup.removed.length > 0)
+        notes.push(
+          `its tags ${cleanup.removed.map((t) => tagId(repo, t)).join(', ')} were left listed pointing at nothing (the registry failed between unlinking it and dropping its tags): removed them`,
+        );
+      for (const { tag, digest } of cleanup.leftAlone)
+        notes.push(`${tagId(repo, tag)} now points at ${imageId(repo, digest)}: left alone`);
+      report(ctx, {
+        action: 'delete',
+        id: gone.op.image,
+        status: 'done',
+        reason: notes.join('; '),
+        requests,
+      });
+    } catch (error) {
+      if (mustStop(error, ctx.signal)) throw error;
+      await gone.settle('failed').catch(() => {});
+      report(ctx, {
+        action: 'delete',
+        id: gone.op.image,
+        status: 'failed',
+        reason: `${gone.reason}, but removing its tags left listed pointing at nothing failed: ${(error as Error).message}; run again`,
+        requests,
+      });
+    }
+  }
 }
 
 /**
@@ -656,6 +772,11 @@ function dryRunResult(
         `GET /v2/${repo}/tags/list`,
         `HEAD /v2/${repo}/manifests/<tag> for each current tag`,
         `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
+        ...(op.tags.length > 0
+          ? [
+              `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,
+            ]
+          : []),
       ],
     });
     for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])

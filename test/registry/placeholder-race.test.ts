@@ -4,9 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CleanupPlan, planCleanup } from '../../src/index.js';
-import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
+import { applyPlan, loadGraph, RegistryClient, restore } from '../../src/registry/index.js';
 import { cleanupFixture } from '../helpers/fixtures.js';
-import { listTags } from '../helpers/push.js';
+import {
+  listTags,
+  manifestStatus,
+  type PushedImage,
+  pushImage,
+  tagManifest,
+} from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { type RepositoryState, repositoryState } from '../helpers/registry-state.js';
 import { pullsCompletely } from '../helpers/skopeo.js';
@@ -46,11 +52,16 @@ afterAll(async () => {
 
 /**
  * A fetch that tears a tag link of `repo` while the registry handles the first digest DELETE
- * after the probe (the untag's placeholder), and records every request with its status. With
- * `killAfter`, the run is killed once that DELETE has its answer: the journal is copied to
- * `killAfter.copy` and nothing more is sent.
+ * after the probe (the untag's placeholder; with `race.digest`, the DELETE of that digest), and
+ * records every request with its status. `race.meanwhile` runs once that DELETE has its answer,
+ * before the client sees it. With `killAfter`, the run is killed once that DELETE has its answer:
+ * the journal is copied to `killAfter.copy` and nothing more is sent.
  */
-function tearingFetch(repo: string, killAfter?: { journal: string; copy: string }) {
+function tearingFetch(
+  repo: string,
+  killAfter?: { journal: string; copy: string },
+  race: { digest?: string; meanwhile?: () => Promise<void> } = {},
+) {
   const torn = join(reg.dataDir, 'docker/registry/v2/repositories', repo, '_manifests/tags/torn');
   const log: string[] = [];
   let tearing = true;
@@ -63,7 +74,8 @@ function tearingFetch(repo: string, killAfter?: { journal: string; copy: string 
       tearing &&
       method === 'DELETE' &&
       /\/manifests\/sha256:/.test(path) &&
-      !path.endsWith('0'.repeat(64));
+      !path.endsWith('0'.repeat(64)) &&
+      (race.digest === undefined || path.endsWith(race.digest));
     if (tear) {
       tearing = false;
       await mkdir(join(torn, 'current'), { recursive: true });
@@ -72,6 +84,10 @@ function tearingFetch(repo: string, killAfter?: { journal: string; copy: string 
     try {
       const response = await fetch(input, init);
       log.push(`${method} ${path} ${response.status}${tear ? ' (torn)' : ''}`);
+      if (tear && race.meanwhile) {
+        await rm(torn, { recursive: true, force: true });
+        await race.meanwhile();
+      }
       if (tear && killAfter) {
         copyFileSync(killAfter.journal, killAfter.copy);
         dead = true;
@@ -158,5 +174,152 @@ describe('untag when a tag write races the placeholder DELETE (real docker-regis
     expect(await listTags(reg, 'race-left')).not.toContain('alias-0');
     expect(await repositoryState(reg, 'race-left')).toEqual(reference);
     await pullsCompletely(reg.host, 'race-left', 'keep');
+  });
+});
+
+/**
+ * `keep` (kept) and `drop`, built on it (shared layers), with the tags `drop`, `drop-alias` and
+ * `moved`: the plan deletes `drop` and says those three tags go with it.
+ */
+async function deleteRaceFixture(repo: string): Promise<{ keep: PushedImage; drop: PushedImage }> {
+  const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep', layers: ['keep layer'] });
+  const drop = await pushImage(reg, repo, {
+    tag: 'drop',
+    salt: 'drop',
+    parent: keep,
+    layers: ['drop layer'],
+  });
+  await tagManifest(reg, repo, 'drop-alias', drop.digest);
+  await tagManifest(reg, repo, 'moved', drop.digest);
+  return { keep, drop };
+}
+
+async function deleteRacePlan(repo: string, drop: PushedImage): Promise<CleanupPlan> {
+  const plan = await planOf(repo);
+  expect(plan.untag).toEqual([]);
+  expect(plan.delete.map((op) => [op.image, op.tags])).toEqual([
+    [`${repo}@${drop.digest}`, [`${repo}:drop`, `${repo}:drop-alias`, `${repo}:moved`]],
+  ]);
+  return plan;
+}
+
+describe('planned image DELETE when a tag write races it (real docker-registry 2.8)', () => {
+  it("the image's tags left listed pointing at nothing are removed; a tag pushed again meanwhile stays", async () => {
+    const repo = 'delete-race';
+    const { keep, drop } = await deleteRaceFixture(repo);
+    const plan = await deleteRacePlan(repo, drop);
+    let theirs: PushedImage | undefined;
+    const { fetchFn, log } = tearingFetch(repo, undefined, {
+      digest: drop.digest,
+      // Someone else pushes `moved` to another image between the failed DELETE and its retry.
+      meanwhile: async () => {
+        theirs = await pushImage(reg, repo, { tag: 'moved', salt: 'theirs', layers: ['their'] });
+      },
+    });
+    const result = await applyPlan(new RegistryClient({ url: reg.url, fetch: fetchFn }), plan);
+
+    // The registry really got into the state: 500 after unlinking, then 404 on the retry.
+    const torn = log.indexOf(`DELETE /v2/${repo}/manifests/${drop.digest} 500 (torn)`);
+    expect(torn).toBeGreaterThan(-1);
+    expect(log[torn + 1]).toBe(`DELETE /v2/${repo}/manifests/${drop.digest} 404`);
+
+    // Every listed tag resolves (no dangling ones), the kept and the re-pushed tag intact.
+    expect(await repositoryState(reg, repo)).toEqual({
+      tags: { keep: keep.digest, moved: theirs?.digest },
+      manifests: [keep.digest, theirs?.digest].sort(),
+    });
+    expect(result.totals).toMatchObject({ done: 1, failed: 0, skipped: 0 });
+    const outcome = result.outcomes.find((o) => o.id === `${repo}@${drop.digest}`);
+    expect(outcome?.status).toBe('done');
+    expect(outcome?.reason).toContain(`${repo}:drop, ${repo}:drop-alias were left listed`);
+    expect(outcome?.reason).toContain(`${repo}:moved now points at ${repo}@${theirs?.digest}`);
+    expect(outcome?.requests).toContain(`PUT /v2/${repo}/manifests/drop (placeholder)`);
+    expect(outcome?.requests).not.toContain(`PUT /v2/${repo}/manifests/moved (placeholder)`);
+
+    expect(await manifestStatus(reg, repo, drop.digest)).toBe(404);
+    await pullsCompletely(reg.host, repo, 'keep');
+    await pullsCompletely(reg.host, repo, 'moved');
+  });
+
+  it('an image already gone, its tags left dangling, has them removed (with a journal)', async () => {
+    const repo = 'delete-race-gone';
+    const { keep, drop } = await deleteRaceFixture(repo);
+    const plan = await deleteRacePlan(repo, drop);
+    // The race happened outside regprune: a bare DELETE that failed (500) after the unlink.
+    const { fetchFn } = tearingFetch(repo, undefined, { digest: drop.digest });
+    const raced = await fetchFn(`${reg.url}/v2/${repo}/manifests/${drop.digest}`, {
+      method: 'DELETE',
+    });
+    await raced.arrayBuffer();
+    expect(raced.status).toBe(500);
+    expect((await listTags(reg, repo)).sort()).toEqual(['drop', 'drop-alias', 'keep', 'moved']);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'drop')).toBeUndefined();
+
+    // A dry run lists the tag check among the requests the DELETE may need.
+    const dry = await applyPlan(new RegistryClient({ url: reg.url }), plan, { dryRun: true });
+    const conditional = dry.outcomes[0]?.requests?.find((r) => r.includes('without a clean 202'));
+    expect(conditional).toContain(`GET /v2/${repo}/tags/list`);
+    expect(conditional).toContain('drop, drop-alias, moved');
+
+    const journal = join(dir, 'delete-race-gone.jsonl');
+    const result = await applyPlan(new RegistryClient({ url: reg.url }), plan, { journal });
+    expect(await repositoryState(reg, repo)).toEqual({
+      tags: { keep: keep.digest },
+      manifests: [keep.digest],
+    });
+    expect(result.totals).toMatchObject({ done: 1, failed: 0, skipped: 0 });
+    expect(result.outcomes[0]?.reason).toMatch(/^already gone \(404\); its tags .* removed them$/);
+    await pullsCompletely(reg.host, repo, 'keep');
+  });
+
+  it('a run killed while removing the tags left behind is resumed, and restore undoes it all', async () => {
+    const repo = 'delete-race-kill';
+    const { keep, drop } = await deleteRaceFixture(repo);
+    const plan = await deleteRacePlan(repo, drop);
+    const journal = join(dir, 'delete-race-kill.jsonl');
+    const copy = join(dir, 'delete-race-kill.resume.jsonl');
+    const { fetchFn, log } = tearingFetch(repo, undefined, { digest: drop.digest });
+    // Killed once the placeholder for `drop` is on the tag, before it is deleted.
+    let dead = false;
+    const killing = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (dead) throw new Error('killed');
+      const response = await fetchFn(input, init);
+      if (log.at(-1) === `PUT /v2/${repo}/manifests/drop 201`) {
+        copyFileSync(journal, copy);
+        dead = true;
+        throw new Error('killed');
+      }
+      return response;
+    }) as typeof fetch;
+    // Short backoff: the client retries the failed requests after the kill before it gives up.
+    const killed = new RegistryClient({ url: reg.url, fetch: killing, retry: { baseDelay: 1 } });
+    await applyPlan(killed, plan, { journal }).catch(() => undefined);
+    expect(dead).toBe(true);
+    const client = new RegistryClient({ url: reg.url });
+    const placeholder = await client.resolve(repo, 'drop');
+    expect(placeholder).toBeDefined();
+    expect(placeholder).not.toBe(drop.digest);
+
+    const result = await applyPlan(client, plan, { journal: copy });
+    expect(result.totals).toMatchObject({ done: 1, failed: 0, skipped: 0 });
+    expect(result.outcomes[0]?.reason).toMatch(
+      /^deleted by an interrupted earlier run \(undo journal\); its tags .*drop, .*drop-alias, .*moved were left listed/,
+    );
+    expect(await repositoryState(reg, repo)).toEqual({
+      tags: { keep: keep.digest },
+      manifests: [keep.digest],
+    });
+    await pullsCompletely(reg.host, repo, 'keep');
+    // Recorded as finished: a further run does not touch it again.
+    const again = await applyPlan(client, plan, { journal: copy });
+    expect(again.outcomes[0]?.reason).toContain('earlier run');
+
+    // The journal recorded the image with its tags before the DELETE: restore brings all back.
+    await restore(client, copy);
+    expect(await repositoryState(reg, repo)).toEqual({
+      tags: { drop: drop.digest, 'drop-alias': drop.digest, keep: keep.digest, moved: drop.digest },
+      manifests: [keep.digest, drop.digest].sort(),
+    });
+    await pullsCompletely(reg.host, repo, 'drop');
   });
 });
