@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js';
 import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
@@ -12,7 +13,13 @@ import { InvalidPlanError } from './errors/invalid-plan-error.js';
 import { type LayoutScan, scanLayout } from './load-graph.js';
 import { layoutDigest, layoutImageId } from './naming.js';
 import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
-import { blobFile, listBlobFiles } from './read-layout.js';
+import {
+  type BlobEntry,
+  blobFile,
+  LAYOUT_IO_CONCURRENCY,
+  listBlobEntries,
+  statBlob,
+} from './read-layout.js';
 
 /**
  * Carries out a cleanup plan on an OCI image layout.
@@ -28,6 +35,8 @@ import { blobFile, listBlobFiles } from './read-layout.js';
  * 3. Removes every blob file that no remaining image needs: the manifests, configs and layers of
  *    deleted images, and any garbage left before the plan (what `umoci gc` would remove), so no
  *    separate garbage collection is needed. A blob a remaining image needs is never removed.
+ *    File operations run 16 at a time; a blob file whose size step 1 just checked is not stat-ed
+ *    again. Outcomes are listed in digest order; `onProgress` sees removals as they finish.
  *
  * Interrupted at any point, the layout stays valid: `index.json` changes before any blob goes.
  * Run it while nothing else writes to the layout (as for `umoci gc`): a concurrent writer's new
@@ -57,7 +66,9 @@ export async function applyLayoutPlan(
   const dryRun = options.dryRun ?? false;
   const scan = await scanLayout(dir, { dates: false, signal: options.signal });
   checkPlanFitsLayout(scan, plan);
-  const work = decide(scan, plan, await listBlobFiles(dir));
+  const io = pLimit(LAYOUT_IO_CONCURRENCY);
+  const work = decide(scan, plan, await listBlobEntries(dir));
+  const blobs = await sizeRemovals(dir, work.candidates, io);
 
   const outcomes: OperationOutcome[] = [...work.untag, ...work.deletes];
   const indexText = `${JSON.stringify(work.index)}\n`;
@@ -65,7 +76,7 @@ export async function applyLayoutPlan(
     ? { action: 'rewrite', id: 'index.json', status: 'planned', reason: work.indexNote }
     : undefined;
   if (rewrite) outcomes.push(rewrite);
-  const blobOutcomes: OperationOutcome[] = work.blobs.map((b) => ({
+  const blobOutcomes: OperationOutcome[] = blobs.map((b) => ({
     action: 'delete-blob',
     id: b.digest,
     status: 'planned',
@@ -83,7 +94,7 @@ export async function applyLayoutPlan(
   let reclaimed = 0;
   if (dryRun) {
     for (const outcome of outcomes) if (outcome.status === 'planned') report(outcome);
-    reclaimed = work.blobs.reduce((sum, b) => sum + b.size, 0);
+    reclaimed = blobs.reduce((sum, b) => sum + b.size, 0);
   } else {
     options.signal?.throwIfAborted();
     if (rewrite) await writeFileAtomically(dir, 'index.json', indexText);
@@ -92,26 +103,39 @@ export async function applyLayoutPlan(
       outcome.status = 'done';
       report(outcome);
     }
-    for (const [i, outcome] of blobOutcomes.entries()) {
-      options.signal?.throwIfAborted();
-      const blob = work.blobs[i] as BlobToRemove;
-      try {
-        await unlink(join(dir, blobFile(blob.digest)));
-        outcome.status = 'done';
-        reclaimed += blob.size;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          outcome.status = 'skipped';
-          outcome.reason = 'already gone';
-        } else {
-          outcome.status = 'failed';
-          outcome.reason = `cannot remove ${blobFile(blob.digest)}: ${(error as Error).message}`;
-        }
-      }
-      report(outcome);
-    }
+    // Removals run a few at a time; each waits for nothing but its own unlink. Once aborted (or
+    // once a progress callback throws), no further removal starts; those in flight finish first.
+    let stop: { error: unknown } | undefined;
+    await Promise.all(
+      blobOutcomes.map((outcome, i) =>
+        io(async () => {
+          if (stop || options.signal?.aborted) return;
+          const blob = blobs[i] as BlobToRemove;
+          try {
+            await unlink(join(dir, blobFile(blob.digest)));
+            outcome.status = 'done';
+            reclaimed += blob.size;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+              outcome.status = 'skipped';
+              outcome.reason = 'already gone';
+            } else {
+              outcome.status = 'failed';
+              outcome.reason = `cannot remove ${blobFile(blob.digest)}: ${(error as Error).message}`;
+            }
+          }
+          try {
+            report(outcome);
+          } catch (error) {
+            stop ??= { error };
+          }
+        }),
+      ),
+    );
+    if (stop) throw stop.error;
+    options.signal?.throwIfAborted();
     // Make the removals durable; a failed directory sync loses nothing but durability.
-    const algorithms = new Set(work.blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
+    const algorithms = new Set(blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
     for (const alg of algorithms)
       await syncDirectory(join(dir, 'blobs', alg)).catch(() => undefined);
   }
@@ -139,8 +163,15 @@ interface Decision {
   index: IndexDocument;
   indexChanged: boolean;
   indexNote: string;
-  blobs: BlobToRemove[];
+  /** Blob entries no remaining image needs, in listing order (sizeRemovals keeps the files). */
+  candidates: RemovalCandidate[];
   skippedCount: number;
+}
+
+interface RemovalCandidate extends BlobEntry {
+  /** Size the scan verified (the file of a deleted image's manifest, config or layer), if any. */
+  knownSize: number | undefined;
+  stray: boolean;
 }
 
 interface BlobToRemove {
@@ -152,14 +183,10 @@ interface BlobToRemove {
 
 /**
  * Works out, from the plan and the layout as it is now, exactly what to change. No I/O.
- * @param files every blob file of the layout, so that garbage left before the plan goes too (what
- *   `umoci gc` would remove); nothing a remaining image needs is ever among the removals.
+ * @param entries every blob entry of the layout, so that garbage left before the plan goes too
+ *   (what `umoci gc` would remove); nothing a remaining image needs is ever among the removals.
  */
-function decide(
-  scan: LayoutScan,
-  plan: CleanupPlan,
-  files: ReadonlyArray<{ digest: string; size: number }>,
-): Decision {
+function decide(scan: LayoutScan, plan: CleanupPlan, entries: readonly BlobEntry[]): Decision {
   const { graph } = scan;
   const planned = new Set<string>([
     ...plan.keep.map((k) => k.image),
@@ -229,18 +256,60 @@ function decide(
     for (const blob of graph.blobsOf(image)) needed.add(blob.id);
   }
   const freed = new Set<string>(plan.blobs.map((b) => b.id));
+  // The scan checked each of these files' sizes (a manifest against its bytes, a config or layer
+  // with a stat) moments ago: no need to stat them again. Sizes from the plan were not checked.
+  const verifiedSize = new Map<string, number>();
   for (const image of deleted) {
+    const manifestSize = graph.imageInfo(image)?.size;
+    if (manifestSize !== undefined) verifiedSize.set(layoutDigest(image), manifestSize);
     freed.add(layoutDigest(image));
-    for (const blob of graph.blobsOf(image)) freed.add(blob.id);
+    for (const blob of graph.blobsOf(image)) {
+      freed.add(blob.id);
+      if (blob.size !== undefined) verifiedSize.set(blob.id, blob.size);
+    }
   }
-  const blobs: BlobToRemove[] = files
-    .filter((f) => !needed.has(f.digest))
-    .map((f) => ({ digest: f.digest, size: f.size, stray: !freed.has(f.digest) }));
+  const candidates: RemovalCandidate[] = entries
+    .filter((e) => !needed.has(e.digest))
+    .map((e) => ({
+      ...e,
+      knownSize: verifiedSize.get(e.digest),
+      stray: !freed.has(e.digest),
+    }));
 
   const skippedCount = [...untag, ...deletes].filter(
     (o) => o.status === 'skipped' && o.reason !== 'already gone',
   ).length;
-  return { untag, deletes, index, indexChanged: changed, indexNote: note, blobs, skippedCount };
+  return {
+    untag,
+    deletes,
+    index,
+    indexChanged: changed,
+    indexNote: note,
+    candidates,
+    skippedCount,
+  };
+}
+
+/**
+ * The candidates that are files, with their sizes. A regular file the scan already measured needs
+ * no stat; the rest (garbage from before the plan, symbolic links) are stat-ed a few at a time. An
+ * entry that is gone by now or is no file is left out, as it would be had it not been listed.
+ */
+async function sizeRemovals(
+  dir: string,
+  candidates: readonly RemovalCandidate[],
+  io: LimitFunction,
+): Promise<BlobToRemove[]> {
+  const sized = await Promise.all(
+    candidates.map(async (c): Promise<BlobToRemove | undefined> => {
+      if (c.regular && c.knownSize !== undefined)
+        return { digest: c.digest, size: c.knownSize, stray: c.stray };
+      const result = await io(() => statBlob(dir, c.digest));
+      if ('error' in result || !result.isFile) return undefined;
+      return { digest: c.digest, size: result.size, stray: c.stray };
+    }),
+  );
+  return sized.filter((b): b is BlobToRemove => b !== undefined);
 }
 
 function deleteNote(op: DeleteOperation): string {
@@ -310,12 +379,12 @@ function rewriteIndex(
   let added = 0;
   for (const image of graph.images()) {
     if (deleted.has(image) || covered.has(image)) continue;
-    const d = scan.descriptors.get(layoutDigest(image));
+    // The scan took each image's media type and size from the descriptor that first named it.
     const info = graph.imageInfo(image);
     entries.push({
-      mediaType: d?.mediaType || info?.mediaType || 'application/vnd.oci.image.manifest.v1+json',
+      mediaType: info?.mediaType || 'application/vnd.oci.image.manifest.v1+json',
       digest: layoutDigest(image),
-      size: d?.size ?? info?.size ?? 0,
+      size: info?.size ?? 0,
     });
     added++;
     cover(image);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
 import type { ImageInfo, Platform } from '../core/types.js';
@@ -18,14 +19,16 @@ import {
   REF_NAME,
 } from './oci-types.js';
 import {
-  blobExists,
+  type BlobStat,
   blobFile,
-  blobSize,
   checkDescriptor,
   checkIndex,
   isObject,
+  LAYOUT_IO_CONCURRENCY,
+  missingBlobError,
   readLayoutRoot,
   readManifestBlob,
+  statBlob,
 } from './read-layout.js';
 
 /** Options of {@link loadLayoutGraph}. */
@@ -39,13 +42,15 @@ export interface LoadLayoutOptions {
   signal?: AbortSignal;
 }
 
-/** A loaded layout: the graph plus what the apply step needs to rewrite `index.json`. @internal */
+/**
+ * A loaded layout: the graph plus the `index.json` the apply step rewrites. An image's media type
+ * and size (for a new `index.json` entry) are in its `imageInfo`, taken from the descriptor that
+ * first named it. @internal
+ */
 export interface LayoutScan {
   dir: string;
   index: IndexDocument;
   graph: ImageGraph;
-  /** One descriptor per image digest (as first seen), to write new `index.json` entries. */
-  descriptors: Map<string, Descriptor>;
 }
 
 /**
@@ -103,6 +108,29 @@ interface Found {
   file: string;
 }
 
+/** What every read of one scan shares. */
+interface ScanContext {
+  dir: string;
+  dates: boolean;
+  signal: AbortSignal | undefined;
+  /**
+   * Bounds the file operations in flight. It wraps single operations only, never a task that
+   * waits on another through it, which could deadlock.
+   */
+  io: LimitFunction;
+  /** One stat per blob digest, however many manifests name it (base layers are shared widely). */
+  stats: Map<string, Promise<BlobStat>>;
+}
+
+function statOnce(ctx: ScanContext, digest: string): Promise<BlobStat> {
+  let pending = ctx.stats.get(digest);
+  if (pending === undefined) {
+    pending = ctx.io(() => statBlob(ctx.dir, digest));
+    ctx.stats.set(digest, pending);
+  }
+  return pending;
+}
+
 interface ReadResult {
   found: Found;
   /** Manifests and indexes this one names, still to read. */
@@ -114,12 +142,17 @@ export async function scanLayout(
   dir: string,
   options: LoadLayoutOptions = {},
 ): Promise<LayoutScan> {
-  const dates = options.dates ?? true;
+  const ctx: ScanContext = {
+    dir,
+    dates: options.dates ?? true,
+    signal: options.signal,
+    io: pLimit(LAYOUT_IO_CONCURRENCY),
+    stats: new Map(),
+  };
   const index = await readLayoutRoot(dir);
   const tags = readTags(dir, index);
 
   const found = new Map<string, Found>();
-  const descriptors = new Map<string, Descriptor>();
   const queued = new Set<string>();
   let layer: Pending[] = [];
   index.manifests.forEach((d, i) => {
@@ -127,19 +160,18 @@ export async function scanLayout(
     queued.add(d.digest);
     layer.push({ descriptor: d, file: 'index.json', where: `manifests[${i}]` });
   });
-  // Breadth-first, one level at a time: the reads of one level run concurrently.
+  // Breadth-first, one level at a time: the reads of one level run concurrently, bounded by ctx.io.
   while (layer.length > 0) {
     options.signal?.throwIfAborted();
     // Settle every read, then report the first failure in queue order, so a layout with several
     // problems always names the same one.
-    const settled = await Promise.allSettled(layer.map((p) => readImage(dir, p, dates)));
+    const settled = await Promise.allSettled(layer.map((p) => readImage(ctx, p)));
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     const results = settled.map((r) => (r as PromiseFulfilledResult<ReadResult>).value);
     const next: Pending[] = [];
-    for (const [i, result] of results.entries()) {
+    for (const result of results) {
       found.set(result.found.digest, result.found);
-      descriptors.set(result.found.digest, (layer[i] as Pending).descriptor);
       for (const p of result.pending) {
         if (queued.has(p.descriptor.digest)) continue;
         queued.add(p.descriptor.digest);
@@ -176,7 +208,7 @@ export async function scanLayout(
     }
   }
   for (const [tag, digest] of tags) graph.setTag(tag, layoutImageId(digest));
-  return { dir, index, graph, descriptors };
+  return { dir, index, graph };
 }
 
 /** The tags of `index.json` (`ref name → digest`), after checking each ref name. */
@@ -209,7 +241,8 @@ function readTags(dir: string, index: IndexDocument): Map<string, string> {
  * Reads one manifest or index. Content of a media type regprune does not know is refused rather
  * than skipped: not knowing what it needs, a prune could delete blobs it uses.
  */
-async function readImage(dir: string, pending: Pending, dates: boolean): Promise<ReadResult> {
+async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult> {
+  const { dir, dates } = ctx;
   const { descriptor } = pending;
   const named = `${pending.file} ${pending.where}`;
   const isIndex = INDEX_TYPES.has(descriptor.mediaType);
@@ -220,7 +253,10 @@ async function readImage(dir: string, pending: Pending, dates: boolean): Promise
       `${pending.where} names ${descriptor.digest} with the unknown media type ${JSON.stringify(descriptor.mediaType)}; regprune reads image indexes (${[...INDEX_TYPES].join(', ')}) and image manifests (${[...MANIFEST_TYPES].join(', ')}) and cannot tell what other content needs, so it does not prune this layout`,
     );
   }
-  const { file, json } = await readManifestBlob(dir, descriptor, named);
+  const { file, json } = await ctx.io(() => {
+    ctx.signal?.throwIfAborted();
+    return readManifestBlob(dir, descriptor, named);
+  });
   if (json.mediaType !== undefined) {
     const own = json.mediaType;
     const ownIsIndex = typeof own === 'string' && INDEX_TYPES.has(own);
@@ -261,9 +297,23 @@ async function readImage(dir: string, pending: Pending, dates: boolean): Promise
     });
   } else {
     const fields = manifestBlobFields(dir, file, descriptor.mediaType, json);
-    for (const [where, d] of fields) {
-      checkDescriptor(dir, file, where, d);
-      const size = await blobSize(dir, d.digest, `${file} ${where}`);
+    // Stat every well-formed blob at once, then judge the fields in order, so the first problem
+    // reported is the one a field-by-field check would have found.
+    const checked = fields.map(([where, d]) => {
+      try {
+        checkDescriptor(dir, file, where, d);
+        return { where, d, stat: statOnce(ctx, d.digest) };
+      } catch (error) {
+        return { where, error };
+      }
+    });
+    for (const field of checked) {
+      if ('error' in field) throw field.error;
+      const { where, d } = field;
+      const result = await field.stat;
+      if ('error' in result)
+        throw missingBlobError(dir, d.digest, `${file} ${where}`, result.error);
+      const size = result.size;
       if (size !== d.size) {
         throw new InvalidLayoutError(
           dir,
@@ -279,7 +329,7 @@ async function readImage(dir: string, pending: Pending, dates: boolean): Promise
     if (config && !isImageConfig && info.artifactType === undefined)
       info.artifactType = config.mediaType;
     if (dates && config && isImageConfig) {
-      const created = await readCreated(dir, config.digest);
+      const created = await ctx.io(() => readCreated(dir, config.digest));
       if (created !== undefined) info.created = created;
     }
   }
@@ -287,7 +337,8 @@ async function readImage(dir: string, pending: Pending, dates: boolean): Promise
     checkDescriptor(dir, file, 'subject', json.subject);
     const subject = json.subject;
     // A subject that is not in the layout cannot be kept or deleted; the referrer stands alone.
-    if (await blobExists(dir, subject.digest)) {
+    const present = await statOnce(ctx, subject.digest);
+    if (!('error' in present) && present.isFile) {
       found.subject = subject.digest;
       const { annotations: _ignored, ...bare } = subject;
       next.push({ descriptor: bare, file, where: 'subject' });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
@@ -170,38 +171,59 @@ export async function readManifestBlob(
   return { file, json };
 }
 
-/** The size of a blob file, or a typed error naming the manifest that needs it. */
-export async function blobSize(dir: string, digest: string, referrer: string): Promise<number> {
-  const file = blobFile(digest);
+/**
+ * How many file operations (reads, stats, removals) the layout adapter keeps in flight at once:
+ * enough to keep libuv's thread pool and the disk busy, far below any open-file limit, so a layout
+ * of tens of thousands of manifests cannot fail with EMFILE.
+ */
+export const LAYOUT_IO_CONCURRENCY = 16;
+
+/** What `stat` said about a blob file (following symbolic links), or why it failed. */
+export type BlobStat = { size: number; isFile: boolean } | { error: unknown };
+
+/** Stats a blob file; never rejects, so one result can be shared by every manifest naming it. */
+export async function statBlob(dir: string, digest: string): Promise<BlobStat> {
   try {
-    return (await stat(join(dir, file))).size;
+    const info = await stat(join(dir, blobFile(digest)));
+    return { size: info.size, isFile: info.isFile() };
   } catch (error) {
-    throw new InvalidLayoutError(
-      dir,
-      file,
-      `${referrer} needs it, but it is missing (${code(error)})`,
-      {
-        cause: error,
-      },
-    );
+    return { error };
   }
 }
 
-/** Whether a blob file exists. */
-export async function blobExists(dir: string, digest: string): Promise<boolean> {
-  try {
-    return (await stat(join(dir, blobFile(digest)))).isFile();
-  } catch {
-    return false;
-  }
+/** The error for a blob a manifest needs that cannot be stat-ed, naming that manifest. */
+export function missingBlobError(
+  dir: string,
+  digest: string,
+  referrer: string,
+  error: unknown,
+): InvalidLayoutError {
+  return new InvalidLayoutError(
+    dir,
+    blobFile(digest),
+    `${referrer} needs it, but it is missing (${code(error)})`,
+    { cause: error },
+  );
+}
+
+/** A name under `blobs/<alg>/` that forms a valid digest. */
+export interface BlobEntry {
+  digest: string;
+  /**
+   * `true` when the directory listing shows a regular file. `false` for a symbolic link (or an
+   * entry whose type the listing does not tell): only a `stat` says whether it is a file.
+   */
+  regular: boolean;
 }
 
 /**
- * Every blob file under `blobs/<alg>/` whose name forms a valid digest, with its size. Other files
- * (a writer's temporary files, stray names) are not blobs and are left out.
+ * Every entry under `blobs/<alg>/` whose name forms a valid digest and that is or may be a file,
+ * sorted by digest. Other names (a writer's temporary files, stray names) are not blobs and are
+ * left out, and so are directories. Nothing is stat-ed: the caller stats only the entries it needs
+ * to (see {@link BlobEntry.regular}).
  */
-export async function listBlobFiles(dir: string): Promise<Array<{ digest: string; size: number }>> {
-  const out: Array<{ digest: string; size: number }> = [];
+export async function listBlobEntries(dir: string): Promise<BlobEntry[]> {
+  const out: BlobEntry[] = [];
   let algorithms: string[];
   try {
     algorithms = await readdir(join(dir, 'blobs'));
@@ -213,22 +235,22 @@ export async function listBlobFiles(dir: string): Promise<Array<{ digest: string
   }
   for (const alg of algorithms.sort()) {
     if (!ALGORITHM.test(alg)) continue;
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(join(dir, 'blobs', alg));
+      entries = await readdir(join(dir, 'blobs', alg), { withFileTypes: true });
     } catch {
       continue; // not a directory
     }
-    for (const name of names.sort()) {
-      const digest = `${alg}:${name}`;
-      let file: string;
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.isDirectory()) continue;
+      const digest = `${alg}:${entry.name}`;
       try {
-        file = blobFile(digest);
+        blobFile(digest);
       } catch {
         continue;
       }
-      const info = await stat(join(dir, file)).catch(() => undefined);
-      if (info?.isFile()) out.push({ digest, size: info.size });
+      out.push({ digest, regular: entry.isFile() });
     }
   }
   return out;
