@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
+import { artifactTypeOf, IMAGE_CONFIG_TYPES } from '../core/media-types.js';
 import type { ImageInfo, Platform } from '../core/types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import { layoutImageId } from './naming.js';
@@ -10,12 +11,10 @@ import {
   BASE_DIGEST,
   CREATED,
   type Descriptor,
-  DOCKER_CONFIG,
   INDEX_TYPES,
   type IndexDocument,
   MANIFEST_TYPES,
   OCI_ARTIFACT,
-  OCI_CONFIG,
   REF_NAME,
 } from './oci-types.js';
 import {
@@ -324,10 +323,9 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
       found.blobs.push({ digest: d.digest, size, role: where === 'config' ? 'config' : 'layer' });
     }
     const config = isObject(json.config) ? (json.config as Descriptor) : undefined;
-    const isImageConfig = config?.mediaType === OCI_CONFIG || config?.mediaType === DOCKER_CONFIG;
-    // An artifact without `artifactType` is typed by its config (image-spec 1.1).
-    if (config && !isImageConfig && info.artifactType === undefined)
-      info.artifactType = config.mediaType;
+    const isImageConfig = config !== undefined && IMAGE_CONFIG_TYPES.has(config.mediaType);
+    const artifactType = artifactTypeOf(info.artifactType, config?.mediaType);
+    if (artifactType !== undefined) info.artifactType = artifactType;
     if (dates && config && isImageConfig) {
       const created = await ctx.io(() => readCreated(dir, config.digest));
       if (created !== undefined) info.created = created;

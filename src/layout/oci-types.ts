@@ -1,4 +1,16 @@
 /** The subset of OCI image-spec JSON shapes the layout adapter reads and writes. */
+import { DOCKER_MANIFEST, OCI_MANIFEST } from '../core/media-types.js';
+
+export {
+  DOCKER_CONFIG,
+  DOCKER_LIST,
+  DOCKER_MANIFEST,
+  INDEX_TYPES,
+  MANIFEST_LIMIT,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from '../core/media-types.js';
 
 /** An OCI content descriptor. */
 export interface Descriptor {
@@ -27,16 +39,9 @@ export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
 /** Annotation holding a creation date, used when the config has none. */
 export const CREATED = 'org.opencontainers.image.created';
 
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 /** Deprecated OCI artifact manifest (image-spec 1.1 release candidates); still found in the wild. */
 export const OCI_ARTIFACT = 'application/vnd.oci.artifact.manifest.v1+json';
 
-export const INDEX_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, DOCKER_LIST]);
 export const MANIFEST_TYPES: ReadonlySet<string> = new Set([
   OCI_MANIFEST,
   DOCKER_MANIFEST,

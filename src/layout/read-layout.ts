@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MANIFEST_LIMIT } from '../core/media-types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import type { Descriptor, IndexDocument } from './oci-types.js';
 
 /** Manifests larger than this are refused: no real manifest comes near it, a wrong blob might. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
 const ENCODED = /^[a-zA-Z0-9=_-]+$/;
@@ -116,7 +116,7 @@ export async function readManifestBlob(
   referrer: string,
 ): Promise<{ file: string; json: Record<string, unknown> }> {
   const file = blobFile(descriptor.digest);
-  if (descriptor.size > MAX_MANIFEST_BYTES) {
+  if (descriptor.size > MANIFEST_LIMIT) {
     throw new InvalidLayoutError(
       dir,
       file,

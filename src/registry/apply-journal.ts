@@ -102,16 +102,19 @@ export async function endEarlier(journal: ApplyJournal, intent: JournalIntent): 
   await journal.writer.append({ type: 'end', seq: intent.seq, status: 'done' });
 }
 
-/** The media type to push `fetched` back with: the response's, else the body's. */
+/**
+ * The media type to push `fetched` back with: the body's own, else the response's, else the one
+ * the load saw. Body first, as `parseManifest` reads it: a registry checks the pushed type against
+ * the body, whatever header it served the manifest with.
+ */
 function mediaTypeOf(fetched: FetchedManifest, fallback?: string): string {
-  if (fetched.mediaType) return fetched.mediaType;
   try {
     const body = JSON.parse(new TextDecoder().decode(fetched.bytes)) as { mediaType?: unknown };
     if (typeof body.mediaType === 'string') return body.mediaType;
   } catch {
     // not JSON: the registry will refuse it anyway
   }
-  return fallback ?? OCI_MANIFEST;
+  return fetched.mediaType || fallback || OCI_MANIFEST;
 }
 
 /** An intent draft for the manifest `fetched` in `repository`. */

@@ -1,5 +1,6 @@
 import { classifyTag, cosignArtifactType } from '../core/attachments.js';
 import { ImageGraph } from '../core/image-graph.js';
+import { artifactTypeOf } from '../core/media-types.js';
 import { imageId, tagId } from '../core/naming.js';
 import type { ImageInfo } from '../core/types.js';
 import {
@@ -11,7 +12,6 @@ import {
   type Loader,
   type RepositoryData,
 } from './loader.js';
-import { IMAGE_CONFIG_TYPES } from './media-types.js';
 
 function infoOf(
   data: RepositoryData,
@@ -23,12 +23,11 @@ function infoOf(
   const info: ImageInfo = { mediaType: loaded.mediaType, size: loaded.size };
   const platform = data.platforms.get(digest);
   if (platform) info.platform = platform;
-  const artifactType =
-    parsed.artifactType ??
-    data.artifactTypes.get(digest) ??
-    (parsed.config && !IMAGE_CONFIG_TYPES.has(parsed.config.mediaType)
-      ? parsed.config.mediaType
-      : undefined);
+  const artifactType = artifactTypeOf(
+    parsed.artifactType,
+    parsed.config?.mediaType,
+    data.artifactTypes.get(digest),
+  );
   if (artifactType) info.artifactType = artifactType;
   if (parsed.annotations) info.annotations = parsed.annotations;
   const created =
