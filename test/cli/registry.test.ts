@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupPlan } from '../../src/core/plan-types.js';
 import { cleanEnv, runCliInProcess, runCliProcess } from '../helpers/cli.js';
+import { basicAuth, startPasswordRegistry } from '../helpers/password-registry.js';
 import {
   fallbackTag,
   listTags,
@@ -271,9 +272,7 @@ describe('credentials', () => {
   let authTarget: PushTarget;
 
   beforeAll(async () => {
-    secured = await startRegistry({ auth: 'htpasswd', users: { [USER]: PASSWORD } });
-    const header = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-    authTarget = { url: secured.url, headers: () => ({ authorization: header }) };
+    ({ registry: secured, target: authTarget } = await startPasswordRegistry(USER, PASSWORD));
     await pushImage(authTarget, 'private/app', { tag: 'latest' });
     await pushImage(authTarget, 'private/app', { tag: 'old' });
   });
@@ -285,9 +284,7 @@ describe('credentials', () => {
   const noSecret = (run: { stdout: string; stderr: string }) => {
     expect(run.stdout).not.toContain(PASSWORD);
     expect(run.stderr).not.toContain(PASSWORD);
-    expect(run.stdout + run.stderr).not.toContain(
-      Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
-    );
+    expect(run.stdout + run.stderr).not.toContain(basicAuth(USER, PASSWORD).slice('Basic '.length));
   };
 
   it('anonymous access is refused with an error naming what to check', async () => {
@@ -315,7 +312,7 @@ describe('credentials', () => {
 
   it('Docker config auths work', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'regprune-docker-config-'));
-    const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    const auth = basicAuth(USER, PASSWORD).slice('Basic '.length);
     await writeFile(
       join(dir, 'config.json'),
       JSON.stringify({ auths: { [secured.host]: { auth } } }),

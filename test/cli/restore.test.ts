@@ -11,6 +11,7 @@ import type { CleanupPlan } from '../../src/core/plan-types.js';
 import type { ApplyResult } from '../../src/core/target.js';
 import { RESTORE_NOTE, type RestoreResult } from '../../src/registry/restore.js';
 import { cleanEnv, runCliInProcess, runCliProcess } from '../helpers/cli.js';
+import { basicAuth, startPasswordRegistry } from '../helpers/password-registry.js';
 import {
   getManifest,
   listTags,
@@ -270,9 +271,7 @@ describe('regprune restore with credentials (like apply)', () => {
   let authTarget: PushTarget;
 
   beforeAll(async () => {
-    secured = await startRegistry({ auth: 'htpasswd', users: { [USER]: PASSWORD } });
-    const header = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-    authTarget = { url: secured.url, headers: () => ({ authorization: header }) };
+    ({ registry: secured, target: authTarget } = await startPasswordRegistry(USER, PASSWORD));
   });
   afterAll(async () => {
     await secured?.stop();
@@ -304,7 +303,7 @@ describe('regprune restore with credentials (like apply)', () => {
     expect(run.stdout).toMatch(new RegExp(`${reEscape(repo)}:old +${short(old.digest)} +restored`));
     for (const text of [run.stdout, run.stderr, anonymous.stderr]) {
       expect(text).not.toContain(PASSWORD);
-      expect(text).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+      expect(text).not.toContain(basicAuth(USER, PASSWORD).slice('Basic '.length));
     }
     expect((await getManifest(authTarget, repo, 'old'))?.digest).toBe(old.digest);
     await pullsCompletely(secured.host, repo, 'old', `${USER}:${PASSWORD}`);

@@ -11,19 +11,17 @@ import {
   loadGraph,
   RegistryClient,
 } from '../../src/registry/index.js';
+import { basicAuth } from '../helpers/password-registry.js';
 import { listTags, manifestStatus, pushImage, tagManifest } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { pullsCompletely } from '../helpers/skopeo.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
 describe('Basic auth (htpasswd)', () => {
   let reg: RunningRegistry;
   const target = () => ({
     url: reg.url,
-    headers: () => ({ authorization: basic('alice', 's3cret-pw') }),
+    headers: () => ({ authorization: basicAuth('alice', 's3cret-pw') }),
   });
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'htpasswd', users: { alice: 's3cret-pw' } });
