@@ -1,4 +1,4 @@
-import { plural, shortDigests, textTable } from '../core/format/text.js';
+import { listTable, plural, shortDigests } from '../core/format/text.js';
 import { imageId } from '../core/naming.js';
 import type { RestoreResult } from './restore.js';
 
@@ -37,21 +37,19 @@ export function restoreTable(
   const out: string[] = [`Restore of ${header.journal} to ${header.target}`, ''];
   out.push(`Manifests (${result.manifests.length})`);
   out.push(
-    result.manifests.length === 0
-      ? '  (none in the journal)'
-      : textTable(
-          ['IMAGE', 'STATUS'],
-          result.manifests.map((m) => [imageId(m.repository, m.digest), m.status]),
-        ),
+    listTable(
+      ['IMAGE', 'STATUS'],
+      result.manifests.map((m) => [imageId(m.repository, m.digest), m.status]),
+      '(none in the journal)',
+    ),
   );
   out.push('', `Tags (${result.tags.length})`);
   out.push(
-    result.tags.length === 0
-      ? '  (none in the journal)'
-      : textTable(
-          ['TAG', 'DIGEST', 'STATUS', 'NOTE'],
-          result.tags.map((t) => [t.tag, t.digest, t.status, t.reason ?? '']),
-        ),
+    listTable(
+      ['TAG', 'DIGEST', 'STATUS', 'NOTE'],
+      result.tags.map((t) => [t.tag, t.digest, t.status, t.reason ?? '']),
+      '(none in the journal)',
+    ),
   );
   out.push('', restoreSummary(result));
   for (const note of result.notes) out.push(`Note: ${note}`);

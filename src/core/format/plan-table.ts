@@ -3,7 +3,7 @@ import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
-import { formatBytes, plural, shortDigests, textTable } from './text.js';
+import { formatBytes, listTable, plural, shortDigests, textTable } from './text.js';
 
 /** What the plan formats print about where a plan comes from. */
 export interface PlanHeader {
@@ -48,39 +48,33 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
   }
   out.push('', `Untag (${plural(plan.untag.length, 'tag')} removed; their images stay)`);
   out.push(
-    plan.untag.length === 0
-      ? '  (none)'
-      : textTable(
-          ['TAG', 'IMAGE'],
-          plan.untag.map((op) => [op.tag, op.image]),
-        ),
+    listTable(
+      ['TAG', 'IMAGE'],
+      plan.untag.map((op) => [op.tag, op.image]),
+    ),
   );
   out.push('', `Delete (${plural(plan.delete.length, 'image')}, in this order, wave by wave)`);
   out.push(
-    plan.delete.length === 0
-      ? '  (none)'
-      : textTable(
-          ['WAVE', 'IMAGE', 'TYPE', 'TAGS'],
-          plan.delete.map((op) => [
-            String(op.wave),
-            op.image,
-            describeImage(graph, op.image, op.mediaType),
-            op.tags.join(', ') || '-',
-          ]),
-        ),
+    listTable(
+      ['WAVE', 'IMAGE', 'TYPE', 'TAGS'],
+      plan.delete.map((op) => [
+        String(op.wave),
+        op.image,
+        describeImage(graph, op.image, op.mediaType),
+        op.tags.join(', ') || '-',
+      ]),
+    ),
   );
   out.push('', `Kept images (${plan.keep.length})`);
   out.push(
-    plan.keep.length === 0
-      ? '  (none)'
-      : textTable(
-          ['IMAGE', 'TYPE', 'REASON'],
-          plan.keep.map((entry) => [
-            entry.image,
-            describeImage(graph, entry.image),
-            formatKeepPath(entry),
-          ]),
-        ),
+    listTable(
+      ['IMAGE', 'TYPE', 'REASON'],
+      plan.keep.map((entry) => [
+        entry.image,
+        describeImage(graph, entry.image),
+        formatKeepPath(entry),
+      ]),
+    ),
   );
   const decisions = decisionsWithFates(plan);
   if (decisions.length > 0) {

@@ -1,6 +1,6 @@
 import type { ApplyResult } from '../target.js';
 import { code, mdTable } from './markdown.js';
-import { formatBytes, shortDigests, textTable } from './text.js';
+import { formatBytes, listTable, shortDigests } from './text.js';
 
 function totalsLine(result: ApplyResult): string {
   const t = result.totals;
@@ -13,12 +13,11 @@ function totalsLine(result: ApplyResult): string {
 export function resultTable(result: ApplyResult): string {
   const out: string[] = ['', result.dryRun ? 'Dry run' : 'Result'];
   out.push(
-    result.outcomes.length === 0
-      ? '  (nothing to do)'
-      : textTable(
-          ['ACTION', 'ID', 'STATUS', 'NOTE'],
-          result.outcomes.map((o) => [o.action, o.id, o.status, o.reason ?? '']),
-        ),
+    listTable(
+      ['ACTION', 'ID', 'STATUS', 'NOTE'],
+      result.outcomes.map((o) => [o.action, o.id, o.status, o.reason ?? '']),
+      '(nothing to do)',
+    ),
   );
   if (result.dryRun) {
     const requests = result.outcomes.flatMap((o) => o.requests ?? []);

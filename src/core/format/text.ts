@@ -41,3 +41,8 @@ export function textTable(header: string[], input: string[][], indent = '  '): s
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** {@link textTable}, or one indented line saying there is nothing (`(none)`) when `rows` is empty. */
+export function listTable(header: string[], rows: string[][], empty = '(none)'): string {
+  return rows.length === 0 ? `  ${empty}` : textTable(header, rows);
+}
