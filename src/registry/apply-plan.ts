@@ -248,9 +248,19 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     return;
   }
   const interrupted = journal?.unfinished.get(`untag ${tag}`);
-  const requests = [`HEAD /v2/${repo}/manifests/${name}`];
+  // With a journal the manifest's bytes are needed too: one GET by tag gives them and the digest.
+  const requests = [
+    journal
+      ? `GET /v2/${repo}/manifests/${name} (its digest, and its bytes for the undo journal)`
+      : `HEAD /v2/${repo}/manifests/${name}`,
+  ];
   try {
-    const now = await ctx.client.resolve(repo, name, { signal: ctx.signal });
+    const fetched = journal
+      ? await ctx.client.getManifest(repo, name, { signal: ctx.signal })
+      : undefined;
+    const now = journal
+      ? fetched?.digest
+      : await ctx.client.resolve(repo, name, { signal: ctx.signal });
     if (interrupted && journal) {
       const finished = await finishInterruptedUntag(ctx, journal, interrupted, now, requests);
       if (finished) {
@@ -278,16 +288,8 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       });
       return;
     }
-    let draft: IntentDraft | undefined;
-    if (journal) {
-      requests.push(`GET /v2/${repo}/manifests/${digestOfImage(image)} (for the undo journal)`);
-      const fetched = await ctx.client.getManifest(repo, digestOfImage(image), {
-        signal: ctx.signal,
-      });
-      if (!fetched)
-        throw new Error(`${image} vanished while untagging ${tag}; nothing was changed`);
-      draft = draftOf('untag', tag, repo, fetched, [name]);
-    }
+    const draft: IntentDraft | undefined =
+      journal && fetched ? draftOf('untag', tag, repo, fetched, [name]) : undefined;
     const removal = await journaled(journal, draft, () =>
       removeTag(ctx.client, repo, name, ctx.signal),
     );
