@@ -74,6 +74,25 @@ export async function openApplyJournal(
   return { writer, finished, unfinished };
 }
 
+/** Writes the end of one journaled operation (a no-op without a journal). */
+export type Settle = (status: 'done' | 'failed') => Promise<void>;
+
+/**
+ * Writes an operation's durable intent now and returns what writes its end, for an operation
+ * whose end comes later than its request (a delete whose left-behind tags are checked first).
+ */
+export async function beginIntent(
+  journal: ApplyJournal | undefined,
+  draft: IntentDraft | undefined,
+): Promise<Settle> {
+  if (!journal || !draft) return async () => {};
+  const seq = journal.writer.nextSeq();
+  await journal.writer.append({ type: 'intent', seq, ...draft });
+  return async (status) => {
+    await journal.writer.append({ type: 'end', seq, status });
+  };
+}
+
 /**
  * Runs `work` (the destructive requests of one operation) between a durable intent and its end.
  * Without a journal it just runs `work`.
@@ -83,17 +102,15 @@ export async function journaled<T>(
   draft: IntentDraft | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
-  if (!journal || !draft) return work();
-  const seq = journal.writer.nextSeq();
-  await journal.writer.append({ type: 'intent', seq, ...draft });
+  const settle = await beginIntent(journal, draft);
   let result: T;
   try {
     result = await work();
   } catch (error) {
-    await journal.writer.append({ type: 'end', seq, status: 'failed' }).catch(() => {});
+    await settle('failed').catch(() => {});
     throw error;
   }
-  await journal.writer.append({ type: 'end', seq, status: 'done' });
+  await settle('done');
   return result;
 }
 

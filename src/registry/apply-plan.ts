@@ -19,12 +19,14 @@ import { recheckPlan } from '../core/recheck.js';
 import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
 import {
   type ApplyJournal,
+  beginIntent,
   draftOf,
   endEarlier,
   finishInterruptedRewrites,
   type IntentDraft,
   journaled,
   openApplyJournal,
+  type Settle,
 } from './apply-journal.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
@@ -38,7 +40,7 @@ import { Loader } from './loader.js';
 import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
-import { isPlaceholderFor, removeTag } from './untag.js';
+import { removeOwnPlaceholder, removeTag } from './untag.js';
 
 /** Options of {@link applyPlan}. */
 export interface RegistryApplyOptions extends ApplyOptions {
@@ -337,26 +339,22 @@ async function finishInterruptedUntag(
   if (now === undefined) {
     // A tag left pointing at nothing answers 404 like a removed one; only the tag list tells.
     requests.push(`GET /v2/${repository}/tags/list (once per repository)`);
-    if (!(await listedTags(ctx, repository)).has(name)) {
+    const listed = await listedTags(ctx, repository);
+    if (!listed.has(name)) {
       await endEarlier(journal, intent);
       return 'finished by an interrupted earlier run (undo journal)';
     }
-    requests.push(`HEAD /v2/${repository}/manifests/${name}`);
+    const cleanup = await removeDanglingTags(ctx.client, repository, [name], listed, signal);
+    requests.push(...cleanup.requests);
     // Pushed again since it was listed: someone else's tag now, left alone.
-    if ((await ctx.client.resolve(repository, name, { signal })) !== undefined) return undefined;
-    requests.push(...(await removeTag(ctx.client, repository, name, signal)).requests);
+    if (cleanup.removed.length === 0) return undefined;
     await endEarlier(journal, intent);
     return 'an interrupted earlier run left the tag listed but pointing at nothing: removed it';
   }
   if (now === intent.digest) return undefined;
-  requests.push(`GET /v2/${repository}/manifests/${now}`);
-  const current = await ctx.client.getManifest(repository, now, { signal });
-  if (!current || !isPlaceholderFor(current.bytes, name)) return undefined;
-  requests.push(`DELETE /v2/${repository}/manifests/${now}`);
-  const result = await ctx.client.deleteManifest(repository, now, { signal });
-  // Gone although it was just there: the registry dropped it but not the tag (see removeTag).
-  if (result !== 'deleted')
-    requests.push(...(await removeTag(ctx.client, repository, name, signal)).requests);
+  const cleared = await removeOwnPlaceholder(ctx.client, repository, name, now, signal);
+  requests.push(...cleared.requests);
+  if (!cleared.removed) return undefined;
   await endEarlier(journal, intent);
   return 'an interrupted earlier run left its placeholder on the tag: deleted it';
 }
@@ -535,9 +533,6 @@ async function deleteInRepository(
   if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
 }
 
-/** Ends the journal record of one delete (a no-op without a journal). */
-type Settle = (status: 'done' | 'failed') => Promise<void>;
-
 /** A planned image with tags that went without a clean 202: its tags are checked afterwards. */
 interface GoneUnclean {
   op: DeleteOperation;
@@ -545,23 +540,6 @@ interface GoneUnclean {
   reason: string;
   requests: string[];
   settle: Settle;
-}
-
-/**
- * Writes a delete's intent now and returns what writes its end. The end waits until the image's
- * tags are checked too, so a run killed before that leaves the intent unfinished and a resumed run
- * checks them again.
- */
-async function beginIntent(
-  journal: ApplyJournal | undefined,
-  draft: IntentDraft | undefined,
-): Promise<Settle> {
-  if (!journal || !draft) return async () => {};
-  const seq = journal.writer.nextSeq();
-  await journal.writer.append({ type: 'intent', seq, ...draft });
-  return async (status) => {
-    await journal.writer.append({ type: 'end', seq, status });
-  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * 500 UNKNOWN), the retried DELETE answers 404 and the tags stay listed, pointing at nothing.
  */
 import type { RegistryClient } from './client.js';
-import { isPlaceholderFor, removeTag } from './untag.js';
+import { removeOwnPlaceholder, removeTag } from './untag.js';
 
 /** What {@link removeDanglingTags} found and did for one deleted image. */
 export interface DanglingTagCleanup {
@@ -38,23 +38,15 @@ export async function removeDanglingTags(
     if (!listed.has(tag)) continue;
     result.requests.push(`HEAD ${path}/${tag}`);
     const now = await client.resolve(repository, tag, { signal });
-    if (now !== undefined) {
-      result.requests.push(`GET ${path}/${now}`);
-      const current = await client.getManifest(repository, now, { signal });
-      if (!current || !isPlaceholderFor(current.bytes, tag)) {
-        result.leftAlone.push({ tag, digest: now });
-        continue;
-      }
-      result.requests.push(`DELETE ${path}/${now}`);
-      const deleted = await client.deleteManifest(repository, now, { signal });
-      // The same failure again: the placeholder went, the tag stayed.
-      if (deleted !== 'deleted')
-        result.requests.push(...(await removeTag(client, repository, tag, signal)).requests);
+    if (now === undefined) {
+      result.requests.push(...(await removeTag(client, repository, tag, signal)).requests);
       result.removed.push(tag);
       continue;
     }
-    result.requests.push(...(await removeTag(client, repository, tag, signal)).requests);
-    result.removed.push(tag);
+    const cleared = await removeOwnPlaceholder(client, repository, tag, now, signal);
+    result.requests.push(...cleared.requests);
+    if (cleared.removed) result.removed.push(tag);
+    else result.leftAlone.push({ tag, digest: now });
   }
   return result;
 }

@@ -24,6 +24,29 @@ export function isPlaceholderFor(bytes: Uint8Array, tag: string): boolean {
   }
 }
 
+/**
+ * Finishes an untag an interrupted run left half done: when `digest` (what `tag` points at now) is
+ * a placeholder regprune pushed to untag that tag, deletes it — and, should the registry drop the
+ * placeholder but leave the tag (see {@link removeTag}), removes the tag too. `removed` is false
+ * when the tag holds something else (someone else's now: left alone).
+ */
+export async function removeOwnPlaceholder(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<{ removed: boolean; requests: string[] }> {
+  const path = `/v2/${repository}/manifests`;
+  const requests = [`GET ${path}/${digest}`];
+  const current = await client.getManifest(repository, digest, { signal });
+  if (!current || !isPlaceholderFor(current.bytes, tag)) return { removed: false, requests };
+  requests.push(`DELETE ${path}/${digest}`);
+  if ((await client.deleteManifest(repository, digest, { signal })) !== 'deleted')
+    requests.push(...(await removeTag(client, repository, tag, signal)).requests);
+  return { removed: true, requests };
+}
+
 /** How a tag was removed, with the requests sent. */
 export interface TagRemoval {
   how: 'tag-delete' | 'placeholder' | 'already-gone';
