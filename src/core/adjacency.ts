@@ -62,14 +62,7 @@ export class AdjacencyLists {
     this.tail[slot] = e;
   }
 
-  /** Whether `slot`'s list holds `v`. */
-  includes(slot: number, v: number): boolean {
-    for (let e = this.head[slot] as number; e !== END; e = this.next[e] as number)
-      if (this.value[e] === v) return true;
-    return false;
-  }
-
-  /** Whether `slot`'s list holds `a` or `b` (one walk instead of two). */
+  /** Whether `slot`'s list holds `a` or `b` (a blob link in either role). */
   includesEither(slot: number, a: number, b: number): boolean {
     for (let e = this.head[slot] as number; e !== END; e = this.next[e] as number) {
       const v = this.value[e];

@@ -6,8 +6,6 @@ import { MANIFEST_LIMIT } from '../core/media-types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import type { Descriptor, IndexDocument } from './oci-types.js';
 
-/** Manifests larger than this are refused: no real manifest comes near it, a wrong blob might. */
-
 const ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
 const ENCODED = /^[a-zA-Z0-9=_-]+$/;
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
