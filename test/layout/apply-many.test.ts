@@ -5,12 +5,11 @@
  * shared blobs that are missing, more manifests than open files) behave as they always did.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type OperationOutcome, planCleanup } from '../../src/index.js';
 import { applyLayoutPlan, InvalidLayoutError, loadLayoutGraph } from '../../src/layout/index.js';
 import {
@@ -24,19 +23,14 @@ import {
   writeBlob,
 } from '../helpers/layout-builder.js';
 import { skopeoReadsTag, umociGc } from '../helpers/layout-tools.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'regprune-layout-many-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const work = useTempDir('regprune-layout-many-');
 let counter = 0;
-const fresh = () => join(work, `l${counter++}`);
+const fresh = () => join(work(), `l${counter++}`);
 
 /** A large layout as drawn: plain images, indexes over two of them, tags, garbage. */
 interface Drawn {
@@ -211,7 +205,7 @@ describe('applyLayoutPlan on layouts with many blobs', () => {
       images: { keep: { layers: ['kept layer'] }, drop: { layers: ['dropped layer'] } },
       tags: { keep: 'keep', drop: 'drop' },
     });
-    const outside = join(work, `outside-${counter++}`);
+    const outside = join(work(), `outside-${counter++}`);
     await mkdir(outside);
     // A kept image's layer as a link to a file outside the layout.
     const keptLayer = (b.own.keep as string[])[2] as string;

@@ -1,7 +1,6 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CleanupPlan,
   PlanRefusedError as CorePlanRefusedError,
@@ -35,18 +34,13 @@ import {
   writeIndexJson,
 } from '../helpers/layout-builder.js';
 import { skopeo, skopeoReadsTag, umoci, umociGc } from '../helpers/layout-tools.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'regprune-layout-apply-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const work = useTempDir('regprune-layout-apply-');
 
 let counter = 0;
 async function build(spec: LayoutSpec): Promise<BuiltLayout> {
-  return buildLayout(join(work, `l${counter++}`), spec);
+  return buildLayout(join(work(), `l${counter++}`), spec);
 }
 
 const id = (b: BuiltLayout, name: string) => layoutImageId((b.desc[name] as Descriptor).digest);
@@ -358,11 +352,11 @@ describe('applyLayoutPlan: dry run, refused and mismatched plans, stale plans', 
 
 describe('applyLayoutPlan on layouts umoci and skopeo wrote', () => {
   it('umoci: deleting the base tag keeps the layers the derived image shares', async () => {
-    const dir = join(work, 'umoci');
+    const dir = join(work(), 'umoci');
     await umoci('init', '--layout', dir);
     await umoci('new', '--image', `${dir}:base`);
     // A real layer, so that `derived` shares something with `base` worth protecting.
-    const bundle = join(work, 'bundle');
+    const bundle = join(work(), 'bundle');
     await umoci('unpack', '--rootless', '--image', `${dir}:base`, bundle);
     await writeFile(join(bundle, 'rootfs', 'hello.txt'), 'hello');
     await umoci('repack', '--image', `${dir}:base`, bundle);
@@ -391,7 +385,7 @@ describe('applyLayoutPlan on layouts umoci and skopeo wrote', () => {
       },
       tags: { one: 'one', two: 'two' },
     });
-    const dir = join(work, 'skopeo');
+    const dir = join(work(), 'skopeo');
     for (const tag of ['one', 'two']) {
       await skopeo('copy', '--all', '--quiet', `oci:${src.dir}:${tag}`, `oci:${dir}:${tag}`);
     }

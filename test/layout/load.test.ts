@@ -1,7 +1,6 @@
-import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidLayoutError, layoutImageId, loadLayoutGraph } from '../../src/layout/index.js';
 import {
   type BuiltLayout,
@@ -22,18 +21,13 @@ import {
   writeIndexJson,
 } from '../helpers/layout-builder.js';
 import { skopeo, umoci } from '../helpers/layout-tools.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'regprune-layout-load-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const work = useTempDir('regprune-layout-load-');
 
 let counter = 0;
 async function build(spec: LayoutSpec): Promise<BuiltLayout> {
-  return buildLayout(join(work, `l${counter++}`), spec);
+  return buildLayout(join(work(), `l${counter++}`), spec);
 }
 
 const id = (built: BuiltLayout, name: string) =>
@@ -170,7 +164,7 @@ describe('loadLayoutGraph', () => {
   });
 
   it('reads a layout umoci wrote (umoci init, new, config)', async () => {
-    const dir = join(work, 'umoci');
+    const dir = join(work(), 'umoci');
     await umoci('init', '--layout', dir);
     await umoci('new', '--image', `${dir}:base`);
     await umoci('config', '--image', `${dir}:base`, '--tag', 'derived', '--config.label', 'a=b');
@@ -192,7 +186,7 @@ describe('loadLayoutGraph', () => {
 
   it('reads a layout skopeo wrote (skopeo copy --all of a multi-arch index)', async () => {
     const b = await build(RICH);
-    const dir = join(work, 'skopeo');
+    const dir = join(work(), 'skopeo');
     await skopeo('copy', '--all', '--quiet', `oci:${b.dir}:latest`, `oci:${dir}:copied`);
     const g = await loadLayoutGraph(dir);
     expect(g.tags()).toEqual(['copied']);

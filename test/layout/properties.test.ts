@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planCleanup } from '../../src/index.js';
 import { applyLayoutPlan, loadLayoutGraph } from '../../src/layout/index.js';
 import {
@@ -17,14 +16,9 @@ import {
   SIGNATURE_TYPE,
 } from '../helpers/layout-builder.js';
 import { umociGc } from '../helpers/layout-tools.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'regprune-layout-prop-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const work = useTempDir('regprune-layout-prop-');
 
 /** One node as drawn: every choice is a number that `toSpec` maps onto a valid choice. */
 interface RawNode {
@@ -133,7 +127,7 @@ describe('applyLayoutPlan properties', () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ nodes, keep }) => {
         const c = toSpec(nodes, keep);
-        const b = await buildLayout(join(work, `p${run++}`), c.spec);
+        const b = await buildLayout(join(work(), `p${run++}`), c.spec);
         const plan = planCleanup(await loadLayoutGraph(b.dir), c.keepTags);
         await applyLayoutPlan(b.dir, plan);
 
