@@ -20,6 +20,7 @@ import type { ImageGraphJSON } from '../src/core/types.js';
 import { ImageGraph, planCleanup } from '../src/index.js';
 import { buildCsr, csrReachability } from './csr-baseline.js';
 import { generateGraph } from './graph-generator.js';
+import { median } from './median.js';
 
 const SEED = 20_240_601;
 const DEFAULT_SIZES = [10_000, 100_000, 1_000_000];
@@ -51,12 +52,6 @@ interface SizeResult {
 }
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Peak resident set size in MB: VmHWM where /proc has it, else the resource usage's maxRSS. */
 function peakRssMB(): number {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { planCleanup } from '../src/index.js';
 import { applyLayoutPlan, loadLayoutGraph } from '../src/layout/index.js';
+import { median } from './median.js';
 
 const IMAGES = Number(process.env.IMAGES ?? 2000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -113,7 +114,6 @@ async function buildLayout(dir: string): Promise<Built> {
   return { dir, blobCount: files.size, removable, needed };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 type LayoutModule = typeof import('../src/layout/index.js');
