@@ -38,6 +38,10 @@ export interface CommandOptions {
   storage?: string;
   /** `--state`: the inventory file that remembers images between runs. */
   state?: string;
+  /** `apply --plan`: a saved plan (`plan --format json`) to apply instead of planning anew. */
+  plan?: string;
+  /** `apply --plan-sha256`: the reviewed plan file's sha256 (hex); another file is refused. */
+  planSha256?: string;
 }
 
 /** What the command line asks for. */
@@ -71,6 +75,8 @@ const APPLY = {
   'dry-run': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   journal: { type: 'string' },
+  plan: { type: 'string' },
+  'plan-sha256': { type: 'string' },
 } as const;
 
 /** `restore` replays a journal: no plan, so none of the planning options. */
@@ -191,6 +197,23 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
 
   const keep = values.keep ?? [];
   const policy = values.policy;
+  const savedPlan = values.plan;
+  if (savedPlan !== undefined) {
+    if (savedPlan === '') throw usage('--plan', 'needs a file name');
+    if (policy !== undefined || keep.length > 0) {
+      throw usage(
+        policy !== undefined ? '--policy' : '--keep',
+        'cannot be combined with --plan: a saved plan is applied as it was reviewed (its policy or keep list is recorded in it)',
+      );
+    }
+  }
+  const planSha256 = values['plan-sha256']?.replace(/^sha256:/, '').toLowerCase();
+  if (planSha256 !== undefined) {
+    if (savedPlan === undefined) throw usage('--plan-sha256', 'needs --plan FILE');
+    if (!/^[a-f0-9]{64}$/.test(planSha256)) {
+      throw usage('--plan-sha256', 'expects the 64 hex digits `sha256sum plan.json` prints');
+    }
+  }
   if (policy !== undefined && keep.length > 0) {
     throw usage(
       '--keep',
@@ -198,8 +221,11 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     );
   }
   if (policy === '') throw usage('--policy', 'needs a file name');
-  if (command !== 'graph' && policy === undefined && keep.length === 0) {
-    throw usage('--policy', `regprune ${command} needs --policy FILE or at least one --keep TAG`);
+  if (command !== 'graph' && policy === undefined && keep.length === 0 && savedPlan === undefined) {
+    throw usage(
+      '--policy',
+      `regprune ${command} needs --policy FILE or at least one --keep TAG${command === 'apply' ? ' (or --plan FILE)' : ''}`,
+    );
   }
   for (const tag of keep) {
     if (tag === '') throw usage('--keep', 'needs a tag name');
@@ -272,6 +298,8 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(values.journal !== undefined ? { journal: values.journal } : {}),
     ...(values.storage !== undefined ? { storage: values.storage } : {}),
     ...(values.state !== undefined ? { state: values.state } : {}),
+    ...(savedPlan !== undefined ? { plan: savedPlan } : {}),
+    ...(planSha256 !== undefined ? { planSha256 } : {}),
   };
 }
 

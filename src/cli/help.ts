@@ -34,7 +34,7 @@ and OCI image layouts: keep what a kept tag reaches, delete the rest, dependents
 
 Usage:
   regprune plan    <target> (--policy FILE | --keep TAG...) [options]
-  regprune apply   <target> (--policy FILE | --keep TAG...) [--dry-run] [--yes] [options]
+  regprune apply   <target> (--policy FILE | --keep TAG... | --plan FILE) [--dry-run] [--yes] [options]
   regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
   regprune graph   <target> [--policy FILE | --keep TAG...] [--format mermaid|dot|json]
   regprune restore <registry> --journal FILE [--format table|json]
@@ -76,7 +76,7 @@ Examples:
   regprune plan registry.example.com --repo 'team/**' --policy policy.yaml
   regprune plan http://127.0.0.1:5000 --policy policy.yaml --format json > plan.json
 `,
-  apply: `Usage: regprune apply <target> (--policy FILE | --keep TAG...) [options]
+  apply: `Usage: regprune apply <target> (--policy FILE | --keep TAG... | --plan FILE) [options]
 
 Plans as 'regprune plan' does, prints the plan, then carries it out: untags, then
 deletes, dependents first, re-checking each repository's tags just before deleting
@@ -88,6 +88,12 @@ ${TARGET}
 Options:
 ${KEEP}
 ${SELECT}
+  --plan FILE          apply a saved plan ('regprune plan … --format json') instead
+                       of planning anew: it must have been made for this target;
+                       nothing outside it is done, and every deletion is re-checked
+                       against the target as it is now
+  --plan-sha256 HEX    refuse the --plan file unless its sha256 is HEX (pin the
+                       reviewed file when it passes through other hands)
   --dry-run            show what would be done (and the requests), change nothing
   -y, --yes            do not ask for confirmation (required without a terminal)
   --journal FILE       registry only: record each operation in FILE as it is done,
@@ -106,6 +112,7 @@ Exit codes: 0 done, 1 error, 2 usage, 3 refused by a safety cap (nothing applied
 Examples:
   regprune apply oci:./layout --keep latest --dry-run
   regprune apply registry.example.com --policy policy.yaml --yes --format markdown
+  regprune apply registry.example.com --plan plan.json --plan-sha256 "$(sha256sum plan.json | cut -c1-64)" --yes
 `,
   explain: `Usage: regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
 

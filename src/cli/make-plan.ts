@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { planCleanup } from '../core/plan.js';
-import type { CleanupPlan } from '../core/plan-types.js';
+import { checkPlanTarget, parsePlan } from '../core/plan-file.js';
+import type { CleanupPlan, PlanOrigin } from '../core/plan-types.js';
 import { loadPolicy } from '../core/policy/load.js';
 import type { RetentionPolicy } from '../core/policy/types.js';
 import type { CommandOptions } from './args.js';
@@ -20,8 +23,17 @@ export interface Planned {
   basis: string | undefined;
 }
 
+const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
+
 /** Reads and validates `--policy FILE`; errors name the file. */
 export async function readPolicyFile(file: string, io: CliIo): Promise<RetentionPolicy> {
+  return (await readPolicy(file, io)).policy;
+}
+
+async function readPolicy(
+  file: string,
+  io: CliIo,
+): Promise<{ policy: RetentionPolicy; digest: string }> {
   let text: string;
   try {
     text = await readFile(resolve(io.cwd, file), 'utf8');
@@ -33,7 +45,7 @@ export async function readPolicyFile(file: string, io: CliIo): Promise<Retention
     });
   }
   try {
-    return loadPolicy(text);
+    return { policy: loadPolicy(text), digest: `sha256:${sha256(text)}` };
   } catch (error) {
     if (error instanceof RegpruneError) {
       throw new CliFileError(file, `invalid policy: ${error.message}`, { cause: error });
@@ -52,8 +64,9 @@ export async function makePlan(
   io: CliIo,
   progress: Progress,
 ): Promise<Planned> {
-  const policy =
-    options.policy !== undefined ? await readPolicyFile(options.policy, io) : undefined;
+  if (options.plan !== undefined) return readSavedPlan(options, options.plan, target, io, progress);
+  const read = options.policy !== undefined ? await readPolicy(options.policy, io) : undefined;
+  const policy = read?.policy;
   progress.status(`loading ${target.description}`);
   const graph = await target.load({
     // Policies order and age tags by `created`; keep lists need no dates.
@@ -61,20 +74,94 @@ export async function makePlan(
     onProgress: (event) => progress.load(event),
   });
   progress.end();
-  if (policy) {
+  const origin = (basis: PlanOrigin['basis']): PlanOrigin => ({
+    target: target.description,
+    basis,
+    ...(options.repos.length > 0 ? { repositories: [...options.repos] } : {}),
+    madeAt: new Date().toISOString(),
+  });
+  if (policy && read) {
     const now = options.now ?? new Date();
-    return {
-      graph,
-      plan: planCleanup(graph, policy, { now }),
-      basis: `policy ${options.policy} (now ${now.toISOString()})`,
-    };
+    const plan = planCleanup(graph, policy, { now });
+    plan.origin = { ...origin('policy'), policyDigest: read.digest, now: now.toISOString() };
+    return { graph, plan, basis: `policy ${options.policy} (now ${now.toISOString()})` };
   }
   if (options.keep.length > 0) {
-    return {
-      graph,
-      plan: planCleanup(graph, options.keep),
-      basis: `keep ${options.keep.join(', ')}`,
-    };
+    const plan = planCleanup(graph, options.keep);
+    plan.origin = { ...origin('keep'), keep: [...options.keep] };
+    return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }
   return { graph, plan: undefined, basis: undefined };
+}
+
+/** A saved plan is JSON text; anything larger than this is not one regprune wrote for a review. */
+const MAX_PLAN_BYTES = 512 * 1024 * 1024;
+
+/**
+ * `apply --plan FILE`: the reviewed plan, checked for shape, pin (`--plan-sha256`) and target, and
+ * the target's graph as it is now (the adapters re-check every deletion against it).
+ */
+async function readSavedPlan(
+  options: CommandOptions,
+  file: string,
+  target: OpenedTarget,
+  io: CliIo,
+  progress: Progress,
+): Promise<Planned> {
+  const bytes = await readPlanBytes(file, io);
+  const digest = sha256(bytes);
+  if (options.planSha256 !== undefined && options.planSha256 !== digest) {
+    throw new CliFileError(
+      file,
+      `its sha256 is ${digest}, not the reviewed ${options.planSha256} given with --plan-sha256; the file changed since it was reviewed, so nothing is applied`,
+    );
+  }
+  let plan: CleanupPlan;
+  try {
+    plan = parsePlan(bytes.toString('utf8'));
+  } catch (error) {
+    if (error instanceof RegpruneError) {
+      throw new CliFileError(file, `not an applicable plan: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+  if (plan.origin === undefined) {
+    throw new CliFileError(
+      file,
+      'the plan records no target (origin.target), so regprune cannot tell it was made for this one; save it with `regprune plan <target> … --format json`',
+    );
+  }
+  checkPlanTarget(plan, target.description);
+  progress.status(`loading ${target.description}`);
+  const graph = await target.load({ dates: false, onProgress: (event) => progress.load(event) });
+  progress.end();
+  const made =
+    plan.origin.basis === 'keep'
+      ? `keep ${plan.origin.keep?.join(', ') ?? '?'}`
+      : `policy ${plan.origin.policyDigest ?? '?'}`;
+  return {
+    graph,
+    plan,
+    basis: `reviewed plan ${file} (sha256:${digest}; made from ${made}${plan.origin.madeAt ? ` at ${plan.origin.madeAt}` : ''})`,
+  };
+}
+
+async function readPlanBytes(file: string, io: CliIo): Promise<Buffer> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    // Non-blocking open: a FIFO named as the plan must fail the check below, not wait for a writer.
+    handle = await open(resolve(io.cwd, file), constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error('not a regular file');
+    if (info.size > MAX_PLAN_BYTES) throw new Error(`larger than ${MAX_PLAN_BYTES} bytes`);
+    return await handle.readFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new CliFileError(file, `cannot read the plan (${why}); check the --plan path`, {
+      cause: error,
+    });
+  } finally {
+    await handle?.close();
+  }
 }

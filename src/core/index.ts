@@ -24,6 +24,7 @@ export {
   planCleanup,
   resolveKeepTags,
 } from './plan.js';
+export { checkPlanTarget, parsePlan } from './plan-file.js';
 export type * from './plan-types.js';
 export * from './policy/index.js';
 export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';

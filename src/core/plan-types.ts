@@ -73,6 +73,28 @@ export interface TagDecision {
 }
 
 /**
+ * Where a plan came from, recorded so that a saved plan describes itself: what it was made for and
+ * from what. `regprune plan --format json` fills it in; `applyPlan` and `applyLayoutPlan` refuse a
+ * plan whose `target` names another registry or layout.
+ */
+export interface PlanOrigin {
+  /** The target the plan was made for, as the adapters describe it: `http://host:port` or `oci:/abs/dir`. */
+  target: string;
+  /** What decided it: a retention policy or a keep list. */
+  basis: 'policy' | 'keep';
+  /** `sha256:<hex>` of the policy file's bytes (policy plans). */
+  policyDigest?: string;
+  /** The keep list as given (keep-list plans). */
+  keep?: string[];
+  /** The time ages were measured from, ISO 8601 (policy plans). */
+  now?: string;
+  /** The repository selection (`--repo`), when one narrowed the load. */
+  repositories?: string[];
+  /** When the plan was made, ISO 8601. */
+  madeAt?: string;
+}
+
+/**
  * A cleanup plan: plain JSON in a stable order (it depends only on the graph's content, never on
  * the order images, edges or tags were added), so two plans of the same registry diff cleanly.
  *
@@ -112,4 +134,6 @@ export interface CleanupPlan {
   /** Set when a safety cap refused the plan: adapters must not apply it. */
   refused: { reason: string } | null;
   warnings: PlanWarning[];
+  /** Where the plan came from; absent for plans made without saying (e.g. a bare `planCleanup`). */
+  origin?: PlanOrigin;
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js';
 import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
+import { checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
 import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
@@ -63,6 +64,7 @@ export async function applyLayoutPlan(
 ): Promise<ApplyResult> {
   checkPlan(plan);
   if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
+  checkPlanTarget(plan, `oci:${resolve(dir)}`);
   const dryRun = options.dryRun ?? false;
   const scan = await scanLayout(dir, { dates: false, signal: options.signal });
   checkPlanFitsLayout(scan, plan);
@@ -435,14 +437,18 @@ function isLayoutImageId(id: string): boolean {
 
 function checkPlan(plan: unknown): asserts plan is CleanupPlan {
   if (typeof plan !== 'object' || plan === null)
-    throw new InvalidPlanError(`got ${plan === null ? 'null' : typeof plan}`);
+    throw new InvalidPlanError(
+      'plan',
+      `expected an object, found ${plan === null ? 'null' : typeof plan}`,
+    );
   const p = plan as Record<string, unknown>;
   if (p.format !== 'regprune.plan.v1')
     throw new InvalidPlanError(
-      `"format" is ${JSON.stringify(p.format)}, expected "regprune.plan.v1"`,
+      'format',
+      `expected "regprune.plan.v1", found ${JSON.stringify(p.format)}`,
     );
   for (const field of ['untag', 'delete', 'keep', 'blobs'] as const) {
-    if (!Array.isArray(p[field])) throw new InvalidPlanError(`"${field}" must be an array`);
+    if (!Array.isArray(p[field])) throw new InvalidPlanError(field, 'expected an array');
   }
 }
 

@@ -14,6 +14,7 @@ import {
   tagId,
   tagName,
 } from '../core/naming.js';
+import { checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
 import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
@@ -113,6 +114,7 @@ function fallbackTagOf(digest: string): string {
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
  *
  * @throws {PlanRefusedError} when the plan was refused (nothing is touched).
+ * @throws {PlanMismatchError} when the plan records another target (`plan.origin.target`).
  * @throws {DeleteDisabledError} when the registry refuses deletes (nothing is touched).
  * @throws {AuthError} naming the refused scope.
  */
@@ -122,6 +124,7 @@ export async function applyPlan(
   options: RegistryApplyOptions = {},
 ): Promise<ApplyResult> {
   if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
+  checkPlanTarget(plan, client.url);
   validate(plan);
   const dryRun = options.dryRun ?? false;
   const repositories = [

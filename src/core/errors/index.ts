@@ -1,5 +1,6 @@
 export { InvalidEdgeError } from './invalid-edge-error.js';
 export { InvalidGraphError } from './invalid-graph-error.js';
+export { InvalidPlanError } from './invalid-plan-error.js';
 export { InvalidPolicyError } from './invalid-policy-error.js';
 export { PlanMismatchError } from './plan-mismatch-error.js';
 export { PlanRefusedError } from './plan-refused-error.js';
