@@ -9,6 +9,7 @@ export const FORMATS = {
   explain: ['text', 'json'],
   graph: ['mermaid', 'dot', 'json'],
   restore: ['table', 'json'],
+  verify: ['table', 'json', 'markdown'],
 } as const satisfies Record<CommandName, readonly string[]>;
 
 /** A format of one of the commands. */
@@ -42,6 +43,8 @@ export interface CommandOptions {
   plan?: string;
   /** `apply --plan-sha256`: the reviewed plan file's sha256 (hex); another file is refused. */
   planSha256?: string;
+  /** `apply --verify`: after applying, check that every kept tag still pulls completely. */
+  verify?: boolean;
 }
 
 /** What the command line asks for. */
@@ -53,7 +56,7 @@ export type CommandLine =
 const PASSWORD_REFUSED =
   'not accepted: a password on the command line is visible to other users (ps) and kept in shell history; use --password-stdin (e.g. `printf %s "$TOKEN" | regprune … --username me --password-stdin`), REGPRUNE_USERNAME/REGPRUNE_PASSWORD, or Docker config';
 
-const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph', 'restore'];
+const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph', 'restore', 'verify'];
 
 const COMMON = {
   help: { type: 'boolean', short: 'h' },
@@ -77,6 +80,17 @@ const APPLY = {
   journal: { type: 'string' },
   plan: { type: 'string' },
   'plan-sha256': { type: 'string' },
+  verify: { type: 'boolean' },
+} as const;
+
+/** `verify` reads a registry: its repositories, a format and credentials. */
+const VERIFY = {
+  help: COMMON.help,
+  repo: COMMON.repo,
+  format: COMMON.format,
+  username: COMMON.username,
+  'password-stdin': COMMON['password-stdin'],
+  password: COMMON.password,
 } as const;
 
 /** `restore` replays a journal: no plan, so none of the planning options. */
@@ -145,7 +159,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   try {
     parsed = parseArgs({
       args: [...rest],
-      options: command === 'apply' ? APPLY : command === 'restore' ? RESTORE : COMMON,
+      options:
+        command === 'apply'
+          ? APPLY
+          : command === 'restore'
+            ? RESTORE
+            : command === 'verify'
+              ? VERIFY
+              : COMMON,
       allowPositionals: true,
       strict: true,
     }) as typeof parsed;
@@ -156,6 +177,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (values.help) return { kind: 'help', command };
   if (command === 'restore') {
     return { kind: 'run', options: checkRestoreOptions(values, parsed.positionals) };
+  }
+  if (command === 'verify') {
+    return { kind: 'run', options: checkVerifyOptions(values, parsed.positionals) };
   }
   return { kind: 'run', options: checkOptions(command, values, parsed.positionals) };
 }
@@ -271,6 +295,9 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     );
   }
   if (values.username === '') throw usage('--username', 'needs a user name');
+  if (values.verify && target.kind === 'layout') {
+    throw usage('--verify', 'applies to registry targets only; a layout is rewritten atomically');
+  }
   if (values.journal !== undefined) {
     if (target.kind === 'layout') {
       throw usage(
@@ -300,6 +327,37 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(values.state !== undefined ? { state: values.state } : {}),
     ...(savedPlan !== undefined ? { plan: savedPlan } : {}),
     ...(planSha256 !== undefined ? { planSha256 } : {}),
+    ...(values.verify ? { verify: true } : {}),
+  };
+}
+
+/** `verify <registry> [--repo GLOB…]`: a registry, its repositories, a format and credentials. */
+function checkVerifyOptions(values: Values, positionals: string[]): CommandOptions {
+  const usage = (argument: string, problem: string) => new UsageError('verify', argument, problem);
+  const [targetText, extra] = positionals;
+  if (targetText === undefined) throw usage('<target>', 'missing; name a registry, e.g. host:port');
+  if (extra !== undefined) throw usage(extra, 'unexpected argument');
+  const target = parseTarget('verify', targetText);
+  if (target.kind === 'layout') {
+    throw usage(
+      '<target>',
+      `${JSON.stringify(targetText)}: verify checks registries; an OCI layout is checked by \`umoci\` or \`skopeo copy oci:DIR:tag …\``,
+    );
+  }
+  const repos = values.repo ?? [];
+  if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+  if (values.username === '') throw usage('--username', 'needs a user name');
+  return {
+    command: 'verify',
+    target,
+    targetText,
+    keep: [],
+    repos,
+    format: checkFormat('verify', values.format),
+    ...(values.username !== undefined ? { username: values.username } : {}),
+    passwordStdin: values['password-stdin'] ?? false,
+    dryRun: false,
+    yes: false,
   };
 }
 

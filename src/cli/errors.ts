@@ -1,7 +1,7 @@
 import { RegpruneError } from '../core/errors/regprune-error.js';
 
 /** The commands of the CLI. */
-export type CommandName = 'plan' | 'apply' | 'explain' | 'graph' | 'restore';
+export type CommandName = 'plan' | 'apply' | 'explain' | 'graph' | 'restore' | 'verify';
 
 /**
  * A bad command line: an unknown option, a missing or malformed argument, options that do not go

@@ -38,6 +38,7 @@ Usage:
   regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
   regprune graph   <target> [--policy FILE | --keep TAG...] [--format mermaid|dot|json]
   regprune restore <registry> --journal FILE [--format table|json]
+  regprune verify  <registry> [--repo GLOB...] [--format table|json|markdown]
   regprune <command> --help
   regprune --version
 
@@ -94,6 +95,8 @@ ${SELECT}
                        against the target as it is now
   --plan-sha256 HEX    refuse the --plan file unless its sha256 is HEX (pin the
                        reviewed file when it passes through other hands)
+  --verify             registry only: afterwards, check that every kept tag still
+                       pulls completely (as 'regprune verify' does); exit 1 if not
   --dry-run            show what would be done (and the requests), change nothing
   -y, --yes            do not ask for confirmation (required without a terminal)
   --journal FILE       registry only: record each operation in FILE as it is done,
@@ -191,6 +194,30 @@ Examples:
   regprune apply registry.example.com --policy policy.yaml --yes --journal undo.jsonl
   regprune restore registry.example.com --journal undo.jsonl
   regprune restore http://127.0.0.1:5000 --journal undo.jsonl --format json
+`,
+  verify: `Usage: regprune verify <registry> [--repo GLOB...] [options]
+
+Checks that every tag pulls completely: its manifest, every index child (nested
+too), every config and layer blob, and the subject of every signature, SBOM or
+other referrer. Reads only. Reports dangling tags (listed, but 404), indexes
+missing a child, missing blobs and referrers whose subject is gone.
+
+<registry>  https://host[:port], http://host[:port], or host[:port]
+
+Options:
+  --repo GLOB          check only these repositories (repeatable; * and ? within a
+                       path segment, ** across segments). Default: the whole catalog.
+  --format FORMAT      table (default), json (the VerifyReport), or markdown
+${COMMON_HELP}
+
+${AUTH}
+
+Exit codes: 0 every tag pulls completely, 1 something is broken (or an error),
+2 usage.
+
+Examples:
+  regprune verify registry.example.com --repo 'team/**'
+  regprune verify http://127.0.0.1:5000 --format json
 `,
 };
 

@@ -8,6 +8,7 @@ import { applyPlan, type RegistryApplyOptions } from '../registry/apply-plan.js'
 import { RegistryClient } from '../registry/client.js';
 import { readInventory, writeInventory } from '../registry/inventory.js';
 import { type LoadProgress, loadGraph } from '../registry/load-graph.js';
+import { type VerifyReport, verifyRegistry } from '../registry/verify.js';
 import type { CommandOptions } from './args.js';
 import { resolveCredentials } from './credentials.js';
 import type { CliIo } from './io.js';
@@ -29,6 +30,8 @@ export interface OpenedTarget {
     onProgress?: (event: LoadProgress) => void;
   }): Promise<ImageGraph>;
   apply(plan: CleanupPlan, options: CliApplyOptions): Promise<ApplyResult>;
+  /** Registries: checks that these tags (`repo:tag`) pull completely (`apply --verify`). */
+  verify?(tags: readonly string[]): Promise<VerifyReport>;
 }
 
 /** A client for a registry target, with the credentials the command line and environment give. */
@@ -84,5 +87,6 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Op
       if (journal !== undefined) registryOptions.journal = resolve(io.cwd, journal);
       return applyPlan(client, plan, registryOptions);
     },
+    verify: (tags) => verifyRegistry(client, { tags }),
   };
 }

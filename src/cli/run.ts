@@ -5,6 +5,7 @@ import { explainCommand } from './commands/explain.js';
 import { graphCommand } from './commands/graph.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
+import { verifyCommand } from './commands/verify.js';
 import { UsageError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { helpText } from './help.js';
@@ -17,6 +18,7 @@ const COMMANDS = {
   explain: explainCommand,
   graph: graphCommand,
   restore: restoreCommand,
+  verify: verifyCommand,
 } satisfies Record<CommandOptions['command'], (o: CommandOptions, io: CliIo) => Promise<ExitCode>>;
 
 /**

@@ -13,6 +13,7 @@ export { credentialsFromDockerConfig, type DockerConfigOptions } from './docker-
 export * from './errors/index.js';
 export { InventoryError } from './errors/inventory-error.js';
 export { restoreSummary, restoreTable } from './format-restore.js';
+export { verifyMarkdown, verifySummary, verifyTable } from './format-verify.js';
 export {
   INVENTORY_FORMAT,
   type Inventory,
@@ -50,3 +51,10 @@ export {
 export { StorageRootError } from './storage/storage-root-error.js';
 export { registryTarget } from './target.js';
 export type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';
+export {
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyProblemKind,
+  type VerifyReport,
+  verifyRegistry,
+} from './verify.js';

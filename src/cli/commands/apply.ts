@@ -1,5 +1,6 @@
 import { resultMarkdown, resultTable } from '../../core/format/result.js';
 import { plural } from '../../core/format/text.js';
+import { verifyMarkdown, verifySummary, verifyTable } from '../../registry/format-verify.js';
 import type { CommandOptions } from '../args.js';
 import { NotConfirmedError, UsageError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -61,9 +62,27 @@ export async function applyCommand(options: CommandOptions, io: CliIo): Promise<
     ...(options.journal !== undefined ? { journal: options.journal } : {}),
   });
   progress.end();
-  if (json) io.stdout(`${JSON.stringify({ plan, result }, null, 2)}\n`);
-  else if (options.format === 'markdown') io.stdout(resultMarkdown(result));
-  else io.stdout(resultTable(result));
+  const verified =
+    options.verify && !result.dryRun && target.verify
+      ? await target.verify(plan.keptTags)
+      : undefined;
+  if (json) {
+    io.stdout(
+      `${JSON.stringify({ plan, result, ...(verified ? { verify: verified } : {}) }, null, 2)}\n`,
+    );
+  } else if (options.format === 'markdown') {
+    io.stdout(resultMarkdown(result));
+    if (verified) io.stdout(`\n${verifyMarkdown(verified)}`);
+  } else {
+    io.stdout(resultTable(result));
+    if (verified) io.stdout(`\n${verifyTable(verified)}`);
+  }
+  if (verified && verified.problems.length > 0) {
+    io.stderr(
+      `error: after applying, ${verifySummary(verified)}; run \`regprune verify\` for details, and \`regprune restore --journal\` if a journal was kept\n`,
+    );
+    return EXIT.error;
+  }
   const { failed, skipped } = result.totals;
   if (!result.dryRun && failed + skipped > 0) {
     io.stderr(
