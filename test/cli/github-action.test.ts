@@ -114,6 +114,32 @@ describe('action.yml', () => {
   });
 });
 
+describe('examples/github-actions/regprune-action.yml', () => {
+  it('uses only inputs and outputs the action has, keeps the journal and plan, caches the state', async () => {
+    const doc = parse(
+      await readFile(join(ROOT, 'examples/github-actions/regprune-action.yml'), 'utf8'),
+    ) as {
+      jobs: {
+        cleanup: {
+          steps: Array<{ id?: string; uses?: string; with?: Record<string, string>; run?: string }>;
+        };
+      };
+    };
+    const steps = doc.jobs.cleanup.steps;
+    const step = steps.find((s) => s.id === 'cleanup');
+    expect(step?.uses).toMatch(/^regprune\/regprune@/);
+    for (const key of Object.keys(step?.with ?? {}))
+      expect(Object.keys(action.inputs)).toContain(key);
+    const used = JSON.stringify(steps).matchAll(/steps\.cleanup\.outputs\.([a-z-]+)/g);
+    for (const [, name] of used) expect(Object.keys(action.outputs)).toContain(name);
+    expect(step?.with?.password).toBe('${{ secrets.REGISTRY_PASSWORD }}');
+    const cache = steps.find((s) => s.uses?.startsWith('actions/cache'));
+    expect(cache?.with?.path).toBe(step?.with?.state);
+    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
+    expect(upload?.with?.path).toContain(step?.with?.journal);
+  });
+});
+
 describe('the action against a real registry', () => {
   it('is a dry run by default: outputs, a plan artifact and a summary; nothing changes', async () => {
     await pushImage(push, 'dry/app', { tag: 'old' });
