@@ -3,16 +3,39 @@ import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
-import { code, details, mdTable } from './markdown.js';
+import { cappedTable, code, details, MARKDOWN_LIST_ROWS, mdTable } from './markdown.js';
 import type { PlanHeader } from './plan-table.js';
 import { formatBytes, plural, shortDigests } from './text.js';
 
+/** Options of {@link planMarkdown}. */
+export interface PlanMarkdownOptions {
+  /**
+   * Rows shown per list (warnings, delete, untag, kept images, tag decisions) before `… and N
+   * more`. Default 100, which keeps a summary of any registry far below GitHub's 1 MiB step
+   * summary limit; the JSON plan has every entry.
+   */
+  maxRows?: number;
+}
+
+const FULL_LIST = 'the full list is in `regprune plan … --format json`';
+
+function capped<T>(header: string[], items: readonly T[], max: number, row: (item: T) => string[]) {
+  return cappedTable(header, items, max, row, FULL_LIST);
+}
+
 /**
  * The plan as Markdown for a CI job summary (`>> "$GITHUB_STEP_SUMMARY"`): a summary table, the
- * refusal and warnings up front, the untag and delete lists, and the kept images and tag
- * decisions in collapsed sections. Ids are whole; keep paths use 12-digit digests to stay short.
+ * refusal and warnings up front, the repositories with the most deletions, then the delete,
+ * untag, kept-image and tag-decision lists, each collapsed and capped (see
+ * {@link PlanMarkdownOptions.maxRows}). Ids are whole; keep paths use 12-digit digests.
  */
-export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: ImageGraph): string {
+export function planMarkdown(
+  plan: CleanupPlan,
+  header: PlanHeader,
+  graph?: ImageGraph,
+  options: PlanMarkdownOptions = {},
+): string {
+  const max = options.maxRows ?? MARKDOWN_LIST_ROWS;
   const s = plan.summary;
   const out: string[] = [];
   out.push(`## regprune plan for ${code(header.target)}`, '', `Basis: ${header.basis}`, '');
@@ -43,9 +66,16 @@ export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: Imag
   if (plan.warnings.length > 0) {
     out.push('', `### Warnings (${plan.warnings.length})`, '');
     out.push(
+      capped(['code', 'id', 'message'], plan.warnings, max, (w) => [w.code, code(w.id), w.message]),
+    );
+  }
+  const perRepository = topRepositories(plan);
+  if (perRepository.length > 1) {
+    out.push('', '### Repositories with the most deletions', '');
+    out.push(
       mdTable(
-        ['code', 'id', 'message'],
-        plan.warnings.map((w) => [w.code, code(w.id), w.message]),
+        ['repository', 'images deleted'],
+        perRepository.map(([r, n]) => [code(r), String(n)]),
       ),
     );
   }
@@ -53,9 +83,9 @@ export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: Imag
   out.push(
     plan.delete.length === 0
       ? 'Nothing to delete.'
-      : mdTable(
-          ['wave', 'image', 'type', 'tags'],
-          plan.delete.map((op) => [
+      : details(
+          `${plural(plan.delete.length, 'image')}, dependents first`,
+          capped(['wave', 'image', 'type', 'tags'], plan.delete, max, (op) => [
             String(op.wave),
             code(op.image),
             describeImage(graph, op.image, op.mediaType),
@@ -67,9 +97,9 @@ export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: Imag
   out.push(
     plan.untag.length === 0
       ? 'Nothing to untag.'
-      : mdTable(
-          ['tag', 'image'],
-          plan.untag.map((op) => [code(op.tag), code(op.image)]),
+      : details(
+          plural(plan.untag.length, 'tag'),
+          capped(['tag', 'image'], plan.untag, max, (op) => [code(op.tag), code(op.image)]),
         ),
   );
   out.push('', `### Kept images (${plan.keep.length})`, '');
@@ -78,14 +108,11 @@ export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: Imag
       `Why each of the ${plural(plan.keep.length, 'image')} stays`,
       plan.keep.length === 0
         ? 'None.'
-        : mdTable(
-            ['image', 'type', 'reason'],
-            plan.keep.map((e) => [
-              code(e.image),
-              describeImage(graph, e.image),
-              shortDigests(formatKeepPath(e)),
-            ]),
-          ),
+        : capped(['image', 'type', 'reason'], plan.keep, max, (e) => [
+            code(e.image),
+            describeImage(graph, e.image),
+            shortDigests(formatKeepPath(e)),
+          ]),
     ),
   );
   const decisions = decisionsWithFates(plan);
@@ -94,12 +121,22 @@ export function planMarkdown(plan: CleanupPlan, header: PlanHeader, graph?: Imag
     out.push(
       details(
         'Every tag, kept or not, and why',
-        mdTable(
-          ['tag', 'fate', 'why'],
-          decisions.map((d) => [code(d.tag), d.fate, d.reason]),
-        ),
+        capped(['tag', 'fate', 'why'], decisions, max, (d) => [code(d.tag), d.fate, d.reason]),
       ),
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The ten repositories losing the most images (registry ids `repo@digest`), most first. */
+function topRepositories(plan: CleanupPlan): Array<[string, number]> {
+  const counts = new Map<string, number>();
+  for (const op of plan.delete) {
+    const at = op.image.lastIndexOf('@');
+    const repository = at > 0 ? op.image.slice(0, at) : '(layout)';
+    counts.set(repository, (counts.get(repository) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, 10);
 }

@@ -1,5 +1,5 @@
 import type { ApplyResult } from '../target.js';
-import { code, mdTable } from './markdown.js';
+import { cappedTable, code, details, MARKDOWN_LIST_ROWS } from './markdown.js';
 import { formatBytes, listTable, shortDigests } from './text.js';
 
 function totalsLine(result: ApplyResult): string {
@@ -34,21 +34,41 @@ export function resultTable(result: ApplyResult): string {
   return `${shortDigests(out.join('\n'))}\n`;
 }
 
-/** An apply result as Markdown for a CI job summary. */
-export function resultMarkdown(result: ApplyResult): string {
+/**
+ * An apply result as Markdown for a CI job summary: totals, then the operations that were skipped
+ * or failed (they need a person) and the rest, each collapsed and capped at `maxRows` (default
+ * 100; the JSON result has every outcome).
+ */
+export function resultMarkdown(result: ApplyResult, options: { maxRows?: number } = {}): string {
+  const max = options.maxRows ?? MARKDOWN_LIST_ROWS;
+  const full = 'the full list is in `regprune apply … --format json`';
   const out: string[] = ['', `### ${result.dryRun ? 'Dry run' : 'Result'}`, '', totalsLine(result)];
   out.push(
     '',
     `${result.dryRun ? 'Would reclaim' : 'Reclaimable now'}: ${formatBytes(result.reclaimableBytes)}`,
     '',
   );
-  if (result.outcomes.length > 0) {
+  const row = (o: ApplyResult['outcomes'][number]) => [
+    o.action,
+    code(o.id),
+    o.status,
+    o.reason ?? '',
+  ];
+  const header = ['action', 'id', 'status', 'note'];
+  const trouble = result.outcomes.filter((o) => o.status === 'skipped' || o.status === 'failed');
+  const rest = result.outcomes.filter((o) => o.status !== 'skipped' && o.status !== 'failed');
+  if (trouble.length > 0) {
     out.push(
-      mdTable(
-        ['action', 'id', 'status', 'note'],
-        result.outcomes.map((o) => [o.action, code(o.id), o.status, o.reason ?? '']),
+      details(
+        `Skipped or failed (${trouble.length})`,
+        cappedTable(header, trouble, max, row, full),
       ),
+      '',
     );
+  }
+  if (rest.length > 0) {
+    const title = result.dryRun ? 'Planned' : 'Done';
+    out.push(details(`${title} (${rest.length})`, cappedTable(header, rest, max, row, full)));
   }
   for (const note of result.notes) out.push('', `> ${note}`);
   return `${out.join('\n')}\n`;
