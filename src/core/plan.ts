@@ -120,6 +120,7 @@ export function planCleanup(
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
   const { flags, roots } = keptTagRoots(graph, keep);
   const plan = computePlan(graph, roots, flags);
+  plan.warnings = graph.warnings();
   const allTags = storeOf(graph).sortedTags();
   plan.tagDecisions = [];
   defineLazySection(plan, 'tagDecisions', () => {

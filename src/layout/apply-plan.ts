@@ -16,6 +16,7 @@ import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
 import {
   type BlobEntry,
   blobFile,
+  isRealFolderOf,
   LAYOUT_IO_CONCURRENCY,
   listBlobEntries,
   statBlob,
@@ -67,8 +68,11 @@ export async function applyLayoutPlan(
   const scan = await scanLayout(dir, { dates: false, signal: options.signal });
   checkPlanFitsLayout(scan, plan);
   const io = pLimit(LAYOUT_IO_CONCURRENCY);
-  const work = decide(scan, plan, await listBlobEntries(dir));
-  const blobs = await sizeRemovals(dir, work.candidates, io);
+  // Every write and removal goes through the real directory, and only into the folders the scan
+  // found to be the layout's own (see inspectBlobFolders).
+  const { root, collected, leftAlone } = scan.folders;
+  const work = decide(scan, plan, await listBlobEntries(root, collected));
+  const blobs = await sizeRemovals(root, work.candidates, io);
 
   const outcomes: OperationOutcome[] = [...work.untag, ...work.deletes];
   const indexText = `${JSON.stringify(work.index)}\n`;
@@ -97,7 +101,7 @@ export async function applyLayoutPlan(
     reclaimed = blobs.reduce((sum, b) => sum + b.size, 0);
   } else {
     options.signal?.throwIfAborted();
-    if (rewrite) await writeFileAtomically(dir, 'index.json', indexText);
+    if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
     for (const outcome of outcomes) {
       if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
       outcome.status = 'done';
@@ -111,17 +115,26 @@ export async function applyLayoutPlan(
         io(async () => {
           if (stop || options.signal?.aborted) return;
           const blob = blobs[i] as BlobToRemove;
+          const file = blobFile(blob.digest);
+          const folder = file.slice(0, file.lastIndexOf('/'));
           try {
-            await unlink(join(dir, blobFile(blob.digest)));
-            outcome.status = 'done';
-            reclaimed += blob.size;
+            // Checked right before the removal: the folder may have been swapped for a symbolic
+            // link since the scan, and then the path would lead outside the layout.
+            if (!(await isRealFolderOf(root, folder))) {
+              outcome.status = 'failed';
+              outcome.reason = `not removed: ${folder} is no longer a folder of the layout (it was replaced by a symbolic link or moved since the layout was read); plan again`;
+            } else {
+              await unlink(join(root, file));
+              outcome.status = 'done';
+              reclaimed += blob.size;
+            }
           } catch (error) {
             if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
               outcome.status = 'skipped';
               outcome.reason = 'already gone';
             } else {
               outcome.status = 'failed';
-              outcome.reason = `cannot remove ${blobFile(blob.digest)}: ${(error as Error).message}`;
+              outcome.reason = `cannot remove ${file}: ${(error as Error).message}`;
             }
           }
           try {
@@ -137,7 +150,7 @@ export async function applyLayoutPlan(
     // Make the removals durable; a failed directory sync loses nothing but durability.
     const algorithms = new Set(blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
     for (const alg of algorithms)
-      await syncDirectory(join(dir, 'blobs', alg)).catch(() => undefined);
+      await syncDirectory(join(root, 'blobs', alg)).catch(() => undefined);
   }
 
   const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
@@ -149,6 +162,7 @@ export async function applyLayoutPlan(
   const notes = [
     `${dryRun ? 'would remove' : 'removed'} ${removed} blob${removed === 1 ? '' : 's'} (${bytes} bytes) from ${dir}/blobs; an OCI layout needs no separate garbage collection`,
   ];
+  for (const warning of leftAlone) notes.push(warning.message);
   if (work.skippedCount > 0) {
     notes.push(
       `${work.skippedCount} planned operation${work.skippedCount === 1 ? ' was' : 's were'} skipped because the layout changed since the plan; plan again to review them`,
