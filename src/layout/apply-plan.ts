@@ -39,6 +39,17 @@ import {
  *    File operations run 16 at a time; a blob file whose size step 1 just checked is not stat-ed
  *    again. Outcomes are listed in digest order; `onProgress` sees removals as they finish.
  *
+ * The layout boundary: files are written and removed only inside the layout's real directory
+ * (the path with every symbolic link resolved), and removed only from `blobs/sha256` and
+ * `blobs/sha512` when they and `blobs` are real folders of the layout. A `blobs` or
+ * `blobs/<alg>` folder that is a symbolic link (a blob store shared by several layouts, say) and
+ * a folder of any other algorithm lose no file; the plan's warnings and the result's notes name
+ * them (`LAYOUT_FOLDER_NOT_COLLECTED`, `UNKNOWN_BLOB_ALGORITHM`), while `index.json` is still
+ * rewritten. Right before each removal the folder is checked again: one replaced by a link since
+ * the layout was read makes that removal fail, naming the folder. A blob file that is itself a
+ * symbolic link loses the link, never its target. `index.json` is replaced by rename, so a link
+ * there is replaced too and its target is never written.
+ *
  * Interrupted at any point, the layout stays valid: `index.json` changes before any blob goes.
  * Run it while nothing else writes to the layout (as for `umoci gc`): a concurrent writer's new
  * blobs or `index.json` entry could be lost.

@@ -75,8 +75,16 @@ export interface LayoutScan {
  * Manifests that nothing in `index.json` reaches are not loaded: the layout's own garbage
  * collection (`umoci gc`) treats them as garbage too.
  *
+ * Every file is opened without blocking and checked before a byte is read: a FIFO, a device
+ * (e.g. a link to `/dev/zero`) or a directory is refused, and so is a file over its limit
+ * (`oci-layout` 64 KiB, `index.json` 64 MiB, manifests 4 MiB; a config over 8 MiB is not read
+ * and gives no date). Config and layer blobs must be regular files too. Blob folders regprune
+ * will not remove files from (see `applyLayoutPlan`) are recorded as graph warnings
+ * ({@link ImageGraph.warnings}), so every plan made from the graph names them.
+ *
  * @throws {InvalidLayoutError} naming the file and the problem when the layout is malformed: a
- *   missing `oci-layout` or `index.json`, invalid JSON, a missing blob, a digest or size mismatch, a
+ *   missing `oci-layout` or `index.json`, a file that is not a regular file or is over its limit,
+ *   invalid JSON, a missing blob, a digest or size mismatch, a
  *   manifest media type regprune does not know (it could not tell what that content needs), or an
  *   invalid ref name.
  * @example

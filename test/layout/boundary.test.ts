@@ -6,7 +6,17 @@
 
 import { execFile } from 'node:child_process';
 import { constants, renameSync, symlinkSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -233,6 +243,33 @@ describe('only blobs regprune can verify (sha256, sha512) are collected', () => 
     expect(await outside()).toEqual(before);
     await applyLayoutPlan(a.dir, planCleanup(await loadLayoutGraph(a.dir), ['keep', 'drop']));
     expect(await outside()).toEqual(before);
+  });
+});
+
+describe('links to single files', () => {
+  it('a stray blob that is a symbolic link to an outside file: the link goes, the outside file stays', async () => {
+    const root = fresh('file-link-');
+    const a = await twoImages(join(root, 'L'), 'file link');
+    await writeFile(join(root, 'outside'), 'keep me');
+    const name = 'b'.repeat(64);
+    await symlink('../../../outside', join(a.dir, 'blobs', 'sha256', name));
+    const plan = planCleanup(await loadLayoutGraph(a.dir), ['keep', 'drop']);
+    const result = await applyLayoutPlan(a.dir, plan);
+    expect(result.outcomes.find((o) => o.id === `sha256:${name}`)?.status).toBe('done');
+    expect(await readdir(join(a.dir, 'blobs', 'sha256'))).not.toContain(name);
+    expect(await readFile(join(root, 'outside'), 'utf8')).toBe('keep me');
+  });
+
+  it('index.json a symbolic link to an outside file: apply replaces the link with a file of the layout, the outside file is not written', async () => {
+    const root = fresh('index-link-');
+    const a = await twoImages(join(root, 'L'), 'index link');
+    await rename(join(a.dir, 'index.json'), join(root, 'index.json'));
+    await symlink('../index.json', join(a.dir, 'index.json'));
+    const outsideBefore = await readFile(join(root, 'index.json'), 'utf8');
+    await applyLayoutPlan(a.dir, planCleanup(await loadLayoutGraph(a.dir), ['keep']));
+    expect(await readFile(join(root, 'index.json'), 'utf8')).toBe(outsideBefore);
+    expect((await lstat(join(a.dir, 'index.json'))).isFile()).toBe(true);
+    expect(await refNames(a.dir)).toEqual(['keep']);
   });
 });
 
