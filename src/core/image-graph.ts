@@ -3,6 +3,7 @@ import { AdjacencyLists } from './adjacency.js';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
+import type { PlanWarning } from './plan-types.js';
 import { compareIds, digestSortKey, sortByIds } from './sort.js';
 import type {
   BlobRef,
@@ -122,6 +123,8 @@ export class ImageGraph {
   readonly #tagSlot: number[] = [];
   readonly #freeTagRecords: number[] = [];
   readonly #tagsBySlot: (string[] | undefined)[] = [];
+  /** Loader warnings by `code id`, so adding one twice keeps one. */
+  readonly #warnings = new Map<string, PlanWarning>();
   #liveCount = 0;
   #sorted: Int32Array | undefined;
   #sortedIds: string[] | undefined;
@@ -364,6 +367,24 @@ export class ImageGraph {
     return [...this.#sortedTagList()];
   }
 
+  /**
+   * Records something the loader found that a person should know and that does not change what is
+   * kept, e.g. a folder of an OCI layout that regprune leaves alone. Every plan made from this graph
+   * lists it in `warnings`. A warning with the same `code` and `id` as an earlier one replaces it.
+   */
+  addWarning(warning: PlanWarning): this {
+    const { code, id, message } = warning;
+    this.#warnings.set(`${code} ${id}`, { code, id, message });
+    return this;
+  }
+
+  /** The warnings recorded with {@link ImageGraph.addWarning}, sorted by id, then code. */
+  warnings(): PlanWarning[] {
+    return [...this.#warnings.values()]
+      .sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code))
+      .map((w) => ({ ...w }));
+  }
+
   /** All blob ids, sorted. */
   blobs(): string[] {
     return [...this.#blobIds].sort(compareIds);
@@ -469,7 +490,17 @@ export class ImageGraph {
     const tagSlots = this.#sortedTagSlotList();
     for (let i = 0; i < tagNames.length; i++)
       tags[tagNames[i] as string] = this.#ids[tagSlots[i] as number] as string;
-    return { format: 'regprune.graph.v1', images, parents, children, referrers, blobSizes, tags };
+    const json: ImageGraphJSON = {
+      format: 'regprune.graph.v1',
+      images,
+      parents,
+      children,
+      referrers,
+      blobSizes,
+      tags,
+    };
+    if (this.#warnings.size > 0) json.warnings = this.warnings();
+    return json;
   }
 
   /**
@@ -565,6 +596,15 @@ export class ImageGraph {
     for (const tag of Object.keys(tags)) {
       const target = tags[tag];
       g.setTag(tag, isId(target) ? target : expectString(target, `$.tags[${JSON.stringify(tag)}]`));
+    }
+    const warnings = data.warnings === undefined ? [] : expectArray(data.warnings, '$.warnings');
+    for (let i = 0; i < warnings.length; i++) {
+      const w = expectObject(warnings[i], `$.warnings[${i}]`);
+      g.addWarning({
+        code: expectString(w.code, `$.warnings[${i}].code`),
+        id: expectString(w.id, `$.warnings[${i}].id`),
+        message: expectString(w.message, `$.warnings[${i}].message`),
+      });
     }
     return g;
   }

@@ -19,6 +19,9 @@ export const IMAGE_TYPES: ReadonlySet<string> = new Set([OCI_MANIFEST, DOCKER_MA
 /** Largest manifest regprune reads (the limit registries themselves apply). */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
+/** Largest config blob regprune reads for dates. */
+export const CONFIG_LIMIT = 8 * 1024 * 1024;
+
 /**
  * A manifest's artifact type: the one it declares, else the one a descriptor pointing at it
  * declares (a referrers list entry), else — image-spec 1.1 — its config's media type when that is

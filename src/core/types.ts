@@ -1,3 +1,5 @@
+import type { PlanWarning } from './plan-types.js';
+
 /** Kinds of image-to-image edges. Each edge points from the image that needs (or is attached to) to the other. */
 export type ImageEdgeKind = 'parent' | 'child' | 'referrer';
 
@@ -51,4 +53,6 @@ export interface ImageGraphJSON {
   blobSizes: Record<string, number>;
   /** Tag name to image id. */
   tags: Record<string, string>;
+  /** What the loader wanted a person to know (see {@link ImageGraph.addWarning}); absent when none. */
+  warnings?: PlanWarning[];
 }

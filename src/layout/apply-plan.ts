@@ -17,6 +17,7 @@ import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
 import {
   type BlobEntry,
   blobFile,
+  isRealFolderOf,
   LAYOUT_IO_CONCURRENCY,
   listBlobEntries,
   statBlob,
@@ -38,6 +39,17 @@ import {
  *    separate garbage collection is needed. A blob a remaining image needs is never removed.
  *    File operations run 16 at a time; a blob file whose size step 1 just checked is not stat-ed
  *    again. Outcomes are listed in digest order; `onProgress` sees removals as they finish.
+ *
+ * The layout boundary: files are written and removed only inside the layout's real directory
+ * (the path with every symbolic link resolved), and removed only from `blobs/sha256` and
+ * `blobs/sha512` when they and `blobs` are real folders of the layout. A `blobs` or
+ * `blobs/<alg>` folder that is a symbolic link (a blob store shared by several layouts, say) and
+ * a folder of any other algorithm lose no file; the plan's warnings and the result's notes name
+ * them (`LAYOUT_FOLDER_NOT_COLLECTED`, `UNKNOWN_BLOB_ALGORITHM`), while `index.json` is still
+ * rewritten. Right before each removal the folder is checked again: one replaced by a link since
+ * the layout was read makes that removal fail, naming the folder. A blob file that is itself a
+ * symbolic link loses the link, never its target. `index.json` is replaced by rename, so a link
+ * there is replaced too and its target is never written.
  *
  * Interrupted at any point, the layout stays valid: `index.json` changes before any blob goes.
  * Run it while nothing else writes to the layout (as for `umoci gc`): a concurrent writer's new
@@ -69,8 +81,11 @@ export async function applyLayoutPlan(
   const scan = await scanLayout(dir, { dates: false, signal: options.signal });
   checkPlanFitsLayout(scan, plan);
   const io = pLimit(LAYOUT_IO_CONCURRENCY);
-  const work = decide(scan, plan, await listBlobEntries(dir));
-  const blobs = await sizeRemovals(dir, work.candidates, io);
+  // Every write and removal goes through the real directory, and only into the folders the scan
+  // found to be the layout's own (see inspectBlobFolders).
+  const { root, collected, leftAlone } = scan.folders;
+  const work = decide(scan, plan, await listBlobEntries(root, collected));
+  const blobs = await sizeRemovals(root, work.candidates, io);
 
   const outcomes: OperationOutcome[] = [...work.untag, ...work.deletes];
   const indexText = `${JSON.stringify(work.index)}\n`;
@@ -99,7 +114,7 @@ export async function applyLayoutPlan(
     reclaimed = blobs.reduce((sum, b) => sum + b.size, 0);
   } else {
     options.signal?.throwIfAborted();
-    if (rewrite) await writeFileAtomically(dir, 'index.json', indexText);
+    if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
     for (const outcome of outcomes) {
       if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
       outcome.status = 'done';
@@ -113,17 +128,26 @@ export async function applyLayoutPlan(
         io(async () => {
           if (stop || options.signal?.aborted) return;
           const blob = blobs[i] as BlobToRemove;
+          const file = blobFile(blob.digest);
+          const folder = file.slice(0, file.lastIndexOf('/'));
           try {
-            await unlink(join(dir, blobFile(blob.digest)));
-            outcome.status = 'done';
-            reclaimed += blob.size;
+            // Checked right before the removal: the folder may have been swapped for a symbolic
+            // link since the scan, and then the path would lead outside the layout.
+            if (!(await isRealFolderOf(root, folder))) {
+              outcome.status = 'failed';
+              outcome.reason = `not removed: ${folder} is no longer a folder of the layout (it was replaced by a symbolic link or moved since the layout was read); plan again`;
+            } else {
+              await unlink(join(root, file));
+              outcome.status = 'done';
+              reclaimed += blob.size;
+            }
           } catch (error) {
             if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
               outcome.status = 'skipped';
               outcome.reason = 'already gone';
             } else {
               outcome.status = 'failed';
-              outcome.reason = `cannot remove ${blobFile(blob.digest)}: ${(error as Error).message}`;
+              outcome.reason = `cannot remove ${file}: ${(error as Error).message}`;
             }
           }
           try {
@@ -139,7 +163,7 @@ export async function applyLayoutPlan(
     // Make the removals durable; a failed directory sync loses nothing but durability.
     const algorithms = new Set(blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
     for (const alg of algorithms)
-      await syncDirectory(join(dir, 'blobs', alg)).catch(() => undefined);
+      await syncDirectory(join(root, 'blobs', alg)).catch(() => undefined);
   }
 
   const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
@@ -151,6 +175,7 @@ export async function applyLayoutPlan(
   const notes = [
     `${dryRun ? 'would remove' : 'removed'} ${removed} blob${removed === 1 ? '' : 's'} (${bytes} bytes) from ${dir}/blobs; an OCI layout needs no separate garbage collection`,
   ];
+  for (const warning of leftAlone) notes.push(warning.message);
   if (work.skippedCount > 0) {
     notes.push(
       `${work.skippedCount} planned operation${work.skippedCount === 1 ? ' was' : 's were'} skipped because the layout changed since the plan; plan again to review them`,

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
-import { artifactTypeOf, IMAGE_CONFIG_TYPES } from '../core/media-types.js';
+import { artifactTypeOf, CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from '../core/media-types.js';
 import type { ImageInfo, Platform } from '../core/types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import { layoutImageId } from './naming.js';
@@ -18,13 +16,17 @@ import {
   REF_NAME,
 } from './oci-types.js';
 import {
+  type BlobFolders,
   type BlobStat,
   blobFile,
   checkDescriptor,
   checkIndex,
+  inspectBlobFolders,
   isObject,
   LAYOUT_IO_CONCURRENCY,
   missingBlobError,
+  notRegularBlobError,
+  readConfigBlob,
   readLayoutRoot,
   readManifestBlob,
   statBlob,
@@ -50,6 +52,8 @@ export interface LayoutScan {
   dir: string;
   index: IndexDocument;
   graph: ImageGraph;
+  /** Which blob folders may lose files, and which are left alone. */
+  folders: BlobFolders;
 }
 
 /**
@@ -71,8 +75,16 @@ export interface LayoutScan {
  * Manifests that nothing in `index.json` reaches are not loaded: the layout's own garbage
  * collection (`umoci gc`) treats them as garbage too.
  *
+ * Every file is opened without blocking and checked before a byte is read: a FIFO, a device
+ * (e.g. a link to `/dev/zero`) or a directory is refused, and so is a file over its limit
+ * (`oci-layout` 64 KiB, `index.json` 64 MiB, manifests 4 MiB; a config over 8 MiB is not read
+ * and gives no date). Config and layer blobs must be regular files too. Blob folders regprune
+ * will not remove files from (see `applyLayoutPlan`) are recorded as graph warnings
+ * ({@link ImageGraph.warnings}), so every plan made from the graph names them.
+ *
  * @throws {InvalidLayoutError} naming the file and the problem when the layout is malformed: a
- *   missing `oci-layout` or `index.json`, invalid JSON, a missing blob, a digest or size mismatch, a
+ *   missing `oci-layout` or `index.json`, a file that is not a regular file or is over its limit,
+ *   invalid JSON, a missing blob, a digest or size mismatch, a
  *   manifest media type regprune does not know (it could not tell what that content needs), or an
  *   invalid ref name.
  * @example
@@ -150,6 +162,7 @@ export async function scanLayout(
   };
   const index = await readLayoutRoot(dir);
   const tags = readTags(dir, index);
+  const folders = await inspectBlobFolders(dir);
 
   const found = new Map<string, Found>();
   const queued = new Set<string>();
@@ -207,7 +220,8 @@ export async function scanLayout(
     }
   }
   for (const [tag, digest] of tags) graph.setTag(tag, layoutImageId(digest));
-  return { dir, index, graph };
+  for (const warning of folders.leftAlone) graph.addWarning(warning);
+  return { dir, index, graph, folders };
 }
 
 /** The tags of `index.json` (`ref name → digest`), after checking each ref name. */
@@ -312,6 +326,7 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
       const result = await field.stat;
       if ('error' in result)
         throw missingBlobError(dir, d.digest, `${file} ${where}`, result.error);
+      if (!result.isFile) throw notRegularBlobError(dir, d.digest, `${file} ${where}`, result.kind);
       const size = result.size;
       if (size !== d.size) {
         throw new InvalidLayoutError(
@@ -327,7 +342,7 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
     const artifactType = artifactTypeOf(info.artifactType, config?.mediaType);
     if (artifactType !== undefined) info.artifactType = artifactType;
     if (dates && config && isImageConfig) {
-      const created = await ctx.io(() => readCreated(dir, config.digest));
+      const created = await ctx.io(() => readCreated(dir, config));
       if (created !== undefined) info.created = created;
     }
   }
@@ -380,9 +395,13 @@ function createdOf(config: unknown): string | undefined {
     : undefined;
 }
 
-async function readCreated(dir: string, digest: string): Promise<string | undefined> {
+async function readCreated(dir: string, config: Descriptor): Promise<string | undefined> {
+  // As for registries, a config too large to read has no date.
+  if (config.size > CONFIG_LIMIT) return undefined;
+  // The scan found it a regular file of that size; one swapped since is refused unread.
+  const bytes = await readConfigBlob(dir, config.digest);
   try {
-    return createdOf(JSON.parse(await readFile(join(dir, blobFile(digest)), 'utf8')));
+    return createdOf(JSON.parse(bytes.toString('utf8')));
   } catch {
     // A config that is not JSON has no date; the policy reports images without dates.
     return undefined;

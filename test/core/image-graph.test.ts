@@ -185,6 +185,51 @@ describe('ImageGraph', () => {
   });
 });
 
+describe('loader warnings', () => {
+  const w = (code: string, id: string, message = `${code} on ${id}`) => ({ code, id, message });
+
+  it('addWarning keeps one warning per code and id, warnings() sorts by id then code', () => {
+    const g = chain();
+    g.addWarning(w('Z_CODE', 'b-folder'));
+    g.addWarning(w('A_CODE', 'b-folder'));
+    g.addWarning(w('A_CODE', 'a-folder', 'first'));
+    g.addWarning(w('A_CODE', 'a-folder', 'second'));
+    expect(g.warnings()).toEqual([
+      w('A_CODE', 'a-folder', 'second'),
+      w('A_CODE', 'b-folder'),
+      w('Z_CODE', 'b-folder'),
+    ]);
+  });
+
+  it('every plan made from the graph lists them: keep lists and policies alike', () => {
+    const g = chain();
+    g.setTag('v', 'C');
+    g.addWarning(w('LAYOUT_FOLDER_NOT_COLLECTED', 'blobs/sha256'));
+    expect(planCleanup(g, ['v']).warnings).toEqual([
+      w('LAYOUT_FOLDER_NOT_COLLECTED', 'blobs/sha256'),
+    ]);
+    expect(planCleanup(g, { rules: [{ keepTags: ['v'] }] }).warnings).toEqual([
+      w('LAYOUT_FOLDER_NOT_COLLECTED', 'blobs/sha256'),
+    ]);
+  });
+
+  it('toJSON carries them (and omits the field when there are none); fromJSON and clone keep them', () => {
+    const g = chain();
+    expect('warnings' in g.toJSON()).toBe(false);
+    g.addWarning(w('UNKNOWN_BLOB_ALGORITHM', 'blobs/md5'));
+    const json = JSON.parse(JSON.stringify(g.toJSON()));
+    expect(json.warnings).toEqual([w('UNKNOWN_BLOB_ALGORITHM', 'blobs/md5')]);
+    expect(ImageGraph.fromJSON(json).warnings()).toEqual(g.warnings());
+    expect(g.clone().warnings()).toEqual(g.warnings());
+  });
+
+  it('fromJSON names a malformed warning', () => {
+    const json = { ...chain().toJSON(), warnings: [{ code: 'X', id: 7, message: 'm' }] };
+    expect(() => ImageGraph.fromJSON(json)).toThrow(InvalidGraphError);
+    expect(() => ImageGraph.fromJSON(json)).toThrow(/\$\.warnings\[0\]\.id/);
+  });
+});
+
 describe('tags under any sequence of set, move, remove and image removal', () => {
   it('tags, targets, tagsOf and keep-by-name plans match a plain map of the same changes', () => {
     const images = ['A', 'B', 'C', 'D'];
