@@ -70,8 +70,11 @@ interface Context {
   graph: ImageGraph;
   signal: AbortSignal | undefined;
   outcomes: OperationOutcome[];
+  /** Planned operations, plus each fallback-index rewrite as it is reported. */
   total: number;
   onProgress: ApplyOptions['onProgress'];
+  /** The first error a progress callback threw: the run stops between waves and rethrows it. */
+  progressError: { error: unknown } | undefined;
   /** Images deleted (or found gone). */
   gone: Set<string>;
   journal: ApplyJournal | undefined;
@@ -81,7 +84,14 @@ interface Context {
 
 function report(ctx: Context, outcome: OperationOutcome): void {
   ctx.outcomes.push(outcome);
-  ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+  // Rewrites are not in the plan; they are found as the run goes.
+  if (outcome.action === 'rewrite') ctx.total++;
+  try {
+    ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+  } catch (error) {
+    // Not the operation's failure: it is done (or not) whatever the callback does.
+    ctx.progressError ??= { error };
+  }
 }
 
 function validate(plan: CleanupPlan): void {
@@ -155,6 +165,7 @@ export async function applyPlan(
       gone: new Set(),
       journal,
       listedTags: new Map(),
+      progressError: undefined,
     };
     return await applyWaves(ctx, repositories);
   } finally {
@@ -183,6 +194,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   }
   for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
     signal?.throwIfAborted();
+    if (ctx.progressError) throw ctx.progressError.error;
     const ops = waves.get(wave) as DeleteOperation[];
     const byRepo = new Map<string, DeleteOperation[]>();
     for (const op of ops) {
@@ -214,6 +226,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     );
   }
 
+  if (ctx.progressError) throw ctx.progressError.error;
   const remaining = plan.delete.filter((op) => !ctx.gone.has(op.image)).map((op) => op.image);
   const stillNeeded = new Set(remaining.flatMap((image) => graph.blobsOf(image).map((b) => b.id)));
   const reclaimableBytes = plan.blobs
@@ -717,7 +730,12 @@ function dryRunResult(
   options: RegistryApplyOptions,
 ): ApplyResult {
   const outcomes: OperationOutcome[] = [];
-  const total = plan.untag.length + plan.delete.length;
+  const referrerSubjects = new Set<string>();
+  for (const op of plan.delete) {
+    for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
+      referrerSubjects.add(subject);
+  }
+  const total = plan.untag.length + plan.delete.length + referrerSubjects.size;
   const push = (outcome: OperationOutcome) => {
     outcomes.push(outcome);
     options.onProgress?.({ done: outcomes.length, total, outcome });
@@ -740,7 +758,6 @@ function dryRunResult(
       ],
     });
   }
-  const referrerSubjects = new Set<string>();
   for (const op of plan.delete) {
     const repo = repositoryOfImage(op.image);
     push({
@@ -759,8 +776,6 @@ function dryRunResult(
           : []),
       ],
     });
-    for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
-      referrerSubjects.add(subject);
   }
   for (const subject of [...referrerSubjects].sort()) {
     const repo = repositoryOfImage(subject);
