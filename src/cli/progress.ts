@@ -15,7 +15,8 @@ export interface Progress {
 const WIDTH = 24;
 
 function bar(done: number, total: number): string {
-  const filled = total > 0 ? Math.round((done / total) * WIDTH) : 0;
+  // Clamped: counts come from callers, and a bar drawn wrong is better than an apply that throws.
+  const filled = total > 0 ? Math.min(WIDTH, Math.max(0, Math.round((done / total) * WIDTH))) : 0;
   return `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${done}/${total}`;
 }
 

@@ -1,3 +1,4 @@
+import { redactCredentials } from '../core/errors/redact.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { type CommandOptions, parseCommandLine } from './args.js';
 import { applyCommand } from './commands/apply.js';
@@ -24,13 +25,23 @@ const COMMANDS = {
 /**
  * Runs the `regprune` command line `argv` (the arguments after `regprune`) and resolves to its exit
  * code (see {@link EXIT}); it never calls `process.exit`. Machine output goes to `io.stdout`,
- * messages, prompts and progress to `io.stderr`.
+ * messages, prompts and progress to `io.stderr`, with any `user:password@` of a URL in them
+ * replaced by `***`.
  * @example
  * ```ts
  * const code = await runCli(['plan', 'oci:./layout', '--keep', 'latest', '--format', 'json']);
  * ```
  */
-export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
+export async function runCli(
+  argv: readonly string[],
+  given: CliIo = processIo(),
+): Promise<ExitCode> {
+  // Messages quote arguments, URLs from the registry and errors of other libraries (Node's URL
+  // errors quote their input): whatever they hold, a login written into a URL is not printed.
+  const io: CliIo = {
+    ...given,
+    stderr: (text) => given.stderr(redactCredentials(text)),
+  };
   try {
     const line = parseCommandLine(argv);
     if (line.kind === 'help') {

@@ -16,6 +16,9 @@ export type TargetSpec =
       dir: string;
     };
 
+/** `scheme://…@` or a bare `…@` before the first `/`: user information (a login, a token). */
+const USERINFO = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i;
+
 const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::\d{1,5})?$/i;
 
 /** Loopback hosts get plain HTTP when no scheme is written: a local registry rarely has TLS. */
@@ -36,6 +39,12 @@ export function parseTarget(command: CommandName, text: string): TargetSpec {
     if (dir === '') throw usage('oci: needs a directory, e.g. oci:./layout');
     return { kind: 'layout', dir };
   }
+  // Checked before anything else looks at the text, so that no message can echo the secret.
+  if (USERINFO.test(text)) {
+    throw usage(
+      'credentials in the URL are not accepted (they end up in logs and shell history); use Docker config, --username with --password-stdin, or REGPRUNE_USERNAME/REGPRUNE_PASSWORD',
+    );
+  }
   let url: URL;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     try {
@@ -46,11 +55,6 @@ export function parseTarget(command: CommandName, text: string): TargetSpec {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw usage(
         `${url.protocol}// is not supported; use https://host[:port], http://host[:port] or oci:DIR`,
-      );
-    }
-    if (url.username || url.password) {
-      throw usage(
-        'credentials in the URL are not accepted (they end up in logs and shell history); use Docker config, --username with --password-stdin, or REGPRUNE_USERNAME/REGPRUNE_PASSWORD',
       );
     }
     if (url.search || url.hash) throw usage('a registry URL takes no query or fragment');

@@ -71,8 +71,11 @@ interface Context {
   graph: ImageGraph;
   signal: AbortSignal | undefined;
   outcomes: OperationOutcome[];
+  /** Planned operations, plus each fallback-index rewrite as it is reported. */
   total: number;
   onProgress: ApplyOptions['onProgress'];
+  /** The first error a progress callback threw: the run stops between waves and rethrows it. */
+  progressError: { error: unknown } | undefined;
   /** Images deleted (or found gone). */
   gone: Set<string>;
   journal: ApplyJournal | undefined;
@@ -82,7 +85,14 @@ interface Context {
 
 function report(ctx: Context, outcome: OperationOutcome): void {
   ctx.outcomes.push(outcome);
-  ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+  // Rewrites are not in the plan; they are found as the run goes.
+  if (outcome.action === 'rewrite') ctx.total++;
+  try {
+    ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+  } catch (error) {
+    // Not the operation's failure: it is done (or not) whatever the callback does.
+    ctx.progressError ??= { error };
+  }
 }
 
 function validate(plan: CleanupPlan): void {
@@ -158,6 +168,7 @@ export async function applyPlan(
       gone: new Set(),
       journal,
       listedTags: new Map(),
+      progressError: undefined,
     };
     return await applyWaves(ctx, repositories);
   } finally {
@@ -186,6 +197,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   }
   for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
     signal?.throwIfAborted();
+    if (ctx.progressError) throw ctx.progressError.error;
     const ops = waves.get(wave) as DeleteOperation[];
     const byRepo = new Map<string, DeleteOperation[]>();
     for (const op of ops) {
@@ -217,6 +229,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     );
   }
 
+  if (ctx.progressError) throw ctx.progressError.error;
   const remaining = plan.delete.filter((op) => !ctx.gone.has(op.image)).map((op) => op.image);
   const stillNeeded = new Set(remaining.flatMap((image) => graph.blobsOf(image).map((b) => b.id)));
   const reclaimableBytes = plan.blobs
@@ -720,7 +733,12 @@ function dryRunResult(
   options: RegistryApplyOptions,
 ): ApplyResult {
   const outcomes: OperationOutcome[] = [];
-  const total = plan.untag.length + plan.delete.length;
+  const referrerSubjects = new Set<string>();
+  for (const op of plan.delete) {
+    for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
+      referrerSubjects.add(subject);
+  }
+  const total = plan.untag.length + plan.delete.length + referrerSubjects.size;
   const push = (outcome: OperationOutcome) => {
     outcomes.push(outcome);
     options.onProgress?.({ done: outcomes.length, total, outcome });
@@ -743,7 +761,6 @@ function dryRunResult(
       ],
     });
   }
-  const referrerSubjects = new Set<string>();
   for (const op of plan.delete) {
     const repo = repositoryOfImage(op.image);
     push({
@@ -762,8 +779,6 @@ function dryRunResult(
           : []),
       ],
     });
-    for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
-      referrerSubjects.add(subject);
   }
   for (const subject of [...referrerSubjects].sort()) {
     const repo = repositoryOfImage(subject);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import ky, { type KyInstance } from 'ky';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { redactCredentials } from '../core/errors/redact.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import {
   assertSafeForCredentials,
@@ -180,7 +181,9 @@ export class RegistryClient {
     try {
       base = new URL(options.url);
     } catch {
-      throw new TypeError(`RegistryClient: url ${JSON.stringify(options.url)} is not a URL`);
+      throw new TypeError(
+        `RegistryClient: url ${JSON.stringify(redactCredentials(options.url))} is not a URL`,
+      );
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:')
       throw new TypeError(`RegistryClient: url must be http(s), got ${base.protocol}`);

@@ -66,7 +66,11 @@ export class Loader {
   /** Config digest → created date (or null). */
   readonly created = new Map<string, string | null>();
   readonly #client: RegistryClient;
+  /** The caller's signal, or this loader's own abort on the first failure. */
   readonly #signal: AbortSignal;
+  readonly #abort = new AbortController();
+  /** The first failure of any queued task; every later one is a consequence of the abort. */
+  #failure: { error: unknown } | undefined;
   readonly #known: ImageGraph | undefined;
   readonly #progress: () => void;
   #tasks: Promise<void>[] = [];
@@ -84,7 +88,7 @@ export class Loader {
     known?: ImageGraph,
   ) {
     this.#client = client;
-    this.#signal = signal;
+    this.#signal = AbortSignal.any([signal, this.#abort.signal]);
     this.#progress = progress;
     this.#known = known;
   }
@@ -117,6 +121,16 @@ export class Loader {
    * GET only for digests not already known.
    */
   async readTags(repository: string, head = false): Promise<void> {
+    try {
+      await this.#readTags(repository, head);
+    } catch (error) {
+      // Work `want` queued meanwhile stops too; the caller gets this error, not a later one.
+      this.#fail(error);
+      throw error;
+    }
+  }
+
+  async #readTags(repository: string, head: boolean): Promise<void> {
     const data = this.data(repository);
     const tags = await this.#client.listTags(repository, { signal: this.#signal });
     this.counters.tags.total += tags.length;
@@ -191,29 +205,52 @@ export class Loader {
     const data = this.data(repository);
     if (data.manifests.has(digest)) return;
     this.counters.manifests.total++;
-    this.#tasks.push(
-      (async () => {
-        const fetched = await this.#client.getManifest(repository, digest, {
-          signal: this.#signal,
-        });
-        this.counters.manifests.done++;
-        this.#progress();
-        // Missing references (a stale fallback entry, a child another tool deleted) hold nothing
-        // to protect; they are left out.
-        if (!fetched) return;
-        const parsed = this.#record(data, digest, fetched.bytes, fetched.mediaType);
-        this.#expand(data, digest, parsed);
-      })(),
-    );
+    this.#queue(async () => {
+      const fetched = await this.#client.getManifest(repository, digest, {
+        signal: this.#signal,
+      });
+      this.counters.manifests.done++;
+      this.#progress();
+      // Missing references (a stale fallback entry, a child another tool deleted) hold nothing
+      // to protect; they are left out.
+      if (!fetched) return;
+      const parsed = this.#record(data, digest, fetched.bytes, fetched.mediaType);
+      this.#expand(data, digest, parsed);
+    });
   }
 
-  /** Runs queued work until none is left. */
+  /**
+   * Runs queued work until none is left.
+   * @throws the first error of any queued task (the others were aborted and have settled).
+   */
   async drain(): Promise<void> {
     while (this.#tasks.length > 0) {
       const batch = this.#tasks;
       this.#tasks = [];
       await Promise.all(batch);
     }
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /**
+   * Starts `work` now and handles its failure now: a task may fail long before `drain` awaits it
+   * (while a sibling is slow), and a rejection nobody handles yet ends the Node process.
+   */
+  #queue(work: () => Promise<void>): void {
+    if (this.#failure) return;
+    this.#tasks.push(
+      (async () => {
+        this.#signal.throwIfAborted();
+        await work();
+      })().catch((error: unknown) => this.#fail(error)),
+    );
+  }
+
+  /** Records the first failure and aborts every request still out. */
+  #fail(error: unknown): void {
+    if (this.#failure) return;
+    this.#failure = { error };
+    this.#abort.abort(error);
   }
 
   /** Fetches config blobs (once per digest) for `created`. */
@@ -282,14 +319,12 @@ export class Loader {
     const key = `${data.repository}@${digest}`;
     if (this.#client.referrersApi === true && !this.#listed.has(key)) {
       this.#listed.add(key);
-      this.#tasks.push(
-        (async () => {
-          const list = await this.#client.listReferrers(data.repository, digest, {
-            signal: this.#signal,
-          });
-          for (const entry of list ?? []) this.#addReferrer(data, entry, digest);
-        })(),
-      );
+      this.#queue(async () => {
+        const list = await this.#client.listReferrers(data.repository, digest, {
+          signal: this.#signal,
+        });
+        for (const entry of list ?? []) this.#addReferrer(data, entry, digest);
+      });
     }
   }
 

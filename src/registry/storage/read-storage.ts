@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import pLimit from 'p-limit';
 import { compareIds } from '../../core/sort.js';
@@ -10,6 +10,10 @@ const V2 = join('docker', 'registry', 'v2');
 const SHA256_HEX = /^[a-f0-9]{64}$/;
 /** Files read at once: enough to hide disk latency, few enough to stay far from fd limits. */
 const FILE_CONCURRENCY = 32;
+/** A link file is `sha256:<64 hex>`, 71 bytes; anything much larger is not one. */
+const LINK_LIMIT = 1024;
+const LINK_HINT =
+  'the registry writes every link file as a small regular file; remove or repair this one (the storage was changed by something else)';
 /** Repository names nest a few levels; a deeper tree is not a registry's doing. */
 const MAX_NAME_DEPTH = 32;
 
@@ -158,16 +162,67 @@ async function listDir(reader: Reader, dir: string) {
 async function readLink(reader: Reader, path: string): Promise<string | undefined> {
   return reader.limit(async () => {
     reader.signal?.throwIfAborted();
+    let file: FileHandle;
     try {
-      return (await readFile(path, 'utf8')).trim();
+      // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever. O_NOFOLLOW: the
+      // registry never writes a symlink here, and one may lead to /dev/zero.
+      file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       if (isMissing(error)) return undefined;
+      if ((error as { code?: unknown }).code === 'ELOOP')
+        throw notRegular(reader, path, 'a symbolic link');
       throw new StorageRootError(reader.root, `cannot read ${path}`, {
         cause: error,
         hint: 'run regprune as a user that can read the registry storage (read access is enough)',
       });
     }
+    try {
+      const stats = await file.stat();
+      if (!stats.isFile()) throw notRegular(reader, path, kindOf(stats));
+      if (stats.size > LINK_LIMIT) {
+        throw new StorageRootError(
+          reader.root,
+          `${path} is ${stats.size} bytes; a link file holds one digest (71 bytes)`,
+          { hint: LINK_HINT },
+        );
+      }
+      // Bounded by the buffer too: the file may grow between fstat and read.
+      const buffer = Buffer.alloc(LINK_LIMIT + 1);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > LINK_LIMIT) {
+        throw new StorageRootError(
+          reader.root,
+          `${path} grew past ${LINK_LIMIT} bytes while read`,
+          {
+            hint: LINK_HINT,
+          },
+        );
+      }
+      return buffer.subarray(0, bytesRead).toString('utf8').trim();
+    } catch (error) {
+      if (error instanceof StorageRootError) throw error;
+      throw new StorageRootError(reader.root, `cannot read ${path}`, {
+        cause: error,
+        hint: 'run regprune as a user that can read the registry storage (read access is enough)',
+      });
+    } finally {
+      await file.close();
+    }
   });
+}
+
+function notRegular(reader: Reader, path: string, kind: string): StorageRootError {
+  return new StorageRootError(reader.root, `${path} is not a regular file (${kind})`, {
+    hint: LINK_HINT,
+  });
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  if (stats.isDirectory()) return 'a folder';
+  return 'not a file';
 }
 
 async function statOf(path: string, root: string): Promise<Stats | undefined> {
