@@ -28,6 +28,7 @@ export {
   JOURNAL_FORMAT,
   type JournalEnd,
   type JournalIntent,
+  type JournalKey,
   type JournalRecord,
   type JournalRun,
 } from './journal.js';
@@ -38,6 +39,7 @@ export {
   RESTORE_NOTE,
   type RestoredManifest,
   type RestoredTag,
+  type RestoreOptions,
   type RestoreResult,
   restore,
 } from './restore.js';

@@ -3,6 +3,11 @@
  * destructive request it holds what is about to be lost (the manifest's exact bytes and the tags
  * on it), fsynced before the request leaves; after the request, a line saying how it ended. It is
  * what {@link restore} re-pushes and what a resumed `applyPlan` reads to skip finished work.
+ *
+ * Each line ends with a `mac` chained to the line before (see {@link JournalKey}): a line edited,
+ * inserted or removed in the middle breaks the chain and the journal is refused. Without a key the
+ * chain only detects damage and careless edits; a forger can recompute it, so resume and restore
+ * also check every record against the plan and the registry.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { type FileHandle, open, readFile } from 'node:fs/promises';

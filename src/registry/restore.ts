@@ -1,3 +1,4 @@
+import { classifyTag } from '../core/attachments.js';
 import { imageId, repositoryOfTag, tagId, tagName } from '../core/naming.js';
 import { compareIds } from '../core/sort.js';
 import type { RegistryClient, RequestOptions } from './client.js';
@@ -121,6 +122,26 @@ function pushOrder(entries: Map<string, Entry>): Entry[] {
   return out;
 }
 
+/**
+ * Whether `bytes` is what a fallback-index rewrite of `old` writes: an index listing only
+ * manifests `old` listed (a rewrite only drops deleted referrers).
+ */
+function narrowedFrom(bytes: Uint8Array, old: Entry): boolean {
+  try {
+    const index = JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown };
+    if (!Array.isArray(index.manifests)) return false;
+    const listed = new Set(old.children);
+    return index.manifests.every(
+      (m: unknown) =>
+        typeof m === 'object' &&
+        m !== null &&
+        listed.has((m as { digest?: unknown }).digest as string),
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Refuses a journal written for another registry than `client`'s, unless allowed. */
 function checkRegistry(path: string, state: JournalState, url: string, allow: boolean): void {
   if (allow) return;
@@ -229,13 +250,15 @@ export async function restore(
 
   // A tag gets the digest of its first intent: what it pointed at before regprune touched it.
   const claims = new Map<string, { repository: string; tag: string; digest: string }>();
-  // `repo:tag` → indexes a rewrite wrote to that tag: only there is a replacement regprune's own.
+  // `repo:sha256-<hex>` → indexes a rewrite wrote to that fallback tag: only there is a
+  // replacement regprune's own (and only if it lists nothing the old index did not).
   const written = new Map<string, Set<string>>();
   for (const intent of state.intents) {
     if (
       intent.action === 'rewrite' &&
       intent.replacement &&
-      repositoryOfTag(intent.id) === intent.repository
+      repositoryOfTag(intent.id) === intent.repository &&
+      classifyTag(tagName(intent.id)).kind === 'fallback'
     ) {
       const id = tagId(intent.repository, tagName(intent.id));
       const set = written.get(id) ?? new Set<string>();
@@ -255,9 +278,14 @@ export async function restore(
       tags.push({ tag: id, digest, status: 'present' });
       continue;
     }
-    if (now !== undefined && !written.get(id)?.has(now)) {
+    const entry = entries.get(key(repository, digest)) as Entry;
+    if (now !== undefined) {
       const current = await client.getManifest(repository, now, { signal });
-      if (current && !isPlaceholderFor(current.bytes, tag)) {
+      const ours =
+        current &&
+        (isPlaceholderFor(current.bytes, tag) ||
+          (written.get(id)?.has(now) && narrowedFrom(current.bytes, entry)));
+      if (current && !ours) {
         tags.push({
           tag: id,
           digest,
@@ -267,7 +295,6 @@ export async function restore(
         continue;
       }
     }
-    const entry = entries.get(key(repository, digest)) as Entry;
     await client.putManifest(repository, tag, entry.bytes, entry.mediaType, { signal });
     tags.push({ tag: id, digest, status: 'restored' });
   }

@@ -294,6 +294,55 @@ describe('restore trusts a journal only for what its records own (real docker-re
     await pullsCompletely(reg.host, repo, 'keep');
   });
 
+  it('a rewrite record of a plain tag, or of a fallback tag whose current index lists what the old one did not, does not let restore re-point it: conflict', async () => {
+    const repo = 'trust/rewrite-own';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const other = await pushImage(reg, repo, { tag: 'other', salt: 'other' });
+    for (const [subject, content] of [
+      [keep, 'keep sbom'],
+      [other, 'other sbom'],
+    ] as const)
+      await pushReferrer(reg, repo, subject, { artifactType: 'application/spdx+json', content });
+    const keepIndex = (await getManifest(reg, repo, fallbackTag(keep.digest)))?.digest as string;
+    const otherIndex = (await getManifest(reg, repo, fallbackTag(other.digest)))?.digest as string;
+    const journal = join(dir(), 'rewrite-own.jsonl');
+    await forgeJournal(journal, [
+      runLine(`sha256:${'3'.repeat(64)}`),
+      // "keep was rewritten to its current digest": a plain tag is never a rewrite's.
+      await intentLine(
+        reg,
+        1,
+        { action: 'rewrite', id: `${repo}:keep`, repo, digest: other.digest, tags: ['keep'] },
+        keep.digest,
+      ),
+      // "keep's fallback index was rewritten from other's": the current one lists a referrer the
+      // claimed old index never did.
+      await intentLine(
+        reg,
+        2,
+        {
+          action: 'rewrite',
+          id: `${repo}:${fallbackTag(keep.digest)}`,
+          repo,
+          digest: otherIndex,
+          tags: [fallbackTag(keep.digest)],
+        },
+        keepIndex,
+      ),
+    ]);
+
+    const result = await restore(new RegistryClient({ url: reg.url }), journal);
+
+    expect(await getManifest(reg, repo, 'keep')).toMatchObject({ digest: keep.digest });
+    expect(await getManifest(reg, repo, fallbackTag(keep.digest))).toMatchObject({
+      digest: keepIndex,
+    });
+    expect(result.tags.map((t) => [t.tag, t.status])).toEqual([
+      [`${repo}:keep`, 'conflict'],
+      [`${repo}:${fallbackTag(keep.digest)}`, 'conflict'],
+    ]);
+  });
+
   it("refuses another registry's journal (JournalError naming both); allowOtherRegistry restores it", async () => {
     const mirror = await startRegistry();
     try {
