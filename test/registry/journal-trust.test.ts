@@ -224,6 +224,57 @@ describe('a resumed apply acts only on what the plan holds and the registry conf
     ]);
   });
 
+  it('a genuine interrupted rewrite (new index on the tag, old one not yet deleted) is finished on resume and listed in the result', async () => {
+    const repo = 'trust/genuine';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await pushReferrer(reg, repo, keep, { artifactType: 'application/spdx+json', content: 'sbom' });
+    await pushReferrer(reg, repo, keep, {
+      artifactType: 'application/vnd.buildkit.cache.v1+json',
+      content: 'cache',
+    });
+    const oldIndex = (await getManifest(reg, repo, fallbackTag(keep.digest)))?.digest as string;
+    const setup = new RegistryClient({ url: reg.url });
+    const graph = await loadGraph(setup, { repositories: [repo] });
+    const plan = planCleanup(graph, {
+      rules: [{ keepTags: ['keep'] }],
+      referrers: ['application/vnd.buildkit.cache*'],
+    });
+    const journal = join(dir(), 'genuine.jsonl');
+    // The first run stops between the rewrite's PUT and the old index's DELETE.
+    const stopped = new RegistryClient({
+      url: reg.url,
+      retry: 0,
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+        const url = input instanceof Request ? input.url : String(input);
+        if (method === 'DELETE' && url.endsWith(`/manifests/${oldIndex}`))
+          throw new Error('connection lost');
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
+    const first = await applyPlan(stopped, plan, { graph, journal });
+    expect(first.outcomes.find((o) => o.action === 'rewrite')?.status).toBe('failed');
+    expect(await manifestStatus(reg, repo, oldIndex)).toBe(200);
+    const id = `${repo}:${fallbackTag(keep.digest)}`;
+
+    const { client, log } = loggingClient(reg.url);
+    const result = await applyPlan(client, plan, { graph, journal });
+
+    expect(log).toContain(`DELETE /v2/${repo}/manifests/${oldIndex}`);
+    expect(await manifestStatus(reg, repo, oldIndex)).toBe(404);
+    expect(result.outcomes).toContainEqual(
+      expect.objectContaining({
+        action: 'rewrite',
+        id,
+        status: 'done',
+        reason: `finished an interrupted earlier run's rewrite (undo journal): deleted the old index ${repo}@${oldIndex}`,
+      }),
+    );
+    expect(result.totals).toMatchObject({ skipped: 0, failed: 0 });
+    expect(result.notes.join('\n')).not.toContain('undo journal record');
+    await pullsCompletely(reg.host, repo, 'keep');
+  });
+
   it('a forged "done" for a planned index is checked against the registry: its children are not deleted from under it', async () => {
     const repo = 'trust/done';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
