@@ -35,6 +35,8 @@ export interface CommandOptions {
   yes: boolean;
   /** `--journal`: the undo journal `apply` writes and `restore` replays. */
   journal?: string;
+  /** `restore --allow-other-registry`: replay a journal written for another registry. */
+  allowOtherRegistry?: boolean;
   /** `--storage`: the registry's filesystem storage root, read for untagged manifests. */
   storage?: string;
   /** `--state`: the inventory file that remembers images between runs. */
@@ -101,6 +103,7 @@ const RESTORE = {
   'password-stdin': COMMON['password-stdin'],
   password: COMMON.password,
   journal: APPLY.journal,
+  'allow-other-registry': { type: 'boolean' },
   // Declared only to refuse it with a reason: the library has no dry run for restore.
   'dry-run': APPLY['dry-run'],
 } as const;
@@ -190,7 +193,7 @@ type Values = {
     : (typeof APPLY)[K] extends { type: 'boolean' }
       ? boolean
       : string;
-};
+} & { 'allow-other-registry'?: boolean };
 
 function checkFormat(command: CommandName, value: string | undefined): OutputFormat {
   const formats: readonly string[] = FORMATS[command];
@@ -407,5 +410,6 @@ function checkRestoreOptions(values: Values, positionals: string[]): CommandOpti
     dryRun: false,
     yes: false,
     journal,
+    ...(values['allow-other-registry'] ? { allowOtherRegistry: true } : {}),
   };
 }

@@ -100,7 +100,10 @@ ${SELECT}
   --dry-run            show what would be done (and the requests), change nothing
   -y, --yes            do not ask for confirmation (required without a terminal)
   --journal FILE       registry only: record each operation in FILE as it is done,
-                       so 'regprune restore' can undo the run
+                       so 'regprune restore' can undo the run; running again with the
+                       same plan and FILE resumes. With REGPRUNE_JOURNAL_KEY set, its
+                       lines are chained with an HMAC of that key (needed to resume
+                       or restore; without it a plain hash chain)
   --format FORMAT      table (default), json ({ plan, result }), or markdown
 ${COMMON_HELP}
 
@@ -179,16 +182,20 @@ is gone it changes nothing and names it (exit 1). There is no --dry-run.
 
 Options:
   --journal FILE       the undo journal 'regprune apply --journal FILE' wrote (required)
+  --allow-other-registry
+                       restore a journal written for another registry (or naming
+                       none) into this one; refused without it
   --format FORMAT      table (default), or json (the restore result: manifests, tags,
                        notes)
 ${COMMON_HELP}
 
 ${AUTH}
 
-The registry needs pull and push on the journal's repositories.
+The registry needs pull and push on the journal's repositories. A journal written
+with REGPRUNE_JOURNAL_KEY set needs the same key to be restored.
 
-Exit codes: 0 done, 1 error (journal missing or damaged, content gone, registry
-error), 2 usage, 4 partly restored (some tags were moved since and left alone).
+Exit codes: 0 done, 1 error (journal missing, damaged, edited or of another
+registry, content gone, registry error), 2 usage, 4 partly restored (some tags were moved since and left alone).
 
 Examples:
   regprune apply registry.example.com --policy policy.yaml --yes --journal undo.jsonl

@@ -34,6 +34,11 @@ export interface OpenedTarget {
   verify?(tags: readonly string[]): Promise<VerifyReport>;
 }
 
+/** `REGPRUNE_JOURNAL_KEY`: the key of the undo journal's HMAC chain (unset or empty: none). */
+export function journalKeyOf(io: CliIo): string | undefined {
+  return io.env.REGPRUNE_JOURNAL_KEY || undefined;
+}
+
 /** A client for a registry target, with the credentials the command line and environment give. */
 export async function openRegistryClient(
   options: CommandOptions,
@@ -85,6 +90,8 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Op
     apply(plan, { journal, ...rest }) {
       const registryOptions: RegistryApplyOptions = { ...rest, ...(graph ? { graph } : {}) };
       if (journal !== undefined) registryOptions.journal = resolve(io.cwd, journal);
+      const key = journalKeyOf(io);
+      if (journal !== undefined && key !== undefined) registryOptions.journalKey = key;
       return applyPlan(client, plan, registryOptions);
     },
     verify: (tags) => verifyRegistry(client, { tags }),

@@ -21,6 +21,7 @@ import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target
 import {
   type ApplyJournal,
   beginIntent,
+  confirmFinished,
   draftOf,
   endEarlier,
   finishInterruptedRewrites,
@@ -35,7 +36,7 @@ import { removeDanglingTags } from './dangling-tags.js';
 import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { JournalError } from './errors/journal-error.js';
-import type { JournalIntent } from './journal.js';
+import type { JournalIntent, JournalKey } from './journal.js';
 import { loadGraph } from './load-graph.js';
 import { Loader } from './loader.js';
 import type { Descriptor } from './manifest.js';
@@ -57,8 +58,19 @@ export interface RegistryApplyOptions extends ApplyOptions {
    * registry may have left behind are removed too). {@link restore} undoes the run from
    * it. Running again with the same plan and journal resumes: operations the journal records as
    * done are not sent again. Default: no journal.
+   *
+   * A journal may be edited by others (a CI cache): a resumed run believes a record only for an
+   * operation of this plan and only where the registry agrees (a "done" delete whose image is
+   * still there is re-checked and done again; an interrupted fallback-index rewrite deletes its
+   * old index only when no current tag reaches it); records it ignores are listed in the notes.
    */
   journal?: string;
+  /**
+   * Key of the journal's HMAC-SHA256 integrity chain: without it a forger who can write the
+   * journal can recompute its plain SHA-256 chain. Resuming or restoring needs the same key.
+   * Default: none.
+   */
+  journalKey?: JournalKey;
 }
 
 /** The note every registry result carries: deletes unlink, only the registry's GC frees storage. */
@@ -147,7 +159,7 @@ export async function applyPlan(
   const signal = options.signal;
   // A journal of another plan or registry is refused before the registry is read again.
   const journal = options.journal
-    ? await openApplyJournal(options.journal, plan, client.url)
+    ? await openApplyJournal(options.journal, plan, client.url, options.journalKey)
     : undefined;
   try {
     const graph =
@@ -180,7 +192,12 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   const { client, plan, graph, signal, journal } = ctx;
   // Probe first: a registry with deletes disabled, or a refused delete scope, stops here.
   for (const repo of repositories) await client.probeDelete(repo, { signal });
-  if (journal) await finishInterruptedRewrites(client, journal, signal);
+  if (journal) {
+    // Resumed work is believed only for plan operations the registry confirms (see the journal).
+    await confirmFinished(client, journal, plan, signal);
+    for (const o of await finishInterruptedRewrites(client, journal, plan, graph, signal))
+      report(ctx, o);
+  }
 
   await Promise.all(plan.untag.map((op) => untagOne(ctx, op.tag, op.image)));
 
@@ -235,7 +252,9 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   const reclaimableBytes = plan.blobs
     .filter((b) => !stillNeeded.has(b.id))
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
-  return finish(false, ctx.outcomes, reclaimableBytes);
+  const result = finish(false, ctx.outcomes, reclaimableBytes);
+  if (journal) result.notes.push(...journal.notes);
+  return result;
 }
 
 /** Errors that end the whole run rather than one operation. */

@@ -29,6 +29,7 @@ export {
   JOURNAL_FORMAT,
   type JournalEnd,
   type JournalIntent,
+  type JournalKey,
   type JournalRecord,
   type JournalRun,
 } from './journal.js';
@@ -39,6 +40,7 @@ export {
   RESTORE_NOTE,
   type RestoredManifest,
   type RestoredTag,
+  type RestoreOptions,
   type RestoreResult,
   restore,
 } from './restore.js';

@@ -3,13 +3,32 @@
  * destructive request it holds what is about to be lost (the manifest's exact bytes and the tags
  * on it), fsynced before the request leaves; after the request, a line saying how it ended. It is
  * what {@link restore} re-pushes and what a resumed `applyPlan` reads to skip finished work.
+ *
+ * Each line ends with a `mac` chained to the line before (see {@link JournalKey}): a line edited,
+ * inserted or removed in the middle breaks the chain and the journal is refused. Without a key the
+ * chain only detects damage and careless edits; a forger can recompute it, so resume and restore
+ * also check every record against the plan and the registry.
  */
+import { createHash, createHmac } from 'node:crypto';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CleanupPlan } from '../core/plan-types.js';
 import { digestOf } from './digest.js';
 import { JournalError } from './errors/journal-error.js';
 import { isDigest, isRepositoryName, isTag } from './reference.js';
+
+/**
+ * A journal key: with it every record's `mac` is an HMAC-SHA256 chain only the key's holder can
+ * produce; without it, a plain SHA-256 chain (detects damage and edits in the middle, not a forger
+ * who recomputes it). A non-empty string (UTF-8) or bytes.
+ */
+export type JournalKey = string | Uint8Array;
+
+/** Options of {@link readJournal} and {@link JournalWriter.open}. */
+export interface JournalIntegrity {
+  /** Key of the HMAC chain. Default: none (an unkeyed SHA-256 chain). */
+  key?: JournalKey | undefined;
+}
 
 /** The journal format written by this version. */
 export const JOURNAL_FORMAT = 'regprune.journal.v1';
@@ -64,6 +83,66 @@ export interface JournalState {
   lastSeq: number;
   /** Bytes up to the end of the last complete line: what follows is an unfinished write. */
   completeBytes: number;
+  /** The `mac` of the last complete record ('' when none): the next record chains to it. */
+  lastMac: string;
+}
+
+const MAC_TAIL = /,"mac":"((?:sha256|hmac-sha256):[0-9a-f]{64})"\}$/;
+
+function checkKey(key: JournalKey | undefined): void {
+  if (key !== undefined && key.length === 0)
+    throw new TypeError('journal key: must not be empty (leave it out for an unkeyed journal)');
+}
+
+/**
+ * The `mac` of a record: a hash of the previous record's `mac`, a newline and the record's JSON
+ * (without its `mac`), so that each record vouches for all before it.
+ */
+function macOf(previous: string, body: string, key: JournalKey | undefined): string {
+  const input = `${previous}\n${body}`;
+  return key === undefined
+    ? `sha256:${createHash('sha256').update(input).digest('hex')}`
+    : `hmac-sha256:${createHmac('sha256', key).update(input).digest('hex')}`;
+}
+
+/**
+ * Checks a line's `mac` against the chain; returns the record's JSON without it, or the problem.
+ */
+function unchain(
+  line: string,
+  previous: string,
+  key: JournalKey | undefined,
+): { body: string; mac: string } | string {
+  const tail = MAC_TAIL.exec(line);
+  if (!tail) return 'has no integrity mac (not written by this version of regprune, or edited)';
+  const mac = tail[1] as string;
+  const body = `${line.slice(0, tail.index)}}`;
+  const keyed = mac.startsWith('hmac-');
+  if (keyed && key === undefined)
+    return 'is keyed with a journal key (hmac-sha256): pass the same key (journalKey; REGPRUNE_JOURNAL_KEY for the CLI)';
+  if (!keyed && key !== undefined)
+    return 'is not keyed, but a journal key was given: it was not written with this key (or was forged without it)';
+  if (macOf(previous, body, key) === mac) return { body, mac };
+  if (previous === '')
+    return keyed
+      ? 'does not match the journal key (a wrong key, or the line was edited)'
+      : 'does not match its content (the line was edited)';
+  return keyed
+    ? 'does not follow from the line before with this journal key (a line was edited, inserted or removed, or the key is wrong)'
+    : 'does not follow from the line before (a line was edited, inserted or removed)';
+}
+
+/**
+ * The registry a journal names, compared the way {@link RegistryClient} spells its `url`: scheme
+ * and host in lower case, no default port, no trailing slash.
+ */
+export function normalizeRegistry(text: string): string {
+  try {
+    const url = new URL(text);
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return text;
+  }
 }
 
 /** Digest of the operations of a plan (what a journal belongs to). */
@@ -117,11 +196,16 @@ function checkRecord(value: unknown): JournalRecord | string {
 /**
  * Reads a journal. A last line without its newline is a write cut short by a crash and is ignored:
  * an intent cut short was never fsynced, so its request was never sent; an end cut short leaves its
- * intent without an end, which a resumed run checks against the registry.
+ * intent without an end, which a resumed run checks against the registry. Every complete line must
+ * carry a `mac` chained to the line before (keyed with `options.key` when the journal was).
  * @returns `undefined` when the file does not exist.
- * @throws {JournalError} when a complete line is not a valid record.
+ * @throws {JournalError} when a complete line is not a valid record or breaks the chain.
  */
-export async function readJournal(path: string): Promise<JournalState | undefined> {
+export async function readJournal(
+  path: string,
+  options: JournalIntegrity = {},
+): Promise<JournalState | undefined> {
+  checkKey(options.key);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -138,6 +222,7 @@ export async function readJournal(path: string): Promise<JournalState | undefine
     ends: new Map(),
     lastSeq: 0,
     completeBytes,
+    lastMac: '',
   };
   lines.forEach((line, index) => {
     if (line.trim() === '') return;
@@ -147,6 +232,11 @@ export async function readJournal(path: string): Promise<JournalState | undefine
     } catch {
       throw new JournalError(path, `line ${index + 1} is not JSON; the file is damaged`);
     }
+    const chained = unchain(line, state.lastMac, options.key);
+    if (typeof chained === 'string')
+      throw new JournalError(path, `line ${index + 1}: the record ${chained}; refused`);
+    state.lastMac = chained.mac;
+    if (isObject(parsed)) delete parsed.mac;
     const record = checkRecord(parsed);
     if (typeof record === 'string')
       throw new JournalError(path, `line ${index + 1}: ${record}; the file is damaged`);
@@ -175,19 +265,34 @@ export class JournalWriter {
   #pending: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #seq: number;
+  #lastMac: string;
+  readonly #key: JournalKey | undefined;
 
-  private constructor(path: string, file: FileHandle, lastSeq: number) {
+  private constructor(
+    path: string,
+    file: FileHandle,
+    existing: JournalState | undefined,
+    key: JournalKey | undefined,
+  ) {
     this.path = path;
     this.#file = file;
-    this.#seq = lastSeq;
+    this.#seq = existing?.lastSeq ?? 0;
+    this.#lastMac = existing?.lastMac ?? '';
+    this.#key = key;
   }
 
   /**
    * Opens (creating it and fsyncing its directory when new) for appending. `existing` is what
    * {@link readJournal} found there: an unfinished last line is cut off first, or the next record
-   * would be glued to it and the journal would no longer read.
+   * would be glued to it and the journal would no longer read. Records chain on from the last
+   * one, keyed with `options.key` (which must be the key `existing` was read with).
    */
-  static async open(path: string, existing: JournalState | undefined): Promise<JournalWriter> {
+  static async open(
+    path: string,
+    existing: JournalState | undefined,
+    options: JournalIntegrity = {},
+  ): Promise<JournalWriter> {
+    checkKey(options.key);
     let file: FileHandle | undefined;
     try {
       file = await open(path, 'a', 0o600);
@@ -210,7 +315,7 @@ export class JournalWriter {
         cause: error,
       });
     }
-    return new JournalWriter(path, file, existing?.lastSeq ?? 0);
+    return new JournalWriter(path, file, existing, options.key);
   }
 
   /** The next operation number. */
@@ -221,8 +326,13 @@ export class JournalWriter {
 
   /** Resolves once the record is written and fsynced. */
   append(record: JournalRecord): Promise<void> {
+    // Chained in call order, which is the order the lines are written in.
+    const body = JSON.stringify(record);
+    const mac = macOf(this.#lastMac, body, this.#key);
+    this.#lastMac = mac;
+    const line = `${body.slice(0, -1)},"mac":"${mac}"}\n`;
     return new Promise((resolve, reject) => {
-      this.#pending.push({ line: `${JSON.stringify(record)}\n`, resolve, reject });
+      this.#pending.push({ line, resolve, reject });
       this.#flushing ??= this.#flush();
     });
   }

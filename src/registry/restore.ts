@@ -1,4 +1,5 @@
-import { imageId, tagId } from '../core/naming.js';
+import { classifyTag } from '../core/attachments.js';
+import { imageId, repositoryOfTag, tagId, tagName } from '../core/naming.js';
 import { compareIds } from '../core/sort.js';
 import type { RegistryClient, RequestOptions } from './client.js';
 import { JournalError } from './errors/journal-error.js';
@@ -6,7 +7,13 @@ import {
   type MissingContent,
   RestoreBlobMissingError,
 } from './errors/restore-blob-missing-error.js';
-import { type JournalIntent, readJournal } from './journal.js';
+import {
+  type JournalIntent,
+  type JournalKey,
+  type JournalState,
+  normalizeRegistry,
+  readJournal,
+} from './journal.js';
 import { parseManifest } from './manifest.js';
 import { isPlaceholderFor } from './untag.js';
 
@@ -30,6 +37,18 @@ export interface RestoredTag {
    */
   status: 'restored' | 'present' | 'conflict';
   reason?: string;
+}
+
+/** Options of {@link restore}. */
+export interface RestoreOptions extends RequestOptions {
+  /**
+   * Restore a journal whose run lines name another registry (or none) into this one, e.g. into a
+   * mirror on purpose. Default `false`: such a journal is refused ({@link JournalError}), since
+   * replaying it would bring back tags the other registry's owner may have deleted.
+   */
+  allowOtherRegistry?: boolean;
+  /** The key the journal was written with (`applyPlan`'s `journalKey`). Default: none. */
+  journalKey?: JournalKey;
 }
 
 /** The result of {@link restore}. */
@@ -104,25 +123,71 @@ function pushOrder(entries: Map<string, Entry>): Entry[] {
 }
 
 /**
+ * Whether `bytes` is what a fallback-index rewrite of `old` writes: an index listing only
+ * manifests `old` listed (a rewrite only drops deleted referrers).
+ */
+function narrowedFrom(bytes: Uint8Array, old: Entry): boolean {
+  try {
+    const index = JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown };
+    if (!Array.isArray(index.manifests)) return false;
+    const listed = new Set(old.children);
+    return index.manifests.every(
+      (m: unknown) =>
+        typeof m === 'object' &&
+        m !== null &&
+        listed.has((m as { digest?: unknown }).digest as string),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a journal written for another registry than `client`'s, unless allowed. */
+function checkRegistry(path: string, state: JournalState, url: string, allow: boolean): void {
+  if (allow) return;
+  const how =
+    'pass allowOtherRegistry: true (CLI: --allow-other-registry) only if restoring it here is really meant';
+  const registries = [...new Set(state.runs.map((run) => run.registry))];
+  if (registries.length === 0)
+    throw new JournalError(
+      path,
+      `it names no registry (no run line), so it cannot be shown to belong to ${url}; ${how}`,
+    );
+  const other = registries.filter((r) => normalizeRegistry(r) !== normalizeRegistry(url));
+  if (other.length > 0)
+    throw new JournalError(
+      path,
+      `it was written for ${other.join(', ')}, not ${url}: restoring it here could bring back tags this registry's owner deleted; ${how}`,
+    );
+}
+
+/**
  * Undoes an `applyPlan` run from its undo journal (`applyPlan(…, { journal })`): re-pushes every
  * journaled manifest by digest (children before their index, subjects before their referrers)
  * and points every journaled tag at its original digest again. Tags someone moved since are left
  * alone and reported as `conflict`. It needs `pull,push` on the repositories.
  *
+ * A journal may have been edited by others: it must be of this registry (see
+ * {@link RestoreOptions.allowOtherRegistry}) and pass its integrity chain, and a tag is re-pointed
+ * over its current digest only when that digest is a placeholder of regprune's for it, or the
+ * replacement a rewrite record wrote to that very tag; anything else is a `conflict`.
+ *
  * It works only while the registry still has the blobs: a registry's garbage collection after the
  * cleanup frees them, and then nothing is pushed and {@link RestoreBlobMissingError} names what
  * is missing. Running it twice is harmless (everything is `present` the second time).
  *
- * @throws {JournalError} when the journal is missing or damaged.
+ * @throws {JournalError} when the journal is missing, damaged, breaks its integrity chain or
+ *   names another registry.
  * @throws {RestoreBlobMissingError} before any change, when content a manifest needs is gone.
  */
 export async function restore(
   client: RegistryClient,
   journalPath: string,
-  options: RequestOptions = {},
+  options: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const state = await readJournal(journalPath);
+  const state = await readJournal(journalPath, { key: options.journalKey });
   if (!state) throw new JournalError(journalPath, 'does not exist; nothing to restore');
+  checkRegistry(journalPath, state, client.url, options.allowOtherRegistry ?? false);
   const entries = entriesOf(state.intents);
   const order = pushOrder(entries);
   const signal = options.signal;
@@ -185,9 +250,21 @@ export async function restore(
 
   // A tag gets the digest of its first intent: what it pointed at before regprune touched it.
   const claims = new Map<string, { repository: string; tag: string; digest: string }>();
-  const written = new Set<string>();
+  // `repo:sha256-<hex>` → indexes a rewrite wrote to that fallback tag: only there is a
+  // replacement regprune's own (and only if it lists nothing the old index did not).
+  const written = new Map<string, Set<string>>();
   for (const intent of state.intents) {
-    if (intent.replacement) written.add(key(intent.repository, intent.replacement));
+    if (
+      intent.action === 'rewrite' &&
+      intent.replacement &&
+      repositoryOfTag(intent.id) === intent.repository &&
+      classifyTag(tagName(intent.id)).kind === 'fallback'
+    ) {
+      const id = tagId(intent.repository, tagName(intent.id));
+      const set = written.get(id) ?? new Set<string>();
+      set.add(intent.replacement);
+      written.set(id, set);
+    }
     for (const tag of intent.tags) {
       const id = tagId(intent.repository, tag);
       if (!claims.has(id))
@@ -201,9 +278,14 @@ export async function restore(
       tags.push({ tag: id, digest, status: 'present' });
       continue;
     }
-    if (now !== undefined && !written.has(key(repository, now))) {
+    const entry = entries.get(key(repository, digest)) as Entry;
+    if (now !== undefined) {
       const current = await client.getManifest(repository, now, { signal });
-      if (current && !isPlaceholderFor(current.bytes, tag)) {
+      const ours =
+        current &&
+        (isPlaceholderFor(current.bytes, tag) ||
+          (written.get(id)?.has(now) && narrowedFrom(current.bytes, entry)));
+      if (current && !ours) {
         tags.push({
           tag: id,
           digest,
@@ -213,7 +295,6 @@ export async function restore(
         continue;
       }
     }
-    const entry = entries.get(key(repository, digest)) as Entry;
     await client.putManifest(repository, tag, entry.bytes, entry.mediaType, { signal });
     tags.push({ tag: id, digest, status: 'restored' });
   }

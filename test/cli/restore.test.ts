@@ -222,6 +222,106 @@ describe('regprune restore on a registry', () => {
   });
 });
 
+describe("regprune restore and another registry's journal", () => {
+  it('refuses a journal written for another registry (exit 1, naming both, nothing pushed); --allow-other-registry restores it', async () => {
+    const mirror = await startRegistry();
+    try {
+      const repo = 'undo/mirror';
+      for (const target of [reg, mirror]) {
+        await pushImage(target, repo, { tag: 'keep', salt: 'keep' });
+        await pushImage(target, repo, { tag: 'old', salt: 'old' });
+      }
+      const applied = await runCliProcess(
+        [
+          'apply',
+          reg.url,
+          '--repo',
+          repo,
+          '--keep',
+          `${repo}:keep`,
+          '--yes',
+          '--journal',
+          'mirror.jsonl',
+        ],
+        { cwd: work },
+      );
+      expect(applied.code).toBe(0);
+      // The mirror's owner removed old on their own.
+      const old = (await getManifest(mirror, repo, 'old'))?.digest as string;
+      await fetch(`${mirror.url}/v2/${repo}/manifests/${old}`, { method: 'DELETE' });
+      expect(await listTags(mirror, repo)).toEqual(['keep']);
+
+      const refused = await runCliInProcess(['restore', mirror.url, '--journal', 'mirror.jsonl'], {
+        cwd: work,
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^error: undo journal .*mirror\\.jsonl: it was written for ${reEscape(reg.url)}, not ${reEscape(mirror.url)}: .*--allow-other-registry`,
+        ),
+      );
+      noStack(refused.stderr);
+      expect(await listTags(mirror, repo)).toEqual(['keep']);
+      expect(await manifestStatus(mirror, repo, old)).toBe(404);
+
+      const forced = await runCliInProcess(
+        ['restore', mirror.url, '--journal', 'mirror.jsonl', '--allow-other-registry'],
+        { cwd: work },
+      );
+      expect(forced.stderr).toBe('');
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toMatch(new RegExp(`${reEscape(repo)}:old +${short(old)} +restored`));
+      expect(await listTags(mirror, repo)).toEqual(['keep', 'old']);
+    } finally {
+      await mirror.stop();
+    }
+  });
+
+  it('a journal written with REGPRUNE_JOURNAL_KEY needs the same key to restore; the key is never printed', async () => {
+    const repo = 'undo/keyed';
+    const KEY = 'journal-key-of-the-ci-job';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const applied = await runCliProcess(
+      [
+        'apply',
+        reg.url,
+        '--repo',
+        repo,
+        '--keep',
+        `${repo}:keep`,
+        '--yes',
+        '--journal',
+        'keyed.jsonl',
+      ],
+      { cwd: work, env: cleanEnv({ REGPRUNE_JOURNAL_KEY: KEY }) },
+    );
+    expect(applied.code).toBe(0);
+    const args = ['restore', reg.url, '--journal', 'keyed.jsonl'];
+    const without = await runCliInProcess(args, { cwd: work });
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(
+      /^error: undo journal .*keyed\.jsonl: line 1: .*REGPRUNE_JOURNAL_KEY/,
+    );
+    const wrong = await runCliInProcess(args, {
+      cwd: work,
+      env: cleanEnv({ REGPRUNE_JOURNAL_KEY: 'wrong' }),
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/line 1: .*does not match the journal key/);
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+    const run = await runCliInProcess(args, {
+      cwd: work,
+      env: cleanEnv({ REGPRUNE_JOURNAL_KEY: KEY }),
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`${reEscape(repo)}:old +${short(old.digest)} +restored`));
+    for (const text of [applied.stdout, applied.stderr, without.stderr, wrong.stderr, run.stdout])
+      expect(text).not.toContain(KEY);
+  });
+});
+
 describe("regprune restore after the registry's garbage collection", () => {
   it('exits 1 naming the missing blob (RestoreBlobMissingError), without a stack, and pushes nothing', async () => {
     let gcReg = await startRegistry();
@@ -241,10 +341,14 @@ describe("regprune restore after the registry's garbage collection", () => {
       expect(eligible).toContain(old.layers[0]?.digest);
       gcReg = await startRegistry({ dataDir });
 
-      const run = await runCliProcess(['restore', gcReg.url, '--journal', 'gc.jsonl'], {
-        cwd: work,
-        env: cleanEnv({ REGPRUNE_DEBUG: '1' }),
-      });
+      // The restarted registry listens on another port: the same registry, so the override.
+      const run = await runCliProcess(
+        ['restore', gcReg.url, '--journal', 'gc.jsonl', '--allow-other-registry'],
+        {
+          cwd: work,
+          env: cleanEnv({ REGPRUNE_DEBUG: '1' }),
+        },
+      );
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
       expect(run.stderr).toMatch(
@@ -353,6 +457,8 @@ describe('regprune restore usage', () => {
     for (const word of [
       'Usage: regprune restore',
       '--journal FILE',
+      '--allow-other-registry',
+      'REGPRUNE_JOURNAL_KEY',
       '--format',
       'json',
       '--password-stdin',

@@ -4,7 +4,7 @@ import { restore } from '../../registry/restore.js';
 import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { openRegistryClient } from '../open-target.js';
+import { journalKeyOf, openRegistryClient } from '../open-target.js';
 
 /**
  * `regprune restore <registry> --journal FILE`: undoes an `apply --journal FILE` with the
@@ -18,7 +18,11 @@ export async function restoreCommand(options: CommandOptions, io: CliIo): Promis
     throw new Error('restore: the registry target and --journal were not checked');
   }
   const client = await openRegistryClient(options, target, io);
-  const result = await restore(client, resolve(io.cwd, journal));
+  const key = journalKeyOf(io);
+  const result = await restore(client, resolve(io.cwd, journal), {
+    allowOtherRegistry: options.allowOtherRegistry ?? false,
+    ...(key !== undefined ? { journalKey: key } : {}),
+  });
   if (options.format === 'json') io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else io.stdout(restoreTable(result, { target: client.url, journal }));
   const conflicts = result.tags.filter((t) => t.status === 'conflict').length;
