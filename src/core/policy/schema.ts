@@ -109,17 +109,21 @@ export const retentionPolicySchema = {
         keepNewest: {
           type: 'integer',
           minimum: 1,
-          description: 'Keep the N newest selected tags per repository (per group with groupBy).',
+          description:
+            'Keep the selected tags of the N newest images per repository (per group with groupBy); an image ranks by its best selected tag and uses one slot however many tags it carries.',
         },
         groupBy: {
           type: 'string',
           minLength: 1,
+          // At least one capture group: "(" not starting "(?", or a named group "(?<name>".
+          pattern: '(?:^|[^\\\\])\\((?:[^?]|\\?<[A-Za-z])',
           description:
-            'Regex over the tag name; keepNewest counts per value of its capture groups.',
+            'Regex over the tag name with at least one capture group; keepNewest counts per value of its capture groups, e.g. ^(.*)-\\d+$ per branch.',
         },
         orderBy: {
           enum: ['created', 'semver', 'name'],
-          description: 'Order for keepNewest (default created); newest is the end of the order.',
+          description:
+            'Order for keepNewest (default created); newest is the end of the order. Under semver, tags that are not versions rank oldest; under created, unknown dates rank oldest.',
         },
         keepYoungerThan: {
           ...duration,

@@ -183,6 +183,14 @@ function compileRule(
     if (text.length === 0) fail(at(path, 'groupBy'), 'must be a non-empty regex');
     const regex = text.startsWith('/') ? compileRegexLiteral(text) : compileRegex(text);
     if (!(regex instanceof RegExp)) fail(at(path, 'groupBy'), regex.problem);
+    // An alternative that matches the empty string makes the match array show the group count.
+    const groups = (new RegExp(`${regex.source}|`, regex.flags).exec('')?.length ?? 1) - 1;
+    if (groups === 0) {
+      fail(
+        at(path, 'groupBy'),
+        'has no capture group; keepNewest counts per value of the capture groups, so wrap the part of the tag that names the group in parentheses, e.g. ^(.*)-\\d+$ counts per branch',
+      );
+    }
     rule.groupBy = text;
     compiled.groupBy = regex;
   }
