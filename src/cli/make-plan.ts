@@ -11,6 +11,11 @@ import { CliFileError } from './errors.js';
 import type { CliIo } from './io.js';
 import type { OpenedTarget } from './open-target.js';
 import type { Progress } from './progress.js';
+import {
+  addRepoWarnings,
+  checkKeepAgainstEmptyRepos,
+  emptyRepoSelections,
+} from './repo-selection.js';
 
 /** What a command plans from: the graph, and the plan when a policy or keep list was given. */
 export interface Planned {
@@ -61,20 +66,18 @@ export async function makePlan(
     onProgress: (event) => progress.load(event),
   });
   progress.end();
+  const emptyRepos = emptyRepoSelections(options, graph);
   if (policy) {
     const now = options.now ?? new Date();
-    return {
-      graph,
-      plan: planCleanup(graph, policy, { now }),
-      basis: `policy ${options.policy} (now ${now.toISOString()})`,
-    };
+    const plan = planCleanup(graph, policy, { now });
+    addRepoWarnings(plan.warnings, emptyRepos);
+    return { graph, plan, basis: `policy ${options.policy} (now ${now.toISOString()})` };
   }
   if (options.keep.length > 0) {
-    return {
-      graph,
-      plan: planCleanup(graph, options.keep),
-      basis: `keep ${options.keep.join(', ')}`,
-    };
+    checkKeepAgainstEmptyRepos(options, emptyRepos);
+    const plan = planCleanup(graph, options.keep);
+    addRepoWarnings(plan.warnings, emptyRepos);
+    return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }
   return { graph, plan: undefined, basis: undefined };
 }

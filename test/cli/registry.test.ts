@@ -169,6 +169,82 @@ describe('regprune plan on a registry', () => {
   });
 });
 
+describe('--repo selections that select nothing', () => {
+  it('a --repo glob that matches no repository is a plan warning, not a silent empty plan', async () => {
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'team/app',
+      '--repo',
+      'nothing/**',
+      '--keep',
+      'team/app:latest',
+      '--format',
+      'json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as CleanupPlan;
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'REPO_OPTION_MATCHES_NOTHING --repo nothing/**',
+    ]);
+  });
+
+  it('a policy with an empty --repo selection warns too', async () => {
+    const policy = join(work, 'empty-selection.yaml');
+    await writeFile(policy, 'rules:\n  - keepTags: [latest]\n');
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'nothing/*',
+      '--policy',
+      policy,
+      '--format',
+      'json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as CleanupPlan;
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'REPO_OPTION_MATCHES_NOTHING --repo nothing/*',
+    ]);
+  });
+
+  it('a --keep tag unknown because its --repo selected no repository names --repo, not the tag', async () => {
+    for (const repo of ['gone/app', 'gone/*']) {
+      const run = await runCliInProcess([
+        'plan',
+        reg.url,
+        '--repo',
+        repo,
+        '--keep',
+        'gone/app:latest',
+      ]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^error: --repo: /);
+      expect(run.stderr).toContain(`--repo ${JSON.stringify(repo)} selects no repository`);
+      expect(run.stderr).not.toMatch(/unknown tag/);
+    }
+  });
+
+  it('a --keep tag in a repository no --repo selects names --repo', async () => {
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'other/**',
+      '--keep',
+      'team/app:latest',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: --repo: /);
+    expect(run.stderr).toContain('team/app');
+    expect(run.stderr).not.toMatch(/unknown tag/);
+  });
+});
+
 describe('regprune apply on a registry', () => {
   it('--yes deletes and untags; kept tags still pull completely; other repositories are untouched', async () => {
     const s = await pushScenario(reg, 'apply/app');
