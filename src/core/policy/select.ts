@@ -432,8 +432,9 @@ export function evaluatePolicy(
  * {@link planCleanup} with a policy, useful to scripts and to show a policy's effect.
  * Decisions are sorted by tag; `rule` is the 1-based number of the rule that kept the tag.
  *
- * @throws {InvalidPolicyError} when the policy is invalid, or when it measures ages and
- *   `options.now` is missing.
+ * @throws {InvalidPolicyError} when the policy is invalid, when it measures ages and
+ *   `options.now` is missing, or when a literal `keepTags`, `tags` or `protect.tags` entry names
+ *   no tag in its scope.
  * @example
  * ```ts
  * selectTags(graph, { rules: [{ keepNewest: 2, orderBy: 'name' }] })
