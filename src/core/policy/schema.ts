@@ -40,7 +40,11 @@ export const retentionPolicySchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        tags: { ...tagPatterns, description: 'Tags never untagged or deleted.' },
+        tags: {
+          ...tagPatterns,
+          description:
+            'Tags never untagged or deleted. A literal name must name a tag in policy scope, or planning fails.',
+        },
         images: {
           type: 'array',
           items: { type: 'string', minLength: 1 },
@@ -105,7 +109,11 @@ export const retentionPolicySchema = {
           minItems: 1,
           description: 'Which tags this rule looks at (select, then count).',
         },
-        keepTags: { ...tagPatterns, description: 'Keep tags matching any of these.' },
+        keepTags: {
+          ...tagPatterns,
+          description:
+            'Keep tags matching any of these. A literal name (no * or ?, not a /regex/) must name a tag this rule selects, or planning fails; write a tag that may not exist yet as a pattern, e.g. /^stable$/.',
+        },
         keepNewest: {
           type: 'integer',
           minimum: 1,
