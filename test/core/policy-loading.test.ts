@@ -276,6 +276,7 @@ describe('JSON Schema', () => {
       { rules: [{ keepTags: [1] }] },
       { rules: [{ keepTags: [] }], referrers: 'delete' },
       { rules: [{ keepTags: [] }], maxDeletionRatio: 2 },
+      { rules: [{ keepTags: [] }], untagged: { keepNewest: 0 } },
       { rules: [{ keepTags: [] }], extra: true },
     ];
     for (const value of bad) {

@@ -111,7 +111,12 @@ const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
   {
     rules: fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
     protect: fc.record({ tags: fc.constantFrom(['de?'], [] as string[]) }),
-    untagged: fc.constantFrom({}, { keepYoungerThan: '7d' }),
+    untagged: fc.constantFrom(
+      {},
+      { keepYoungerThan: '7d' },
+      { keepNewest: 1 },
+      { keepNewest: 2, keepYoungerThan: '7d' },
+    ),
     referrers: fc.constantFrom('follow-subject' as const, ['*']),
   },
   { requiredKeys: ['rules'] },
@@ -334,6 +339,30 @@ describe('keepNewest counts images', () => {
           );
           if (plainKept)
             for (const [, ts] of versioned) expect(keptTags.has(ts[0] as string)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('untagged.keepNewest', () => {
+  it('adding it never deletes more, and each repository keeps at most N more untagged roots than without it', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, fc.integer({ min: 1, max: 3 }), (spec, policy, n) => {
+        const g = build(spec);
+        const base: RetentionPolicy = { ...policy, untagged: {} };
+        const before = deleted(g, base);
+        const plan = planCleanup(g, { ...base, untagged: { keepNewest: n } }, { now: NOW });
+        const after = new Set(plan.delete.map((op) => op.image));
+        for (const image of after) expect(before.has(image)).toBe(true);
+        const roots = plan.keep.filter(
+          (k) => k.path.length === 1 && k.note?.startsWith('untagged keepNewest'),
+        );
+        for (const repo of REPOS) {
+          const here = roots.filter((k) => repositoryOfImage(k.image) === repo);
+          expect(here.length).toBeLessThanOrEqual(n);
+          for (const k of here) expect(before.has(k.image)).toBe(true);
         }
       }),
       { numRuns: 300 },

@@ -585,3 +585,74 @@ describe('keepNewest counts images, not tags', () => {
     expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:b']);
   });
 });
+
+describe('untagged.keepNewest', () => {
+  /** Per repository: untagged images created on days 1..4, one without a date, one tagged image. */
+  function untaggedGraph(): ImageGraph {
+    const g = new ImageGraph();
+    for (const repo of ['a', 'b']) {
+      g.addImage(`${repo}@sha256:tagged`, { created: day(20) }).setTag(
+        `${repo}:latest`,
+        `${repo}@sha256:tagged`,
+      );
+      for (const d of [1, 2, 3, 4]) g.addImage(`${repo}@sha256:u${d}`, { created: day(d) });
+      g.addImage(`${repo}@sha256:undated`);
+    }
+    // An untagged index with its two platform manifests: one slot, and its children follow it.
+    g.addImage('a@sha256:idx').addImage('a@sha256:amd', { created: day(5) });
+    g.addImage('a@sha256:arm', { created: day(5) });
+    g.addChild('a@sha256:idx', 'a@sha256:amd').addChild('a@sha256:idx', 'a@sha256:arm');
+    return g;
+  }
+
+  it('keeps the N newest untagged images of each repository by created; undated ones rank oldest', () => {
+    const plan = planCleanup(untaggedGraph(), {
+      rules: [{ keepTags: ['latest'] }],
+      untagged: { keepNewest: 2 },
+    });
+    const gone = plan.delete.map((op) => op.image).sort();
+    expect(gone).toEqual([
+      'a@sha256:u1',
+      'a@sha256:u2',
+      'a@sha256:u3',
+      'a@sha256:undated',
+      'b@sha256:u1',
+      'b@sha256:u2',
+      'b@sha256:undated',
+    ]);
+    expect(explain(plan, 'a@sha256:idx')).toBe(
+      'kept: untagged keepNewest 2 (rank 1 of 6 in a) → a@sha256:idx',
+    );
+    expect(explain(plan, 'a@sha256:arm')).toMatch(/^kept: untagged keepNewest 2 .*\(child\)$/);
+    expect(explain(plan, 'b@sha256:u3')).toBe(
+      'kept: untagged keepNewest 2 (rank 2 of 5 in b) → b@sha256:u3',
+    );
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'UNKNOWN_DATE a@sha256:undated',
+      'UNKNOWN_DATE b@sha256:undated',
+    ]);
+  });
+
+  it('keeps on its own beside the grace period (either one keeps)', () => {
+    const plan = planCleanup(
+      untaggedGraph(),
+      { rules: [{ keepTags: ['latest'] }], untagged: { keepNewest: 1, keepYoungerThan: '28d' } },
+      { now: NOW },
+    );
+    // Grace keeps days 3, 4 (and the index, day 5); keepNewest 1 keeps the index in a, u4 in b.
+    expect(plan.delete.map((op) => op.image).sort()).toEqual([
+      'a@sha256:u1',
+      'a@sha256:u2',
+      'a@sha256:undated',
+      'b@sha256:u1',
+      'b@sha256:u2',
+      'b@sha256:undated',
+    ]);
+  });
+
+  it('is validated: a positive integer', () => {
+    expect(() =>
+      planCleanup(untaggedGraph(), { rules: [{ keepTags: [] }], untagged: { keepNewest: 0 } }),
+    ).toThrow('untagged.keepNewest: must be a positive integer, got 0');
+  });
+});

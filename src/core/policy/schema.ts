@@ -24,7 +24,7 @@ export const retentionPolicySchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'regprune retention policy',
   description:
-    'A tag is kept if any rule keeps it. Repositories no rule matches are out of scope. Untagged images are deleted unless untagged.keepYoungerThan gives them a grace period.',
+    'A tag is kept if any rule keeps it. Repositories no rule matches are out of scope. Untagged images are deleted unless untagged.keepYoungerThan or untagged.keepNewest keeps them.',
   type: 'object',
   additionalProperties: false,
   required: ['rules'],
@@ -59,7 +59,13 @@ export const retentionPolicySchema = {
         keepYoungerThan: {
           ...duration,
           description:
-            'Grace period for untagged images, by created date. Without it, untagged images are deleted.',
+            'Grace period for untagged images, by created date. Without it (or keepNewest), untagged images are deleted.',
+        },
+        keepNewest: {
+          type: 'integer',
+          minimum: 1,
+          description:
+            'Keep the N newest untagged images of each repository, by created date (unknown dates oldest). Keeps on its own beside keepYoungerThan; platform manifests follow their index.',
         },
       },
     },

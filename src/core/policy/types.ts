@@ -28,8 +28,8 @@ export interface RetentionPolicy {
   /** Tags and images that are never untagged or deleted, whatever the rules say. */
   protect?: ProtectSpec;
   /**
-   * Images that no tag points at and that nothing kept reaches. Without `keepYoungerThan` they are
-   * **deleted**.
+   * Images that no tag points at and that nothing kept reaches. Without `keepYoungerThan` or
+   * `keepNewest` they are **deleted**.
    */
   untagged?: UntaggedSpec;
   /**
@@ -118,6 +118,12 @@ export interface ProtectSpec {
 export interface UntaggedSpec {
   /** Grace period by `created`: younger untagged images stay. Without it they are deleted. */
   keepYoungerThan?: string;
+  /**
+   * Keep the N newest untagged images of each repository, by `created` (unknown dates rank
+   * oldest; equal dates by id). Keeps on its own beside `keepYoungerThan`. An index's platform
+   * manifests follow their index and take no slot of their own; referrers follow their subject.
+   */
+  keepNewest?: number;
 }
 
 /** Options for planning with a policy. */
