@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { InvalidPolicyError } from '../core/errors/invalid-policy-error.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { planCleanup } from '../core/plan.js';
@@ -69,7 +70,16 @@ export async function makePlan(
   const emptyRepos = emptyRepoSelections(options, graph);
   if (policy) {
     const now = options.now ?? new Date();
-    const plan = planCleanup(graph, policy, { now });
+    let plan: CleanupPlan;
+    try {
+      plan = planCleanup(graph, policy, { now });
+    } catch (error) {
+      // Checks against the graph (a literal keep entry naming no tag) point into the file too.
+      if (error instanceof InvalidPolicyError) {
+        throw new CliFileError(options.policy as string, error.message, { cause: error });
+      }
+      throw error;
+    }
     addRepoWarnings(plan.warnings, emptyRepos);
     return { graph, plan, basis: `policy ${options.policy} (now ${now.toISOString()})` };
   }

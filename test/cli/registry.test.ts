@@ -191,6 +191,21 @@ describe('--repo selections that select nothing', () => {
     ]);
   });
 
+  it('a misspelt literal in a policy keepTags is refused, naming the file, the entry and the near tag', async () => {
+    const policy = join(work, 'typo.yaml');
+    await writeFile(
+      policy,
+      'rules:\n  - repositories: ["team/app"]\n    keepTags: [lastest, "/^stable$/"]\n',
+    );
+    const run = await runCliInProcess(['plan', reg.url, '--repo', 'team/**', '--policy', policy]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(
+      `error: ${policy}: rules[0].keepTags[0]: "lastest" names no tag among the tags rule 1 selects (did you mean "latest"?)`,
+    );
+    expect(run.stderr).toContain('/^lastest$/');
+  });
+
   it('a policy with an empty --repo selection warns too', async () => {
     const policy = join(work, 'empty-selection.yaml');
     await writeFile(policy, 'rules:\n  - keepTags: [latest]\n');
