@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { repositoryOfTag } from '../core/naming.js';
 import { type CommandName, UsageError } from './errors.js';
+import { repoMatchers } from './repo-selection.js';
 import { parseTarget, type TargetSpec } from './target-spec.js';
 
 /** The output formats each command accepts; the first is the default. */
@@ -269,6 +271,19 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     throw usage('--repo', 'applies to registry targets only; a layout has no repositories');
   }
   if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+  if (repos.length > 0) {
+    // Caught here, before any request: otherwise the tag would not be loaded and be reported as
+    // unknown, although the cause is the selection.
+    const selected = repoMatchers(repos);
+    const outside = keep.filter((tag) => !selected(repositoryOfTag(tag)));
+    if (outside.length > 0) {
+      const names = [...new Set(outside.map(repositoryOfTag))].sort();
+      throw usage(
+        '--repo',
+        `--keep ${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} in ${names.join(', ')}, which no --repo value selects (${repos.map((r) => JSON.stringify(r)).join(', ')}); add --repo ${names[0]} or check the spelling`,
+      );
+    }
+  }
   for (const name of ['storage', 'state'] as const) {
     const value = values[name];
     if (value === undefined) continue;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { InvalidPolicyError } from '../core/errors/invalid-policy-error.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { planCleanup } from '../core/plan.js';
@@ -14,6 +15,11 @@ import { CliFileError } from './errors.js';
 import type { CliIo } from './io.js';
 import type { OpenedTarget } from './open-target.js';
 import type { Progress } from './progress.js';
+import {
+  addRepoWarnings,
+  checkKeepAgainstEmptyRepos,
+  emptyRepoSelections,
+} from './repo-selection.js';
 
 /** What a command plans from: the graph, and the plan when a policy or keep list was given. */
 export interface Planned {
@@ -80,14 +86,27 @@ export async function makePlan(
     ...(options.repos.length > 0 ? { repositories: [...options.repos] } : {}),
     madeAt: new Date().toISOString(),
   });
+  const emptyRepos = emptyRepoSelections(options, graph);
   if (policy && read) {
     const now = options.now ?? new Date();
-    const plan = planCleanup(graph, policy, { now });
+    let plan: CleanupPlan;
+    try {
+      plan = planCleanup(graph, policy, { now });
+    } catch (error) {
+      // Checks against the graph (a literal keep entry naming no tag) point into the file too.
+      if (error instanceof InvalidPolicyError) {
+        throw new CliFileError(options.policy as string, error.message, { cause: error });
+      }
+      throw error;
+    }
+    addRepoWarnings(plan.warnings, emptyRepos);
     plan.origin = { ...origin('policy'), policyDigest: read.digest, now: now.toISOString() };
     return { graph, plan, basis: `policy ${options.policy} (now ${now.toISOString()})` };
   }
   if (options.keep.length > 0) {
+    checkKeepAgainstEmptyRepos(options, emptyRepos);
     const plan = planCleanup(graph, options.keep);
+    addRepoWarnings(plan.warnings, emptyRepos);
     plan.origin = { ...origin('keep'), keep: [...options.keep] };
     return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }

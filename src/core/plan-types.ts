@@ -62,7 +62,7 @@ export interface PlanWarning {
 /**
  * Whether a tag is kept, and why. With a keep list the reason is `listed in keepTags` or
  * `not in keepTags`; with a policy it names the rule and criterion (`rule 2 keepNewest 10 (rank 3
- * of 41 in app/api)`), or says `protected (…)`, `out of policy scope` or `no rule kept it`.
+ * of 41 images in app/api)`), or says `protected (…)`, `out of policy scope` or `no rule kept it`.
  */
 export interface TagDecision {
   tag: string;

@@ -100,7 +100,9 @@ export function planCleanup(graph: ImageGraph, keepTags: KeepTags): CleanupPlan;
  *
  * @param options.now The time ages are measured from; required when the policy uses
  *   `keepYoungerThan` (the core never reads the clock).
- * @throws {InvalidPolicyError} when the policy is invalid or `now` is missing or unreadable.
+ * @throws {InvalidPolicyError} when the policy is invalid, `now` is missing or unreadable, or a
+ *   literal `keepTags`, `tags` or `protect.tags` entry names no tag in its scope (a typo must never
+ *   widen a deletion; patterns and repository globs that match nothing are plan warnings instead).
  * @example
  * ```ts
  * const plan = planCleanup(graph, loadPolicy(yamlText), { now: new Date() });
@@ -178,7 +180,7 @@ function explainPolicyTag(plan: CleanupPlan, decision: TagDecision): string {
 /**
  * One line saying why an image or tag is kept, untagged or deleted under `plan`, e.g.
  * `kept: latest → D → C (parent)` or `deleted: no kept tag reaches it`. For a tag of a policy plan
- * it names the rule: `kept: rule 2 keepNewest 10 (rank 3 of 41 in app/api)`, or
+ * it names the rule: `kept: rule 2 keepNewest 10 (rank 3 of 41 images in app/api)`, or
  * `deleted: no rule kept it; app/api:old goes with app/api@sha256:…, which no kept tag reaches`.
  */
 export function explain(plan: CleanupPlan, id: string): string {

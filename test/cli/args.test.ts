@@ -107,6 +107,11 @@ describe('parseCommandLine', () => {
     [['plan', 'oci:x', 'extra', '--keep', 'a'], 'extra', /unexpected/],
     [['plan', 'host:5000', '--keep', 'latest'], '--keep', /repo:tag/],
     [['plan', 'oci:x', '--keep', 'a', '--repo', 'app'], '--repo', /registry targets only/],
+    [
+      ['plan', 'host:5000', '--keep', 'team/app:latest', '--repo', 'other/**'],
+      '--repo',
+      /--keep team\/app:latest is in team\/app, which no --repo value selects \("other\/\*\*"\)/,
+    ],
     [['plan', 'oci:x', '--keep', 'a', '--now', 'yesterday'], '--now', /ISO 8601/],
     [['plan', 'oci:x', '--policy'], '--policy', /needs a value/],
     [['apply', 'oci:x', '--keep', 'a', '--journal', 'j'], '--journal', /registry targets only/],

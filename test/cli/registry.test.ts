@@ -169,6 +169,97 @@ describe('regprune plan on a registry', () => {
   });
 });
 
+describe('--repo selections that select nothing', () => {
+  it('a --repo glob that matches no repository is a plan warning, not a silent empty plan', async () => {
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'team/app',
+      '--repo',
+      'nothing/**',
+      '--keep',
+      'team/app:latest',
+      '--format',
+      'json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as CleanupPlan;
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'REPO_OPTION_MATCHES_NOTHING --repo nothing/**',
+    ]);
+  });
+
+  it('a misspelt literal in a policy keepTags is refused, naming the file, the entry and the near tag', async () => {
+    const policy = join(work, 'typo.yaml');
+    await writeFile(
+      policy,
+      'rules:\n  - repositories: ["team/app"]\n    keepTags: [lastest, "/^stable$/"]\n',
+    );
+    const run = await runCliInProcess(['plan', reg.url, '--repo', 'team/**', '--policy', policy]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(
+      `error: ${policy}: rules[0].keepTags[0]: "lastest" names no tag among the tags rule 1 selects (did you mean "latest"?)`,
+    );
+    expect(run.stderr).toContain('/^lastest$/');
+  });
+
+  it('a policy with an empty --repo selection warns too', async () => {
+    const policy = join(work, 'empty-selection.yaml');
+    await writeFile(policy, 'rules:\n  - keepTags: [latest]\n');
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'nothing/*',
+      '--policy',
+      policy,
+      '--format',
+      'json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as CleanupPlan;
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'REPO_OPTION_MATCHES_NOTHING --repo nothing/*',
+    ]);
+  });
+
+  it('a --keep tag unknown because its --repo selected no repository names --repo, not the tag', async () => {
+    for (const repo of ['gone/app', 'gone/*']) {
+      const run = await runCliInProcess([
+        'plan',
+        reg.url,
+        '--repo',
+        repo,
+        '--keep',
+        'gone/app:latest',
+      ]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^error: --repo: /);
+      expect(run.stderr).toContain(`--repo ${JSON.stringify(repo)} selects no repository`);
+      expect(run.stderr).not.toMatch(/unknown tag/);
+    }
+  });
+
+  it('a --keep tag in a repository no --repo selects names --repo', async () => {
+    const run = await runCliInProcess([
+      'plan',
+      reg.url,
+      '--repo',
+      'other/**',
+      '--keep',
+      'team/app:latest',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: --repo: /);
+    expect(run.stderr).toContain('team/app');
+    expect(run.stderr).not.toMatch(/unknown tag/);
+  });
+});
+
 describe('regprune apply on a registry', () => {
   it('--yes deletes and untags; kept tags still pull completely; other repositories are untouched', async () => {
     const s = await pushScenario(reg, 'apply/app');

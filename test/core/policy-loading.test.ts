@@ -92,6 +92,14 @@ describe('validation names the field path and the problem', () => {
     ],
     [{ rules: [{ keepNewest: 1, groupBy: '(' }] }, 'rules[0].groupBy: invalid regex "("'],
     [
+      { rules: [{ keepNewest: 1, groupBy: '^main-\\d+$' }] },
+      'rules[0].groupBy: has no capture group',
+    ],
+    [
+      { rules: [{ keepNewest: 1, groupBy: '/^(?:main)-/' }] },
+      'rules[0].groupBy: has no capture group',
+    ],
+    [
       { rules: [{ keepTags: [], groupBy: '(.*)' }] },
       'rules[0].groupBy: only applies to keepNewest',
     ],
@@ -263,10 +271,12 @@ describe('JSON Schema', () => {
       { rules: [{ keepNewest: 2, keepnewest: 3 }] },
       { rules: [{ repositories: ['a'] }] },
       { rules: [{ keepNewest: 1, orderBy: 'date' }] },
+      { rules: [{ keepNewest: 1, groupBy: '^main-\\d+$' }] },
       { rules: [{ keepYoungerThan: '30days' }] },
       { rules: [{ keepTags: [1] }] },
       { rules: [{ keepTags: [] }], referrers: 'delete' },
       { rules: [{ keepTags: [] }], maxDeletionRatio: 2 },
+      { rules: [{ keepTags: [] }], untagged: { keepNewest: 0 } },
       { rules: [{ keepTags: [] }], extra: true },
     ];
     for (const value of bad) {

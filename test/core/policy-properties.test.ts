@@ -82,7 +82,8 @@ const ruleArb: fc.Arbitrary<RetentionRule> = fc
     {
       repositories: fc.constantFrom<string[]>(['a'], ['a/**'], ['**'], ['c', 'a/*']),
       tags: fc.constantFrom<string[]>(['main-*'], ['/^v/'], ['*']),
-      keepTags: fc.constantFrom(['latest'], ['v*'], [] as string[]),
+      // Patterns only: a literal naming no tag would be refused (see the literal properties below).
+      keepTags: fc.constantFrom(['/^latest$/'], ['v*'], [] as string[]),
       keepNewest: fc.integer({ min: 1, max: 3 }),
       groupBy: fc.constant('^(.*)-\\d+$'),
       orderBy: fc.constantFrom('created' as const, 'semver' as const, 'name' as const),
@@ -109,8 +110,13 @@ const ruleArb: fc.Arbitrary<RetentionRule> = fc
 const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
   {
     rules: fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
-    protect: fc.record({ tags: fc.constantFrom(['dev'], [] as string[]) }),
-    untagged: fc.constantFrom({}, { keepYoungerThan: '7d' }),
+    protect: fc.record({ tags: fc.constantFrom(['de?'], [] as string[]) }),
+    untagged: fc.constantFrom(
+      {},
+      { keepYoungerThan: '7d' },
+      { keepNewest: 1 },
+      { keepNewest: 2, keepYoungerThan: '7d' },
+    ),
     referrers: fc.constantFrom('follow-subject' as const, ['*']),
   },
   { requiredKeys: ['rules'] },
@@ -217,6 +223,149 @@ describe('policy properties', () => {
         );
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+/** Which of REPOS each generated `repositories` list covers, written out by hand. */
+const COVERS: Record<string, readonly string[]> = {
+  a: ['a'],
+  'a/**': ['a/b'],
+  '**': ['a', 'a/b', 'c'],
+  'c,a/*': ['c', 'a/b'],
+};
+/** Which names each generated `tags` selection takes, written out by hand. */
+const SELECTS: Record<string, (name: string) => boolean> = {
+  'main-*': (n) => n.startsWith('main-'),
+  '/^v/': (n) => n.startsWith('v'),
+  '*': () => true,
+};
+
+const coveredBy = (rule: RetentionRule) => COVERS[(rule.repositories ?? ['**']).join(',')] ?? [];
+const selectedBy = (rule: RetentionRule, name: string) =>
+  (SELECTS[(rule.tags ?? ['*']).join(',')] as (n: string) => boolean)(name);
+const repoOfSpecTag = (spec: Spec, t: Spec['tags'][number]) =>
+  REPOS[spec.images[t.image]?.repo ?? 0] as string;
+
+describe('literal keep entries', () => {
+  it('adding a literal keep entry that names an existing tag in its rule scope never increases the deletions; one that names none is refused or, in a rule covering nothing, changes nothing', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, fc.nat(), fc.nat(), (spec, policy, at, pick) => {
+        fc.pre(spec.tags.length > 0);
+        const g = build(spec);
+        const r = at % policy.rules.length;
+        const rule = policy.rules[r] as RetentionRule;
+        const name = (spec.tags[pick % spec.tags.length] as Spec['tags'][number]).name;
+        const keepTags = [...(rule.keepTags ?? []), name];
+        const rules = policy.rules.map((x, i) => (i === r ? { ...x, keepTags } : x));
+        const before = deleted(g, policy);
+        const covered = coveredBy(rule).filter((repo) =>
+          g.images().some((image) => repositoryOfImage(image) === repo),
+        );
+        const inScope = spec.tags.some(
+          (t) =>
+            t.name === name && covered.includes(repoOfSpecTag(spec, t)) && selectedBy(rule, name),
+        );
+        if (inScope || covered.length === 0) {
+          const after = deleted(g, { ...policy, rules });
+          for (const image of after) expect(before.has(image)).toBe(true);
+          if (!inScope) expect(after).toEqual(before);
+        } else {
+          expect(() => deleted(g, { ...policy, rules })).toThrow(
+            expect.objectContaining({ path: `rules[${r}].keepTags[${keepTags.length - 1}]` }),
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('keepNewest counts images', () => {
+  it('keepNewest N keeps at most N images per repository, every selected tag of each kept image, and as many images as it can', () => {
+    fc.assert(
+      fc.property(
+        specArb,
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom('created' as const, 'semver' as const, 'name' as const),
+        fc.constantFrom<string[] | undefined>(undefined, ['main-*'], ['/^v/']),
+        (spec, n, orderBy, tags) => {
+          const g = build(spec);
+          const rule: RetentionRule = { keepNewest: n, orderBy, ...(tags ? { tags } : {}) };
+          const plan = planCleanup(g, { rules: [rule] }, { now: NOW });
+          const keptTags = new Set(
+            (plan.tagDecisions ?? []).filter((d) => d.kept).map((d) => d.tag),
+          );
+          for (const repo of REPOS) {
+            const selected = g
+              .tags()
+              .filter(
+                (t) => repositoryOfTag(t) === repo && selectedBy(rule, t.slice(repo.length + 1)),
+              );
+            const images = new Set(selected.map((t) => g.tagTarget(t) as string));
+            const keptImages = new Set(
+              selected.filter((t) => keptTags.has(t)).map((t) => g.tagTarget(t) as string),
+            );
+            expect(keptImages.size).toBe(Math.min(n, images.size));
+            for (const t of selected)
+              expect(keptTags.has(t)).toBe(keptImages.has(g.tagTarget(t) as string));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('under semver, an image with no version tag is kept by keepNewest only when every versioned image is', () => {
+    const isVersion = (name: string) => /^v?\d+\.\d+\.\d+/.test(name);
+    fc.assert(
+      fc.property(specArb, fc.integer({ min: 1, max: 4 }), (spec, n) => {
+        const g = build(spec);
+        const plan = planCleanup(g, { rules: [{ keepNewest: n, orderBy: 'semver' }] });
+        const keptTags = new Set((plan.tagDecisions ?? []).filter((d) => d.kept).map((d) => d.tag));
+        for (const repo of REPOS) {
+          const tagsOf = new Map<string, string[]>();
+          for (const t of g.tags().filter((x) => repositoryOfTag(x) === repo)) {
+            const image = g.tagTarget(t) as string;
+            tagsOf.set(image, [...(tagsOf.get(image) ?? []), t]);
+          }
+          const versioned = [...tagsOf].filter(([, ts]) =>
+            ts.some((t) => isVersion(t.slice(repo.length + 1))),
+          );
+          const plainKept = [...tagsOf].some(
+            ([, ts]) =>
+              !ts.some((t) => isVersion(t.slice(repo.length + 1))) &&
+              ts.some((t) => keptTags.has(t)),
+          );
+          if (plainKept)
+            for (const [, ts] of versioned) expect(keptTags.has(ts[0] as string)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('untagged.keepNewest', () => {
+  it('adding it never deletes more, and each repository keeps at most N more untagged roots than without it', () => {
+    fc.assert(
+      fc.property(specArb, policyArb, fc.integer({ min: 1, max: 3 }), (spec, policy, n) => {
+        const g = build(spec);
+        const base: RetentionPolicy = { ...policy, untagged: {} };
+        const before = deleted(g, base);
+        const plan = planCleanup(g, { ...base, untagged: { keepNewest: n } }, { now: NOW });
+        const after = new Set(plan.delete.map((op) => op.image));
+        for (const image of after) expect(before.has(image)).toBe(true);
+        const roots = plan.keep.filter(
+          (k) => k.path.length === 1 && k.note?.startsWith('untagged keepNewest'),
+        );
+        for (const repo of REPOS) {
+          const here = roots.filter((k) => repositoryOfImage(k.image) === repo);
+          expect(here.length).toBeLessThanOrEqual(n);
+          for (const k of here) expect(before.has(k.image)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -50,15 +50,24 @@ describe('policy criteria, each alone', () => {
     repoGraph('app/web', { x: 1, y: 2 }, g);
     const plan = planCleanup(g, { rules: [{ keepNewest: 2 }] }, { now: NOW });
     expect(kept(plan)).toEqual(['app/api:a', 'app/api:c', 'app/web:x', 'app/web:y']);
-    expect(explain(plan, 'app/api:a')).toBe('kept: rule 1 keepNewest 2 (rank 2 of 4 in app/api)');
-    expect(explain(plan, 'app/api:c')).toBe('kept: rule 1 keepNewest 2 (rank 1 of 4 in app/api)');
+    expect(explain(plan, 'app/api:a')).toBe(
+      'kept: rule 1 keepNewest 2 (rank 2 of 4 images in app/api)',
+    );
+    expect(explain(plan, 'app/api:c')).toBe(
+      'kept: rule 1 keepNewest 2 (rank 1 of 4 images in app/api)',
+    );
     expect(deletedTags(plan)).toEqual(['app/api:b', 'app/api:d']);
   });
 
   it('keepNewest does not need now (ordering is relative)', () => {
     const g = repoGraph('app', { a: 1, b: 2 });
     expect(selectTags(g, { rules: [{ keepNewest: 1 }] }).filter((d) => d.kept)).toEqual([
-      { tag: 'app:b', kept: true, rule: 1, reason: 'rule 1 keepNewest 1 (rank 1 of 2 in app)' },
+      {
+        tag: 'app:b',
+        kept: true,
+        rule: 1,
+        reason: 'rule 1 keepNewest 1 (rank 1 of 2 images in app)',
+      },
     ]);
   });
 
@@ -106,7 +115,7 @@ describe('policy criteria, each alone', () => {
 });
 
 describe('ordering', () => {
-  it('semver: pre-releases before their release, v prefix allowed, non-semver last (newest)', () => {
+  it('semver: pre-releases before their release, v prefix allowed, non-semver first (oldest)', () => {
     const tags = [
       '1.10.0',
       'v1.9.0',
@@ -130,6 +139,7 @@ describe('ordering', () => {
       .sort((a, b) => b[1] - a[1])
       .map(([t]) => t);
     expect(byRank).toEqual([
+      'latest',
       '1.0.0+build.7',
       '1.2.0',
       'v1.9.0',
@@ -140,7 +150,6 @@ describe('ordering', () => {
       '2.0.0-rc.2',
       '2.0.0',
       'v2.0.1-alpha',
-      'latest',
     ]);
     const three = selectTags(g, {
       rules: [{ tags: ['/^v?\\d/'], orderBy: 'semver', keepNewest: 3 }],
@@ -161,13 +170,14 @@ describe('ordering', () => {
   it('created ties are broken by tag name (natural), so results are deterministic', () => {
     const g = new ImageGraph();
     g.addImage('app@sha256:1', { created: day(3) });
-    for (const t of ['b-2', 'b-10', 'a']) g.setTag(`app:${t}`, 'app@sha256:1');
+    g.addImage('app@sha256:2', { created: day(3) });
+    g.setTag('app:b-2', 'app@sha256:1').setTag('app:b-10', 'app@sha256:2');
     const decisions = selectTags(g, { rules: [{ keepNewest: 1 }] });
     expect(decisions.filter((d) => d.kept).map((d) => d.tag)).toEqual(['app:b-10']);
     const plan = planCleanup(g, { rules: [{ keepNewest: 1 }] });
-    expect(plan.untag.map((op) => op.tag)).toEqual(['app:a', 'app:b-2']);
-    expect(explain(plan, 'app:a')).toBe(
-      'untagged: no rule kept it; app:a is removed, app@sha256:1 stays (app:b-10 → app@sha256:1)',
+    expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:1']);
+    expect(explain(plan, 'app:b-2')).toBe(
+      'deleted: no rule kept it; app:b-2 goes with app@sha256:1, which no kept tag reaches',
     );
   });
 });
@@ -188,10 +198,10 @@ describe('groupBy', () => {
     });
     expect(kept(plan)).toEqual(['app:feat-x-2', 'app:latest', 'app:main-3']);
     expect(explain(plan, 'app:main-3')).toBe(
-      'kept: rule 1 keepNewest 1 (rank 1 of 3 in app, group "main")',
+      'kept: rule 1 keepNewest 1 (rank 1 of 3 images in app, group "main")',
     );
     expect(explain(plan, 'app:latest')).toBe(
-      'kept: rule 1 keepNewest 1 (rank 1 of 2 in app, tags groupBy does not match)',
+      'kept: rule 1 keepNewest 1 (rank 1 of 2 images in app, tags groupBy does not match)',
     );
   });
 
@@ -250,7 +260,7 @@ describe('combinations', () => {
         tag: 'app:main-3',
         kept: true,
         rule: 1,
-        reason: 'rule 1 keepNewest 1 (rank 1 of 4 in app)',
+        reason: 'rule 1 keepNewest 1 (rank 1 of 4 images in app)',
       },
       { tag: 'app:v1.0.0', kept: true, rule: 3, reason: 'rule 3 keepTags "v*"' },
     ]);
@@ -519,5 +529,130 @@ describe('unknown dates of lone tags', () => {
     const plan = planCleanup(g, { rules: [{ keepNewest: 1 }] });
     expect(kept(plan)).toEqual(['app:only']);
     expect(plan.warnings.map((w) => [w.code, w.id])).toEqual([['UNKNOWN_DATE', 'app@sha256:app0']]);
+  });
+});
+
+describe('semver: tags that are not versions rank oldest', () => {
+  it('keepNewest 3 keeps the three highest versions and never spends a slot on latest', () => {
+    const g = new ImageGraph();
+    ['v1.0.0', 'v1.2.0', 'v1.10.0', 'v2.0.0-rc.1', 'v2.0.0', 'latest'].forEach((t, i) => {
+      g.addImage(`r@sha256:${i}`).setTag(`r:${t}`, `r@sha256:${i}`);
+    });
+    const decisions = selectTags(g, { rules: [{ orderBy: 'semver', keepNewest: 3 }] });
+    expect(decisions.filter((d) => d.kept).map((d) => d.tag)).toEqual([
+      'r:v1.10.0',
+      'r:v2.0.0',
+      'r:v2.0.0-rc.1',
+    ]);
+  });
+
+  it('non-version tags rank before every version, among themselves in natural order', () => {
+    const g = new ImageGraph();
+    ['main-10', 'v0.0.1', 'main-9', 'latest'].forEach((t, i) => {
+      g.addImage(`r@sha256:${i}`).setTag(`r:${t}`, `r@sha256:${i}`);
+    });
+    const decisions = selectTags(g, { rules: [{ orderBy: 'semver', keepNewest: 4 }] });
+    const rankOf = (tag: string) =>
+      Number(/rank (\d+)/.exec(decisions.find((d) => d.tag === tag)?.reason ?? '')?.[1]);
+    expect(['r:v0.0.1', 'r:main-10', 'r:main-9', 'r:latest'].map(rankOf)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('keepNewest counts images, not tags', () => {
+  it('an image with two matching tags uses one slot, and both of its tags stay', () => {
+    const g = new ImageGraph();
+    g.addImage('app@sha256:41', { created: day(4) });
+    g.addImage('app@sha256:40', { created: day(3) });
+    g.addImage('app@sha256:39', { created: day(2) });
+    g.setTag('app:main-41', 'app@sha256:41').setTag('app:main-latest', 'app@sha256:41');
+    g.setTag('app:main-40', 'app@sha256:40').setTag('app:main-39', 'app@sha256:39');
+    const plan = planCleanup(g, { rules: [{ tags: ['main-*'], keepNewest: 2 }] });
+    expect(kept(plan)).toEqual(['app:main-40', 'app:main-41', 'app:main-latest']);
+    expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:39']);
+    expect(explain(plan, 'app:main-latest')).toBe(
+      'kept: rule 1 keepNewest 2 (rank 1 of 3 images in app)',
+    );
+  });
+
+  it('an image ranks by its best matching tag in the group', () => {
+    const g = new ImageGraph();
+    g.addImage('app@sha256:a').addImage('app@sha256:b');
+    // a carries the lowest and the highest version; b the middle one.
+    g.setTag('app:1.0.0', 'app@sha256:a').setTag('app:3.0.0', 'app@sha256:a');
+    g.setTag('app:2.0.0', 'app@sha256:b');
+    const plan = planCleanup(g, { rules: [{ orderBy: 'semver', keepNewest: 1 }] });
+    expect(kept(plan)).toEqual(['app:1.0.0', 'app:3.0.0']);
+    expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:b']);
+  });
+});
+
+describe('untagged.keepNewest', () => {
+  /** Per repository: untagged images created on days 1..4, one without a date, one tagged image. */
+  function untaggedGraph(): ImageGraph {
+    const g = new ImageGraph();
+    for (const repo of ['a', 'b']) {
+      g.addImage(`${repo}@sha256:tagged`, { created: day(20) }).setTag(
+        `${repo}:latest`,
+        `${repo}@sha256:tagged`,
+      );
+      for (const d of [1, 2, 3, 4]) g.addImage(`${repo}@sha256:u${d}`, { created: day(d) });
+      g.addImage(`${repo}@sha256:undated`);
+    }
+    // An untagged index with its two platform manifests: one slot, and its children follow it.
+    g.addImage('a@sha256:idx').addImage('a@sha256:amd', { created: day(5) });
+    g.addImage('a@sha256:arm', { created: day(5) });
+    g.addChild('a@sha256:idx', 'a@sha256:amd').addChild('a@sha256:idx', 'a@sha256:arm');
+    return g;
+  }
+
+  it('keeps the N newest untagged images of each repository by created; undated ones rank oldest', () => {
+    const plan = planCleanup(untaggedGraph(), {
+      rules: [{ keepTags: ['latest'] }],
+      untagged: { keepNewest: 2 },
+    });
+    const gone = plan.delete.map((op) => op.image).sort();
+    expect(gone).toEqual([
+      'a@sha256:u1',
+      'a@sha256:u2',
+      'a@sha256:u3',
+      'a@sha256:undated',
+      'b@sha256:u1',
+      'b@sha256:u2',
+      'b@sha256:undated',
+    ]);
+    expect(explain(plan, 'a@sha256:idx')).toBe(
+      'kept: untagged keepNewest 2 (rank 1 of 6 in a) → a@sha256:idx',
+    );
+    expect(explain(plan, 'a@sha256:arm')).toMatch(/^kept: untagged keepNewest 2 .*\(child\)$/);
+    expect(explain(plan, 'b@sha256:u3')).toBe(
+      'kept: untagged keepNewest 2 (rank 2 of 5 in b) → b@sha256:u3',
+    );
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'UNKNOWN_DATE a@sha256:undated',
+      'UNKNOWN_DATE b@sha256:undated',
+    ]);
+  });
+
+  it('keeps on its own beside the grace period (either one keeps)', () => {
+    const plan = planCleanup(
+      untaggedGraph(),
+      { rules: [{ keepTags: ['latest'] }], untagged: { keepNewest: 1, keepYoungerThan: '28d' } },
+      { now: NOW },
+    );
+    // Grace keeps days 3, 4 (and the index, day 5); keepNewest 1 keeps the index in a, u4 in b.
+    expect(plan.delete.map((op) => op.image).sort()).toEqual([
+      'a@sha256:u1',
+      'a@sha256:u2',
+      'a@sha256:undated',
+      'b@sha256:u1',
+      'b@sha256:u2',
+      'b@sha256:undated',
+    ]);
+  });
+
+  it('is validated: a positive integer', () => {
+    expect(() =>
+      planCleanup(untaggedGraph(), { rules: [{ keepTags: [] }], untagged: { keepNewest: 0 } }),
+    ).toThrow('untagged.keepNewest: must be a positive integer, got 0');
   });
 });

@@ -2,7 +2,9 @@ import { RegpruneError } from './regprune-error.js';
 
 /**
  * A retention policy (or the options it is planned with) is malformed: an unknown key, a wrong
- * type, a bad pattern, regex or duration, or a missing `now` for a policy that counts time.
+ * type, a bad pattern, regex or duration, a `groupBy` without a capture group, a missing `now` for
+ * a policy that counts time, or (when planning against a graph) a literal `keepTags`, `tags` or
+ * `protect.tags` entry that names no tag in its scope, e.g. `rules[0].keepTags[0]`.
  * `path` names the field, e.g. `rules[1].keepNewest`; the message says what is wrong and what
  * was found.
  */

@@ -59,8 +59,9 @@ export function compareSemver(x: SemVer, y: SemVer): number {
 }
 
 /**
- * Semver order: versions by precedence (pre-releases before their release), then every tag that
- * is not semver, in natural order. Equal versions (`v1.0.0`, `1.0.0`) fall back to the name.
+ * Semver order: every tag that is not semver first (oldest), in natural order, then the versions
+ * by precedence (pre-releases before their release). Equal versions (`v1.0.0`, `1.0.0`) fall back
+ * to the name. Non-versions rank oldest so that `keepNewest` never spends a slot on `latest`.
  */
 export function compareSemverTags(a: string, b: string): number {
   return compareSemverKeyed(parseSemver(a), parseSemver(b), a, b);
@@ -74,8 +75,8 @@ export function compareSemverKeyed(
   b: string,
 ): number {
   if (x && y) return compareSemver(x, y) || compareIds(a, b);
-  if (x) return -1;
-  if (y) return 1;
+  if (x) return 1;
+  if (y) return -1;
   return compareNatural(a, b);
 }
 

@@ -7,6 +7,11 @@
 export interface Matcher {
   source: string;
   test(value: string): boolean;
+  /**
+   * A tag pattern with no glob character that is not a `/regex/`: it names one tag, so naming no
+   * existing tag is a typo rather than a tag that may come later.
+   */
+  literal?: boolean;
 }
 
 const REGEX_LITERAL = /^\/(.+)\/([a-z]*)$/s;
@@ -60,10 +65,16 @@ export function compileTagPattern(text: string): Matcher | { problem: string } {
       problem: `must be a tag glob (letters, digits, _ . - with * and ?) or a /regex/, got ${JSON.stringify(text)}${hint}`,
     };
   }
+  if (!/[*?]/.test(text)) return { source: text, test: (value) => value === text, literal: true };
   let re = '';
   for (const c of text) re += c === '*' ? '.*' : c === '?' ? '.' : escapeRegex(c);
   const regex = new RegExp(`^${re}$`);
   return { source: text, test: (value) => regex.test(value) };
+}
+
+/** A `/regex/` matching exactly `name`: how to keep a tag that may not exist yet. */
+export function exactTagRegex(name: string): string {
+  return `/^${escapeRegex(name)}$/`;
 }
 
 /**

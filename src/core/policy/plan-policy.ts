@@ -3,7 +3,7 @@ import { repositoryOfImage } from '../naming.js';
 import { computePlan, type EngineOptions, type Seed } from '../plan-engine.js';
 import type { CleanupPlan, PlanWarning } from '../plan-types.js';
 import { compareIds } from '../sort.js';
-import { evaluatePolicy, repositoryLabel, resolveNow } from './select.js';
+import { type Evaluation, evaluatePolicy, repositoryLabel, resolveNow } from './select.js';
 import type { PolicyPlanOptions } from './types.js';
 import { type CompiledPolicy, compilePolicy } from './validate.js';
 
@@ -52,26 +52,9 @@ export function planWithPolicy(
   }
 
   let plan = computePlan(graph, seeds, keptTags, engine);
-  const grace = compiled.untaggedGrace;
-  if (grace && now !== null) {
-    const graceSeeds: Seed[] = [];
-    for (const op of plan.delete) {
-      // Referrers have no grace of their own: they follow their subject.
-      if (op.tags.length > 0 || graph.targetsOf(op.image, 'referrer').length > 0) continue;
-      const date = evaluation.dates.dateOf(op.image);
-      if (date.ms === null) unknownDates.set(op.image, date.why);
-      else if (now - date.ms < grace.ms) {
-        graceSeeds.push({
-          image: op.image,
-          tag: null,
-          note: `untagged grace period (created ${new Date(date.ms).toISOString()}, younger than ${grace.text})`,
-        });
-      }
-    }
-    if (graceSeeds.length > 0) {
-      graceSeeds.sort((a, b) => compareIds(a.image, b.image));
-      plan = computePlan(graph, [...seeds, ...graceSeeds], keptTags, engine);
-    }
+  const untaggedSeeds = untaggedKeeps(graph, plan, compiled, evaluation, now);
+  if (untaggedSeeds.length > 0) {
+    plan = computePlan(graph, [...seeds, ...untaggedSeeds], keptTags, engine);
   }
 
   const detachReferrer = engine.detachReferrer;
@@ -96,6 +79,71 @@ export function planWithPolicy(
   plan.tagDecisions = evaluation.decisions;
   plan.refused = refusal(compiled, plan.delete.length, inScopeImages);
   return plan;
+}
+
+/**
+ * Seeds for the untagged images the policy keeps: those younger than `untagged.keepYoungerThan`,
+ * and the `untagged.keepNewest` newest of each repository. Referrers have no age of their own
+ * (they follow their subject); platform manifests of an index being deleted follow their index
+ * and take no `keepNewest` slot. Sorted by image id, one seed per image.
+ */
+function untaggedKeeps(
+  graph: ImageGraph,
+  plan: CleanupPlan,
+  compiled: CompiledPolicy,
+  evaluation: Evaluation,
+  now: number | null,
+): Seed[] {
+  const grace = compiled.untaggedGrace;
+  const newest = compiled.untaggedNewest;
+  if ((!grace || now === null) && newest === null) return [];
+  const { dates, unknownDates } = evaluation;
+  const candidates = plan.delete
+    .filter((op) => op.tags.length === 0 && graph.targetsOf(op.image, 'referrer').length === 0)
+    .map((op) => op.image);
+  const notes = new Map<string, string>();
+  if (grace && now !== null) {
+    for (const image of candidates) {
+      const date = dates.dateOf(image);
+      if (date.ms === null) unknownDates.set(image, date.why);
+      else if (now - date.ms < grace.ms) {
+        notes.set(
+          image,
+          `untagged grace period (created ${new Date(date.ms).toISOString()}, younger than ${grace.text})`,
+        );
+      }
+    }
+  }
+  if (newest !== null) {
+    const deleting = new Set(plan.delete.map((op) => op.image));
+    const byRepository = new Map<string, { image: string; ms: number }[]>();
+    for (const image of candidates) {
+      if (graph.sourcesOf(image, 'child').some((index) => deleting.has(index))) continue;
+      const date = dates.dateOf(image);
+      if (date.ms === null) unknownDates.set(image, date.why);
+      const repository = repositoryOfImage(image);
+      const list = byRepository.get(repository) ?? [];
+      list.push({ image, ms: date.ms ?? Number.NEGATIVE_INFINITY });
+      byRepository.set(repository, list);
+    }
+    for (const [repository, list] of byRepository) {
+      // Newest first; equal dates by id so the choice does not depend on load order.
+      list.sort((x, y) => y.ms - x.ms || compareIds(x.image, y.image));
+      const count = Math.min(newest, list.length);
+      for (let i = 0; i < count; i++) {
+        const { image } = list[i] as { image: string };
+        if (!notes.has(image)) {
+          notes.set(
+            image,
+            `untagged keepNewest ${newest} (rank ${i + 1} of ${list.length} in ${repositoryLabel(repository)})`,
+          );
+        }
+      }
+    }
+  }
+  return [...notes]
+    .sort((a, b) => compareIds(a[0], b[0]))
+    .map(([image, note]) => ({ image, tag: null, note }));
 }
 
 /** The reason a cap refuses the plan, or `null`. Both caps are reported when both are exceeded. */

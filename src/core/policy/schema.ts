@@ -24,7 +24,7 @@ export const retentionPolicySchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'regprune retention policy',
   description:
-    'A tag is kept if any rule keeps it. Repositories no rule matches are out of scope. Untagged images are deleted unless untagged.keepYoungerThan gives them a grace period.',
+    'A tag is kept if any rule keeps it. Repositories no rule matches are out of scope. Untagged images are deleted unless untagged.keepYoungerThan or untagged.keepNewest keeps them.',
   type: 'object',
   additionalProperties: false,
   required: ['rules'],
@@ -40,7 +40,11 @@ export const retentionPolicySchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        tags: { ...tagPatterns, description: 'Tags never untagged or deleted.' },
+        tags: {
+          ...tagPatterns,
+          description:
+            'Tags never untagged or deleted. A literal name must name a tag in policy scope, or planning fails.',
+        },
         images: {
           type: 'array',
           items: { type: 'string', minLength: 1 },
@@ -55,7 +59,13 @@ export const retentionPolicySchema = {
         keepYoungerThan: {
           ...duration,
           description:
-            'Grace period for untagged images, by created date. Without it, untagged images are deleted.',
+            'Grace period for untagged images, by created date. Without it (or keepNewest), untagged images are deleted.',
+        },
+        keepNewest: {
+          type: 'integer',
+          minimum: 1,
+          description:
+            'Keep the N newest untagged images of each repository, by created date (unknown dates oldest). Keeps on its own beside keepYoungerThan; platform manifests follow their index.',
         },
       },
     },
@@ -105,21 +115,29 @@ export const retentionPolicySchema = {
           minItems: 1,
           description: 'Which tags this rule looks at (select, then count).',
         },
-        keepTags: { ...tagPatterns, description: 'Keep tags matching any of these.' },
+        keepTags: {
+          ...tagPatterns,
+          description:
+            'Keep tags matching any of these. A literal name (no * or ?, not a /regex/) must name a tag this rule selects, or planning fails; write a tag that may not exist yet as a pattern, e.g. /^stable$/.',
+        },
         keepNewest: {
           type: 'integer',
           minimum: 1,
-          description: 'Keep the N newest selected tags per repository (per group with groupBy).',
+          description:
+            'Keep the selected tags of the N newest images per repository (per group with groupBy); an image ranks by its best selected tag and uses one slot however many tags it carries.',
         },
         groupBy: {
           type: 'string',
           minLength: 1,
+          // At least one capture group: "(" not starting "(?", or a named group "(?<name>".
+          pattern: '(?:^|[^\\\\])\\((?:[^?]|\\?<[A-Za-z])',
           description:
-            'Regex over the tag name; keepNewest counts per value of its capture groups.',
+            'Regex over the tag name with at least one capture group; keepNewest counts per value of its capture groups, e.g. ^(.*)-\\d+$ per branch.',
         },
         orderBy: {
           enum: ['created', 'semver', 'name'],
-          description: 'Order for keepNewest (default created); newest is the end of the order.',
+          description:
+            'Order for keepNewest (default created); newest is the end of the order. Under semver, tags that are not versions rank oldest; under created, unknown dates rank oldest.',
         },
         keepYoungerThan: {
           ...duration,

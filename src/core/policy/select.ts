@@ -11,7 +11,9 @@ import {
   naturalChunks,
   parseSemver,
 } from './ordering.js';
+import type { Matcher } from './patterns.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './types.js';
+import { checkRepositoryEntries, checkTagEntries } from './unmatched.js';
 import { type CompiledPolicy, type CompiledRule, compilePolicy } from './validate.js';
 
 /** Reason of a tag in a repository that no rule's `repositories` matches. */
@@ -157,7 +159,10 @@ function orderOf(rule: CompiledRule, dates: DateBook): Rank {
     );
 }
 
-/** Keeps the `keepNewest` newest tags of each group; returns reasons by tag. */
+/**
+ * Keeps the `keepNewest` newest images of each group: an image ranks by its best matching tag in
+ * the group, and every matching tag of a kept image stays (one image, one slot).
+ */
 function keepNewest(
   rule: CompiledRule,
   n: number,
@@ -170,36 +175,122 @@ function keepNewest(
   for (const entry of candidates) {
     let key: string | null = null;
     if (rule.groupBy) {
+      // Validation guarantees at least one capture group.
       const match = rule.groupBy.exec(entry.name);
       if (match)
-        key =
-          match.length > 1
-            ? match
-                .slice(1)
-                .map((g) => g ?? '')
-                .join(', ')
-            : match[0];
+        key = match
+          .slice(1)
+          .map((g) => g ?? '')
+          .join(', ');
     }
     const list = groups.get(key);
     if (list) list.push(entry);
     else groups.set(key, [entry]);
   }
+  const where = repositoryLabel(repository);
   for (const [key, members] of groups) {
     const list = rank(members);
-    const where = repositoryLabel(repository);
+    // Walking from the newest end, an image's first tag is its best; that fixes its rank.
+    const imageRank = new Map<string, number>();
+    for (let i = list.length - 1; i >= 0; i--) {
+      const image = (list[i] as TagEntry).image;
+      if (!imageRank.has(image)) imageRank.set(image, imageRank.size + 1);
+    }
     const group = !rule.groupBy
       ? ''
       : key === null
         ? ', tags groupBy does not match'
         : `, group ${JSON.stringify(key)}`;
-    for (let i = Math.max(0, list.length - n); i < list.length; i++) {
-      const entry = list[i] as TagEntry;
+    const images = imageRank.size;
+    for (const entry of list) {
+      const r = imageRank.get(entry.image) as number;
+      if (r > n) continue;
       keep(
         entry.tag,
-        `rule ${rule.number} keepNewest ${n} (rank ${list.length - i} of ${list.length} in ${where}${group})`,
+        `rule ${rule.number} keepNewest ${n} (rank ${r} of ${images} image${images === 1 ? '' : 's'} in ${where}${group})`,
       );
     }
   }
+}
+
+/**
+ * The first matcher that matches `name`, or `undefined`; marks in `hits` every matcher that does
+ * (matchers already marked are skipped once a match is found, so the cost stays near `find`).
+ */
+function firstHit(
+  matchers: readonly Matcher[],
+  hits: Uint8Array,
+  name: string,
+): Matcher | undefined {
+  let first: Matcher | undefined;
+  for (let i = 0; i < matchers.length; i++) {
+    if (first && hits[i]) continue;
+    const m = matchers[i] as Matcher;
+    if (m.test(name)) {
+      hits[i] = 1;
+      first ??= m;
+    }
+  }
+  return first;
+}
+
+/**
+ * After a rule ran: warns for its repository globs and tag patterns that matched nothing, and
+ * throws for a literal `tags` or `keepTags` entry that named no tag. A rule whose repositories
+ * match no repository of the graph has only the repository warnings: its literals cannot be
+ * judged against nothing.
+ */
+function checkRule(
+  rule: CompiledRule,
+  repositories: ReadonlySet<string>,
+  byRepository: ReadonlyMap<string, readonly TagEntry[]>,
+  tagHits: Uint8Array,
+  keepHits: Uint8Array,
+  warnings: PlanWarning[],
+): void {
+  const index = rule.number - 1;
+  const globs = rule.repositories;
+  let covered: string[] = [...repositories];
+  if (globs) {
+    const hits = new Uint8Array(globs.length);
+    covered = covered.filter((repository) => {
+      let any = false;
+      globs.forEach((m, i) => {
+        if (m.test(repository)) {
+          hits[i] = 1;
+          any = true;
+        }
+      });
+      return any;
+    });
+    checkRepositoryEntries(globs, hits, `rules[${index}].repositories`, warnings);
+  }
+  if (covered.length === 0) return;
+  const namesIn = (select: boolean) => () =>
+    covered.flatMap((repository) =>
+      (byRepository.get(repository) ?? [])
+        .filter((e) => !select || !rule.tags || rule.tags.some((m) => m.test(e.name)))
+        .map((e) => e.name),
+    );
+  if (rule.tags) {
+    checkTagEntries(
+      rule.tags,
+      tagHits,
+      {
+        list: `rules[${index}].tags`,
+        scope: `the tags of the repositories rule ${rule.number} covers`,
+      },
+      namesIn(false),
+      warnings,
+    );
+  }
+  checkTagEntries(
+    rule.keepTags,
+    keepHits,
+    { list: `rules[${index}].keepTags`, scope: `the tags rule ${rule.number} selects` },
+    namesIn(true),
+    warnings,
+  );
 }
 
 /**
@@ -218,8 +309,10 @@ export function evaluatePolicy(
   const outOfScope = new Set<string>();
   const byRepository = new Map<string, TagEntry[]>();
   const allTags = graph.tags();
+  const repositories = new Set<string>();
   for (const tag of allTags) {
     const repository = repositoryOfTag(tag);
+    repositories.add(repository);
     if (!inScope(repository)) {
       outOfScope.add(repository);
       continue;
@@ -231,6 +324,7 @@ export function evaluatePolicy(
   }
   for (const image of graph.images()) {
     const repository = repositoryOfImage(image);
+    repositories.add(repository);
     if (!inScope(repository)) outOfScope.add(repository);
   }
 
@@ -240,14 +334,19 @@ export function evaluatePolicy(
       if (!reasons.has(tag)) reasons.set(tag, { rule: rule.number, reason });
     };
     const rank = orderOf(rule, dates);
+    const covers = (repository: string) =>
+      !rule.repositories || rule.repositories.some((m) => m.test(repository));
+    const tagsOf = rule.tags;
+    // Which entries matched anything, so that typos surface (see unmatched.ts).
+    const tagHits = new Uint8Array(tagsOf?.length ?? 0);
+    const keepHits = new Uint8Array(rule.keepTags.length);
     for (const [repository, entries] of byRepository) {
-      if (rule.repositories && !rule.repositories.some((m) => m.test(repository))) continue;
-      const tagsOf = rule.tags;
+      if (!covers(repository)) continue;
       const candidates = tagsOf
-        ? entries.filter((e) => tagsOf.some((m) => m.test(e.name)))
+        ? entries.filter((e) => firstHit(tagsOf, tagHits, e.name))
         : entries;
       for (const entry of candidates) {
-        const hit = rule.keepTags.find((m) => m.test(entry.name));
+        const hit = firstHit(rule.keepTags, keepHits, entry.name);
         if (hit) keep(entry.tag, `rule ${rule.number} keepTags ${JSON.stringify(hit.source)}`);
       }
       if (rule.keepNewest !== null) {
@@ -274,12 +373,14 @@ export function evaluatePolicy(
         }
       }
     }
+    checkRule(rule, repositories, byRepository, tagHits, keepHits, warnings);
   }
 
   const protectedImages = protectedImagesOf(graph, compiled.protectImages, warnings);
   const protectedSet = new Set(protectedImages);
   const decisions: TagDecision[] = [];
   const keptTags = new Set<string>();
+  const protectHits = new Uint8Array(compiled.protectTags.length);
   for (const tag of allTags) {
     const name = tagName(tag);
     const image = graph.tagTarget(tag) as string;
@@ -287,7 +388,7 @@ export function evaluatePolicy(
     if (!inScope(repositoryOfTag(tag))) {
       decision = { tag, kept: true, rule: null, reason: OUT_OF_SCOPE };
     } else {
-      const pattern = compiled.protectTags.find((m) => m.test(name));
+      const pattern = firstHit(compiled.protectTags, protectHits, name);
       const byRule = reasons.get(tag);
       if (pattern) {
         decision = {
@@ -312,6 +413,17 @@ export function evaluatePolicy(
     if (decision.kept) keptTags.add(tag);
     decisions.push(decision);
   }
+  // With nothing in scope there is nothing a typo could widen (and --repo may have selected
+  // nothing, which the caller reports).
+  if (byRepository.size > 0 || [...repositories].some(inScope)) {
+    checkTagEntries(
+      compiled.protectTags,
+      protectHits,
+      { list: 'protect.tags', scope: 'the tags of the repositories in policy scope' },
+      () => [...byRepository.values()].flatMap((list) => list.map((e) => e.name)),
+      warnings,
+    );
+  }
   return { decisions, keptTags, outOfScope, protectedImages, unknownDates, warnings, dates, now };
 }
 
@@ -320,8 +432,9 @@ export function evaluatePolicy(
  * {@link planCleanup} with a policy, useful to scripts and to show a policy's effect.
  * Decisions are sorted by tag; `rule` is the 1-based number of the rule that kept the tag.
  *
- * @throws {InvalidPolicyError} when the policy is invalid, or when it measures ages and
- *   `options.now` is missing.
+ * @throws {InvalidPolicyError} when the policy is invalid, when it measures ages and
+ *   `options.now` is missing, or when a literal `keepTags`, `tags` or `protect.tags` entry names
+ *   no tag in its scope.
  * @example
  * ```ts
  * selectTags(graph, { rules: [{ keepNewest: 2, orderBy: 'name' }] })

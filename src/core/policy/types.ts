@@ -1,3 +1,5 @@
+import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+
 /**
  * A retention policy: which tags to keep, what to protect, what to do with untagged images and
  * attachments, and safety caps. Plain data, loadable from JSON or YAML with `loadPolicy`.
@@ -26,8 +28,8 @@ export interface RetentionPolicy {
   /** Tags and images that are never untagged or deleted, whatever the rules say. */
   protect?: ProtectSpec;
   /**
-   * Images that no tag points at and that nothing kept reaches. Without `keepYoungerThan` they are
-   * **deleted**.
+   * Images that no tag points at and that nothing kept reaches. Without `keepYoungerThan` or
+   * `keepNewest` they are **deleted**.
    */
   untagged?: UntaggedSpec;
   /**
@@ -45,7 +47,10 @@ export interface RetentionPolicy {
   maxDeletionRatio?: number;
 }
 
-/** How `keepNewest` orders tags; "newest" is the end of the order. */
+/**
+ * How `keepNewest` orders tags; "newest" is the end of the order. Under `semver`, tags that are not
+ * versions rank oldest.
+ */
 export type OrderBy = 'created' | 'semver' | 'name';
 
 /**
@@ -60,18 +65,39 @@ export interface RetentionRule {
    * repository.
    */
   repositories?: string[];
-  /** Tag patterns selecting which tags this rule looks at (globs or `/regex/`). Default: all. */
+  /**
+   * Tag patterns selecting which tags this rule looks at (globs or `/regex/`). Default: all.
+   * A literal entry (no `*` or `?`, not a `/regex/`) must name a tag of the repositories the rule
+   * covers, or planning throws {@link InvalidPolicyError}; a pattern that selects nothing is a
+   * plan warning.
+   */
   tags?: string[];
-  /** Keep tags whose name matches any of these patterns (globs or `/regex/`). */
+  /**
+   * Keep tags whose name matches any of these patterns (globs or `/regex/`). A literal entry (no
+   * `*` or `?`, not a `/regex/`) that names no tag the rule selects makes planning throw
+   * {@link InvalidPolicyError} naming the entry and the nearest existing tags, because a typo
+   * there would delete what was meant to stay; write a tag that may not exist yet as a pattern
+   * (`/^stable$/`). A pattern that matches nothing is a plan warning.
+   */
   keepTags?: string[];
-  /** Keep the N newest selected tags of each repository (of each group with `groupBy`). */
+  /**
+   * Keep the N newest **images** among the selected tags of each repository (of each group with
+   * `groupBy`), and every selected tag of those images. An image ranks by its best selected tag,
+   * and uses one slot however many selected tags it carries.
+   */
   keepNewest?: number;
   /**
-   * A regex over the tag name; `keepNewest` counts per value of its capture groups (e.g.
-   * `^(.*)-\d+$` counts per branch). Tags it does not match are counted together as one group.
+   * A regex over the tag name with at least one capture group; `keepNewest` counts per value of
+   * its capture groups (e.g. `^(.*)-\d+$` counts per branch). Tags it does not match are counted
+   * together as one group. A regex without a capture group is refused.
    */
   groupBy?: string;
-  /** Order for `keepNewest`: `created` (default), `semver` or `name` (natural order). */
+  /**
+   * Order for `keepNewest`; "newest" is the end of the order. `created` (default): by the image's
+   * creation date, unknown dates oldest. `semver`: by version precedence, pre-releases before
+   * their release, and tags that are not versions oldest (so `latest` never takes a slot from a
+   * version). `name`: natural order (`main-10` after `main-9`).
+   */
   orderBy?: OrderBy;
   /** Keep tags whose image was created less than this long before `now`, e.g. `30d`. */
   keepYoungerThan?: string;
@@ -79,7 +105,10 @@ export interface RetentionRule {
 
 /** What a policy never lets go. */
 export interface ProtectSpec {
-  /** Tag patterns (globs or `/regex/`, over the bare tag name). Their images stay too. */
+  /**
+   * Tag patterns (globs or `/regex/`, over the bare tag name). Their images stay too. A literal
+   * entry that names no tag of the repositories in scope makes planning throw, as in `keepTags`.
+   */
   tags?: string[];
   /** Image ids (`repo@sha256:…`) or digests (`sha256:…`, any repository). Their tags stay too. */
   images?: string[];
@@ -89,6 +118,12 @@ export interface ProtectSpec {
 export interface UntaggedSpec {
   /** Grace period by `created`: younger untagged images stay. Without it they are deleted. */
   keepYoungerThan?: string;
+  /**
+   * Keep the N newest untagged images of each repository, by `created` (unknown dates rank
+   * oldest; equal dates by id). Keeps on its own beside `keepYoungerThan`. An index's platform
+   * manifests follow their index and take no slot of their own; referrers follow their subject.
+   */
+  keepNewest?: number;
 }
 
 /** Options for planning with a policy. */

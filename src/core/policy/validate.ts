@@ -35,6 +35,8 @@ export interface CompiledPolicy {
   protectTags: Matcher[];
   protectImages: string[];
   untaggedGrace: { text: string; ms: number } | null;
+  /** `untagged.keepNewest`: how many untagged images each repository keeps, newest first. */
+  untaggedNewest: number | null;
   /** `null` for `follow-subject`. */
   detachTypes: Matcher[] | null;
   maxDeletions: number | null;
@@ -65,7 +67,7 @@ const RULE_KEYS = [
   'keepYoungerThan',
 ] as const;
 const PROTECT_KEYS = ['tags', 'images'] as const;
-const UNTAGGED_KEYS = ['keepYoungerThan'] as const;
+const UNTAGGED_KEYS = ['keepYoungerThan', 'keepNewest'] as const;
 const ORDERS: readonly OrderBy[] = ['created', 'semver', 'name'];
 
 function describe(value: unknown): string {
@@ -183,6 +185,14 @@ function compileRule(
     if (text.length === 0) fail(at(path, 'groupBy'), 'must be a non-empty regex');
     const regex = text.startsWith('/') ? compileRegexLiteral(text) : compileRegex(text);
     if (!(regex instanceof RegExp)) fail(at(path, 'groupBy'), regex.problem);
+    // An alternative that matches the empty string makes the match array show the group count.
+    const groups = (new RegExp(`${regex.source}|`, regex.flags).exec('')?.length ?? 1) - 1;
+    if (groups === 0) {
+      fail(
+        at(path, 'groupBy'),
+        'has no capture group; keepNewest counts per value of the capture groups, so wrap the part of the tag that names the group in parentheses, e.g. ^(.*)-\\d+$ counts per branch',
+      );
+    }
     rule.groupBy = text;
     compiled.groupBy = regex;
   }
@@ -256,12 +266,21 @@ export function compilePolicy(value: unknown): CompiledPolicy {
   }
 
   let untaggedGrace: { text: string; ms: number } | null = null;
+  let untaggedNewest: number | null = null;
   if (raw.untagged !== undefined) {
     const u = object(raw.untagged, 'untagged', UNTAGGED_KEYS);
     const untagged: UntaggedSpec = {};
     if (u.keepYoungerThan !== undefined) {
       untaggedGrace = duration(u.keepYoungerThan, 'untagged.keepYoungerThan');
       untagged.keepYoungerThan = untaggedGrace.text;
+    }
+    if (u.keepNewest !== undefined) {
+      const n = u.keepNewest;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+        fail('untagged.keepNewest', `must be a positive integer, got ${describe(n)}`);
+      }
+      untaggedNewest = n;
+      untagged.keepNewest = n;
     }
     policy.untagged = untagged;
   }
@@ -308,11 +327,15 @@ export function compilePolicy(value: unknown): CompiledPolicy {
     protectTags,
     protectImages,
     untaggedGrace,
+    untaggedNewest,
     detachTypes,
     maxDeletions,
     maxDeletionRatio,
     needsNow,
-    usesDates: needsNow || compiled.some((r) => r.keepNewest !== null && r.orderBy === 'created'),
+    usesDates:
+      needsNow ||
+      untaggedNewest !== null ||
+      compiled.some((r) => r.keepNewest !== null && r.orderBy === 'created'),
   };
 }
 
