@@ -47,6 +47,12 @@ interface Call {
   signal?: AbortSignal;
 }
 
+/** An answer and the URL that gave it (after redirects). */
+interface Sent {
+  response: Response;
+  from: URL;
+}
+
 interface Token {
   value: string;
   expires: number;
@@ -540,7 +546,7 @@ export class RegistryClient {
             throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
           return {
             list: parseReferrersIndex(bytes, repository, digest),
-            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+            next: this.#nextPage(response, page),
           };
         }),
       );
@@ -600,7 +606,7 @@ export class RegistryClient {
             );
           return {
             names: names as unknown[],
-            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
+            next: this.#nextPage(response, page),
           };
         }),
       );
@@ -608,6 +614,24 @@ export class RegistryClient {
       target = result.next;
     }
     return out;
+  }
+
+  /**
+   * The `Link: rel="next"` page after `page`, on the registry's own origin.
+   * @throws {PaginationLoopError} when it leads to another origin: list pages decide what is
+   *   deleted, a page from elsewhere cannot be told apart from the registry's, and distribution
+   *   sends relative links, so a cross-origin one is refused rather than followed.
+   */
+  #nextPage(response: Response, page: string): string | undefined {
+    const next = nextLink(response.headers.get('link'), this.#absoluteOf(page));
+    if (next === undefined) return undefined;
+    const url = new URL(next);
+    if (url.origin !== this.#origin)
+      throw new PaginationLoopError(
+        this.#describe(page),
+        `the next link leads to another origin (${url.origin}${url.pathname}, host ${url.host}), not the registry ${this.#origin}; regprune reads list pages only from the registry itself and sent nothing there`,
+      );
+    return next;
   }
 
   /** A JSON object body of at most `limit` bytes. @throws {MalformedResponseError} */
@@ -702,10 +726,16 @@ export class RegistryClient {
     throw new RegistryHttpError(response.status, method, this.#describe(target), code);
   }
 
-  /** One logical request: authentication, retries, redirects. The body is left unread. */
+  /**
+   * One logical request: authentication, retries, redirects. The body is left unread. Only the
+   * registry's own origin may challenge: a 401 from a redirect target is an error, never a new
+   * challenge, so its realm never sees a token request (nor the credentials that go with one).
+   */
   async #call(call: Call): Promise<Response> {
-    let response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    const sent = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    let response = sent.response;
     if (response.status !== 401) return response;
+    await this.#refuseForeign(call, sent);
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
     await response.body?.cancel();
     if (!challenge) return response;
@@ -725,9 +755,13 @@ export class RegistryClient {
       this.#tokens.delete(wanted);
       const token = this.#token(wanted, call.signal);
       if (call.scope) this.#tokens.set(call.scope, token);
-      response = await this.#send(call, `Bearer ${(await token).value}`);
+      const again = await this.#send(call, `Bearer ${(await token).value}`);
+      await this.#refuseForeign(call, again);
+      response = again.response;
     } else {
-      response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+      const again = await this.#send(call, await this.#authorization(call.scope, call.signal));
+      await this.#refuseForeign(call, again);
+      response = again.response;
     }
     if (response.status === 401) {
       await response.body?.cancel();
@@ -845,45 +879,73 @@ export class RegistryClient {
     );
   }
 
-  /** Sends once per attempt, following redirects (credentials stay on the registry's origin). */
-  async #send(call: Call, authorization: string | undefined): Promise<Response> {
-    return this.#withRetry(call.method, this.#describe(call.target), call.signal, async () => {
-      let target = call.target;
-      // Credentials stay on the registry's origin, whatever URL a Location or Link names.
-      let auth =
-        /^https?:\/\//.test(target) && new URL(target).origin !== this.#origin
-          ? undefined
-          : authorization;
-      for (let hop = 0; hop < 6; hop++) {
-        const headers: Record<string, string> = { ...call.headers };
-        if (auth) headers.authorization = auth;
-        const init = { method: call.method, headers, body: call.body, signal: call.signal };
-        const absolute = /^https?:\/\//.test(target);
-        const response = absolute
-          ? await this.#absolute(target, init)
-          : await this.#api(target, init);
-        const location = response.headers.get('location');
-        if (
-          ![301, 302, 303, 307, 308].includes(response.status) ||
-          !location ||
-          call.method === 'PUT' ||
-          call.method === 'POST'
-        ) {
-          return response;
+  /** Throws when a 401 came from another origin than the registry's. @throws {AuthError} */
+  async #refuseForeign(call: Call, sent: Sent): Promise<void> {
+    const { response, from } = sent;
+    if (response.status !== 401 || from.origin === this.#origin) return;
+    await response.body?.cancel();
+    const redirected = new URL(this.#absoluteOf(call.target)).origin === this.#origin;
+    const via = redirected ? ` (a redirect from ${this.#describe(call.target)} led there)` : '';
+    // Path only: a redirect target's query may hold a signed URL's signature.
+    throw new AuthError(
+      401,
+      `${call.method} ${from.origin}${from.pathname}`,
+      undefined,
+      `that answer came from ${from.host}, not the registry ${this.host}${via}; regprune takes authentication challenges only from the registry's own origin, so ${from.host} was sent no credentials and the token realm it names no request`,
+      `make the registry's redirect targets (its storage or CDN) serve without authentication, or report it to the registry's operator`,
+    );
+  }
+
+  /**
+   * Sends once per attempt, following redirects (credentials stay on the registry's origin).
+   * `from` is the URL that gave the final answer.
+   */
+  async #send(call: Call, authorization: string | undefined): Promise<Sent> {
+    let from = new URL(this.#absoluteOf(call.target));
+    const response = await this.#withRetry(
+      call.method,
+      this.#describe(call.target),
+      call.signal,
+      async () => {
+        let target = call.target;
+        // Credentials stay on the registry's origin, whatever URL a Location or Link names.
+        let auth =
+          /^https?:\/\//.test(target) && new URL(target).origin !== this.#origin
+            ? undefined
+            : authorization;
+        for (let hop = 0; hop < 6; hop++) {
+          const headers: Record<string, string> = { ...call.headers };
+          if (auth) headers.authorization = auth;
+          const init = { method: call.method, headers, body: call.body, signal: call.signal };
+          const absolute = /^https?:\/\//.test(target);
+          from = new URL(this.#absoluteOf(target));
+          const response = absolute
+            ? await this.#absolute(target, init)
+            : await this.#api(target, init);
+          const location = response.headers.get('location');
+          if (
+            ![301, 302, 303, 307, 308].includes(response.status) ||
+            !location ||
+            call.method === 'PUT' ||
+            call.method === 'POST'
+          ) {
+            return response;
+          }
+          await response.body?.cancel();
+          const next = new URL(location, this.#absoluteOf(target));
+          if (next.origin !== this.#origin) auth = undefined;
+          target = next.toString();
         }
-        await response.body?.cancel();
-        const next = new URL(location, this.#absoluteOf(target));
-        if (next.origin !== this.#origin) auth = undefined;
-        target = next.toString();
-      }
-      throw new RegistryHttpError(
-        310,
-        call.method,
-        this.#describe(call.target),
-        undefined,
-        'too many redirects',
-      );
-    });
+        throw new RegistryHttpError(
+          310,
+          call.method,
+          this.#describe(call.target),
+          undefined,
+          'too many redirects',
+        );
+      },
+    );
+    return { response, from };
   }
 
   async #withRetry(
