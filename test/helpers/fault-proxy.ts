@@ -28,6 +28,8 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string }
   /** Forward, then send the headers (with the full Content-Length) and half the body, and close. */
   | { kind: 'truncate' }
+  /** Forward, then send the headers (full Content-Length) and the body one byte every `ms`. */
+  | { kind: 'drip'; ms: number }
   /** Forward, then flip one byte in the middle of the body (same length). */
   | { kind: 'corrupt' }
   /** Forward, then replace `Docker-Content-Digest` with the digest of something else. */
@@ -175,6 +177,27 @@ export async function startFaultProxy(
         res.write(up.body.subarray(0, Math.floor(up.body.length / 2)));
         // Let the half body leave before the connection dies mid-body.
         setTimeout(() => req.socket.destroy(), 20);
+        return;
+      }
+      case 'drip': {
+        const headers: Record<string, string | string[]> = {
+          ...up.headers,
+          'content-length': String(up.body.length),
+        };
+        delete headers['transfer-encoding'];
+        res.writeHead(up.status, headers);
+        res.flushHeaders();
+        let at = 0;
+        const timer = setInterval(() => {
+          if (at >= up.body.length || res.destroyed) {
+            clearInterval(timer);
+            res.end();
+            return;
+          }
+          res.write(up.body.subarray(at, at + 1));
+          at++;
+        }, fault.ms);
+        res.on('close', () => clearInterval(timer));
         return;
       }
       case 'corrupt': {
