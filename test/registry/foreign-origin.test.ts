@@ -2,7 +2,7 @@
  * Credentials and challenges belong to the registry's own origin. A redirect target or a `Link`
  * target on another origin gets no Authorization header, and its 401 challenge is never adopted:
  * no token request goes to the realm it names. The registry is the real docker-registry with
- * htpasswd Basic auth; the fakes are named in each test: a fault proxy in front of it (the
+ * htpasswd Basic auth (or token auth, for the identity token); the fakes are named in each test: a fault proxy in front of it (the
  * registry's origin, adding redirects and Links), a "CDN" (another origin) and an "attacker"
  * token realm, both small in-process servers that record what they receive.
  */
@@ -26,11 +26,13 @@ import {
 } from '../helpers/foreign-server.js';
 import { startPasswordRegistry } from '../helpers/password-registry.js';
 import { pushImage } from '../helpers/push.js';
-import type { RunningRegistry } from '../helpers/registry-server.js';
+import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { makeCertificates } from '../helpers/tls.js';
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 const PASSWORD = 'cdn-test-pw-5b1e';
 const SECRET = Buffer.from(`alice:${PASSWORD}`).toString('base64');
+const REFRESH = 'refresh-token-9d27c4';
 
 /** The attacker's realm: grants any token to whoever asks (and records the asking). */
 const grantAnything = (_req: ReceivedRequest, res: ServerResponse) => {
@@ -53,6 +55,7 @@ function assertNothingLeaked(cdn: ForeignServer, attacker: ForeignServer): void 
     expect(req.headers.authorization, `${req.method} ${req.path}`).toBeUndefined();
     expect(JSON.stringify(req)).not.toContain(SECRET);
     expect(JSON.stringify(req)).not.toContain(PASSWORD);
+    expect(JSON.stringify(req)).not.toContain(REFRESH);
   }
 }
 
@@ -214,5 +217,67 @@ describe('the same over HTTPS with a private CA (real registry, htpasswd, behind
     expect(error).toBeInstanceOf(AuthError);
     expect((error as Error).message).toContain(cdn.host);
     expect(cdn.received.length).toBeGreaterThan(0);
+  });
+});
+
+describe('an identity token (real registry with token auth, the test token service)', () => {
+  let dir: string;
+  let tokens: TokenServer;
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let cdn: ForeignServer;
+  let attacker: ForeignServer;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regprune-foreign-token-'));
+    tokens = await startTokenServer(dir, {
+      alice: { password: PASSWORD, actions: ['pull', 'push'], refreshToken: REFRESH },
+    });
+    registry = await startRegistry({
+      auth: 'token',
+      token: {
+        realm: tokens.realm,
+        service: tokens.service,
+        issuer: tokens.issuer,
+        rootCertBundle: tokens.certPath,
+      },
+    });
+    const pusher = {
+      url: registry.url,
+      headers: (repo: string) => ({
+        authorization: `Bearer ${tokens.mint('alice', [`repository:${repo}:pull,push`])}`,
+      }),
+    };
+    await pushImage(pusher, 'app', { tag: 'v1', salt: 'cdn-token' });
+    proxy = await startFaultProxy(registry.url);
+    attacker = await startForeignServer(grantAnything);
+    cdn = await startForeignServer(challengeWith(() => attacker.url));
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await cdn?.stop();
+    await attacker?.stop();
+    await registry?.stop();
+    await tokens?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('(fake proxy redirects blobs to a fake CDN answering 401 Bearer with a fake attacker realm) the refresh token is never POSTed there', async () => {
+    proxy.setRules([
+      { method: 'GET', path: /\/blobs\//, nth: 'all', fault: { kind: 'redirect', to: cdn.url } },
+    ]);
+    const client = new RegistryClient({
+      url: proxy.url,
+      auth: { identityToken: REFRESH },
+      retry: { limit: 1, baseDelay: 5 },
+    });
+    const error = await loadGraph(client, { repositories: ['app'], dates: true }).catch(
+      (e: unknown) => e,
+    );
+    assertNothingLeaked(cdn, attacker);
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as Error).message).toContain(cdn.host);
+    expect(cdn.received.length).toBeGreaterThan(0);
+    // The registry's own realm was used (the identity token works there).
+    expect(tokens.requested).toContain('repository:app:pull');
   });
 });
