@@ -18,6 +18,7 @@ import { AuthError } from './errors/auth-error.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { DigestMismatchError } from './errors/digest-mismatch-error.js';
 import { InsecureCredentialsError } from './errors/insecure-credentials-error.js';
+import { ListLimitError } from './errors/list-limit-error.js';
 import { MalformedResponseError } from './errors/malformed-response-error.js';
 import { ManifestTooLargeError } from './errors/manifest-too-large-error.js';
 import { PaginationLoopError } from './errors/pagination-loop-error.js';
@@ -28,7 +29,7 @@ import { type Descriptor, parseReferrersIndex } from './manifest.js';
 import { MANIFEST_ACCEPT, MANIFEST_LIMIT, OCI_INDEX } from './media-types.js';
 import { checkDigest, checkReference, checkRepository, checkTag } from './reference.js';
 import { fetchTrusting } from './tls-fetch.js';
-import type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';
+import type { FetchedManifest, ListLimits, RegistryClientOptions, RetryOptions } from './types.js';
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const MAX_PAGES = 100_000;
@@ -36,6 +37,28 @@ const MAX_PAGES = 100_000;
 const LIST_LIMIT = 32 * 1024 * 1024;
 /** Largest token service answer regprune reads. */
 const TOKEN_LIMIT = 1024 * 1024;
+/** Largest error body read for its OCI error code. */
+const ERROR_LIMIT = 64 * 1024;
+/** Default bounds of one paginated list over all its pages ({@link ListLimits}). */
+const LIST_ENTRIES = 1_000_000;
+const LIST_BYTES = 128 * 1024 * 1024;
+
+/** When the attempt that produced a response runs out of time; its body is read by then too. */
+interface Deadline {
+  /** `Date.now()` value. */
+  at: number;
+  /** The client's `timeout`, for messages. */
+  ms: number;
+}
+const deadlines = new WeakMap<Response, Deadline>();
+
+/** An attempt, body included, ran past the client's `timeout` (retried like a network error). */
+class DeadlineExceeded extends Error {
+  constructor(ms: number) {
+    super(`no complete answer within ${ms} ms, body included (the timeout option)`);
+    this.name = 'TimeoutError';
+  }
+}
 
 interface Call {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -46,6 +69,21 @@ interface Call {
   headers?: Record<string, string>;
   body?: Uint8Array;
   signal?: AbortSignal;
+}
+
+/** One page of a paginated list. */
+interface Page<T> {
+  items: T[];
+  /** Size of the page's body. */
+  bytes: number;
+  /** The next page (same origin), if any. */
+  next: string | undefined;
+}
+
+/** An answer and the URL that gave it (after redirects). */
+interface Sent {
+  response: Response;
+  from: URL;
 }
 
 interface Token {
@@ -86,8 +124,11 @@ function retryAfterMs(header: string | null): number | undefined {
 
 async function registryErrorCode(response: Response): Promise<string | undefined> {
   try {
-    const text = await response.text();
-    const body = JSON.parse(text) as { errors?: Array<{ code?: unknown }> };
+    const bytes = await readLimited(response, ERROR_LIMIT);
+    if (!bytes) return undefined;
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as {
+      errors?: Array<{ code?: unknown }>;
+    };
     const code = body.errors?.[0]?.code;
     return typeof code === 'string' ? code : undefined;
   } catch {
@@ -111,7 +152,12 @@ function scrubbed(error: unknown, depth = 0): Error {
   return copy;
 }
 
-/** Reads a body up to `limit` bytes; `undefined` when it is longer. */
+/**
+ * Reads a body up to `limit` bytes, before the deadline of the attempt that produced it (so a
+ * body dripped byte by byte cannot hold a run); `undefined` when it is longer. Every body the
+ * client reads goes through here.
+ * @throws {DeadlineExceeded}
+ */
 async function readLimited(response: Response, limit: number): Promise<Uint8Array | undefined> {
   const length = Number(response.headers.get('content-length') ?? Number.NaN);
   if (length > limit) {
@@ -119,14 +165,39 @@ async function readLimited(response: Response, limit: number): Promise<Uint8Arra
     return undefined;
   }
   if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const deadline = deadlines.get(response);
+  let late = false;
+  // Cancelling ends the pending read (done) and closes the connection under it.
+  const timer =
+    deadline &&
+    setTimeout(
+      () => {
+        late = true;
+        reader.cancel().catch(() => undefined);
+      },
+      Math.max(0, deadline.at - Date.now()),
+    );
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > limit) return undefined;
-    chunks.push(chunk);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (late && deadline) throw new DeadlineExceeded(deadline.ms);
+      if (done) return Buffer.concat(chunks);
+      total += value.length;
+      if (total > limit) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (late && deadline) throw new DeadlineExceeded(deadline.ms);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
-  return Buffer.concat(chunks);
 }
 
 /** A `fetch` trusting the `ca`/`caFile` options, or `undefined` when neither is set. */
@@ -168,6 +239,8 @@ export class RegistryClient {
   readonly #credentials: RegistryCredentials | undefined;
   readonly #limit: LimitFunction;
   readonly #retry: Required<RetryOptions>;
+  readonly #timeout: number;
+  readonly #listLimits: Required<ListLimits>;
   readonly #api: KyInstance;
   readonly #absolute: KyInstance;
   #challenge: Challenge | undefined;
@@ -202,9 +275,24 @@ export class RegistryClient {
       baseDelay: retry.baseDelay ?? 250,
       maxDelay: retry.maxDelay ?? 30_000,
     };
+    this.#timeout = options.timeout ?? 30_000;
+    this.#listLimits = {
+      entries: options.listLimits?.entries ?? LIST_ENTRIES,
+      bytes: options.listLimits?.bytes ?? LIST_BYTES,
+    };
+    for (const [name, value] of Object.entries({
+      timeout: this.#timeout,
+      'listLimits.entries': this.#listLimits.entries,
+      'listLimits.bytes': this.#listLimits.bytes,
+    }))
+      if (!Number.isSafeInteger(value) || value < 1)
+        throw new TypeError(
+          `RegistryClient: ${name} must be a positive whole number, got ${value}`,
+        );
     const fetch = options.fetch ?? trustedFetch(options);
     const common = {
-      timeout: options.timeout ?? 30_000,
+      // Each hop gets what is left of its attempt's deadline (see #send); bodies, readLimited.
+      timeout: this.#timeout,
       retry: 0,
       throwHttpErrors: false,
       redirect: 'manual' as const,
@@ -231,7 +319,13 @@ export class RegistryClient {
 
   /** Every repository in the catalog (`registry:catalog:*`), following `Link` pages. */
   async catalog(options: RequestOptions = {}): Promise<string[]> {
-    const names = await this.#paged('v2/_catalog?n=1000', CATALOG_SCOPE, 'repositories', options);
+    const names = await this.#paged(
+      'v2/_catalog?n=1000',
+      'the catalog',
+      CATALOG_SCOPE,
+      'repositories',
+      options,
+    );
     return [...new Set(names)].map((n) => checkRepository(n, 'catalog'));
   }
 
@@ -240,6 +334,7 @@ export class RegistryClient {
     checkRepository(repository, 'listTags');
     const tags = await this.#paged(
       `v2/${repository}/tags/list`,
+      `tags of ${repository}`,
       repositoryScope(repository, 'pull'),
       'tags',
       options,
@@ -516,48 +611,35 @@ export class RegistryClient {
     checkRepository(repository, 'listReferrers');
     checkDigest(digest, `listReferrers(${repository})`);
     const scope = repositoryScope(repository, 'pull');
-    const out: Descriptor[] = [];
-    const seen = new Set<string>();
-    let target: string | undefined = `v2/${repository}/referrers/${digest}`;
-    while (target) {
-      const page: string = target;
-      if (seen.has(this.#absoluteOf(page)))
-        throw new PaginationLoopError(this.#describe(page), 'a next link repeats a page');
-      seen.add(this.#absoluteOf(page));
-      const result = await this.#limit(() =>
-        this.#bodyRetry('GET', page, options.signal, async () => {
-          const response = await this.#call({
-            method: 'GET',
-            target: page,
-            scope,
-            headers: { accept: OCI_INDEX },
-            ...options,
-          });
-          if (response.status === 404 || response.status === 400 || response.status === 405) {
-            await response.body?.cancel();
-            return undefined;
-          }
-          await this.#expect(response, [200], 'GET', page, scope);
-          const bytes = await readLimited(response, MANIFEST_LIMIT);
-          if (!bytes)
-            throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
-          return {
-            list: parseReferrersIndex(bytes, repository, digest),
-            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
-          };
-        }),
-      );
-      if (!result) {
-        if (out.length > 0)
-          throw new PaginationLoopError(this.#describe(page), 'a next page vanished');
-        this.#referrersApi = false;
-        return undefined;
-      }
-      this.#referrersApi = true;
-      out.push(...result.list);
-      target = result.next;
-    }
-    return out;
+    const list = await this.#pages(
+      `v2/${repository}/referrers/${digest}`,
+      `referrers of ${repository}@${digest}`,
+      options.signal,
+      async (page) => {
+        const response = await this.#call({
+          method: 'GET',
+          target: page,
+          scope,
+          headers: { accept: OCI_INDEX },
+          ...options,
+        });
+        if (response.status === 404 || response.status === 400 || response.status === 405) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        await this.#expect(response, [200], 'GET', page, scope);
+        const bytes = await readLimited(response, MANIFEST_LIMIT);
+        if (!bytes)
+          throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
+        return {
+          items: parseReferrersIndex(bytes, repository, digest),
+          bytes: bytes.length,
+          next: this.#nextPage(response, page),
+        };
+      },
+    );
+    this.#referrersApi = list !== undefined;
+    return list;
   }
 
   /** Whether the registry has a referrers API (`undefined` until probed). */
@@ -567,13 +649,50 @@ export class RegistryClient {
 
   async #paged(
     first: string,
+    list: string,
     scope: string,
     field: 'tags' | 'repositories',
     options: RequestOptions,
     notFoundIsEmpty = false,
   ): Promise<string[]> {
-    const out: string[] = [];
+    const names = await this.#pages(first, list, options.signal, async (page) => {
+      const response = await this.#call({ method: 'GET', target: page, scope, ...options });
+      if (notFoundIsEmpty && response.status === 404) {
+        await response.body?.cancel();
+        return { items: [], bytes: 0, next: undefined };
+      }
+      await this.#expect(response, [200], 'GET', page, scope);
+      const bytes = await readLimited(response, LIST_LIMIT);
+      if (!bytes)
+        throw new MalformedResponseError('GET', this.#describe(page), `over ${LIST_LIMIT} bytes`);
+      const body = this.#parseJson(bytes, 'GET', page);
+      const items = body[field] ?? [];
+      if (!Array.isArray(items))
+        throw new MalformedResponseError('GET', this.#describe(page), `"${field}" is not a list`);
+      return {
+        items: items.map((name: unknown) => (typeof name === 'string' ? name : String(name))),
+        bytes: bytes.length,
+        next: this.#nextPage(response, page),
+      };
+    });
+    return names ?? [];
+  }
+
+  /**
+   * Every entry of a paginated list, from `first` along same-origin `Link: rel="next"` pages,
+   * within the client's list limits; `undefined` when `read` finds no first page.
+   * @throws {ListLimitError} past `listLimits`. {@link PaginationLoopError} on a repeated page,
+   *   a vanished next page, or over 100,000 pages.
+   */
+  async #pages<T>(
+    first: string,
+    list: string,
+    signal: AbortSignal | undefined,
+    read: (page: string) => Promise<Page<T> | undefined>,
+  ): Promise<T[] | undefined> {
+    const out: T[] = [];
     const seen = new Set<string>();
+    let bytes = 0;
     let target: string | undefined = first;
     while (target) {
       const page: string = target;
@@ -586,31 +705,39 @@ export class RegistryClient {
         throw new PaginationLoopError(this.#describe(first), `over ${MAX_PAGES} pages`);
       seen.add(this.#absoluteOf(page));
       const result = await this.#limit(() =>
-        this.#bodyRetry('GET', page, options.signal, async () => {
-          const response = await this.#call({ method: 'GET', target: page, scope, ...options });
-          if (notFoundIsEmpty && response.status === 404) {
-            await response.body?.cancel();
-            return { names: [] as unknown[], next: undefined };
-          }
-          await this.#expect(response, [200], 'GET', page, scope);
-          const body = await this.#readJson(response, LIST_LIMIT, 'GET', page);
-          const names = body[field] ?? [];
-          if (!Array.isArray(names))
-            throw new MalformedResponseError(
-              'GET',
-              this.#describe(page),
-              `"${field}" is not a list`,
-            );
-          return {
-            names: names as unknown[],
-            next: nextLink(response.headers.get('link'), this.#absoluteOf(page)),
-          };
-        }),
+        this.#bodyRetry('GET', page, signal, () => read(page)),
       );
-      for (const name of result.names) out.push(typeof name === 'string' ? name : String(name));
+      if (!result) {
+        if (seen.size === 1) return undefined;
+        throw new PaginationLoopError(this.#describe(page), 'a next page vanished');
+      }
+      bytes += result.bytes;
+      if (bytes > this.#listLimits.bytes)
+        throw new ListLimitError(this.url, list, 'bytes', this.#listLimits.bytes);
+      if (out.length + result.items.length > this.#listLimits.entries)
+        throw new ListLimitError(this.url, list, 'entries', this.#listLimits.entries);
+      for (const item of result.items) out.push(item);
       target = result.next;
     }
     return out;
+  }
+
+  /**
+   * The `Link: rel="next"` page after `page`, on the registry's own origin.
+   * @throws {PaginationLoopError} when it leads to another origin: list pages decide what is
+   *   deleted, a page from elsewhere cannot be told apart from the registry's, and distribution
+   *   sends relative links, so a cross-origin one is refused rather than followed.
+   */
+  #nextPage(response: Response, page: string): string | undefined {
+    const next = nextLink(response.headers.get('link'), this.#absoluteOf(page));
+    if (next === undefined) return undefined;
+    const url = new URL(next);
+    if (url.origin !== this.#origin)
+      throw new PaginationLoopError(
+        this.#describe(page),
+        `the next link leads to another origin (${url.origin}${url.pathname}, host ${url.host}), not the registry ${this.#origin}; regprune reads list pages only from the registry itself and sent nothing there`,
+      );
+    return next;
   }
 
   /** A JSON object body of at most `limit` bytes. @throws {MalformedResponseError} */
@@ -623,6 +750,11 @@ export class RegistryClient {
     const bytes = await readLimited(response, limit);
     if (!bytes)
       throw new MalformedResponseError(method, this.#describe(target), `over ${limit} bytes`);
+    return this.#parseJson(bytes, method, target);
+  }
+
+  /** Bytes holding a JSON object. @throws {MalformedResponseError} */
+  #parseJson(bytes: Uint8Array, method: string, target: string): Record<string, unknown> {
     let body: unknown;
     try {
       body = JSON.parse(new TextDecoder().decode(bytes));
@@ -705,10 +837,16 @@ export class RegistryClient {
     throw new RegistryHttpError(response.status, method, this.#describe(target), code);
   }
 
-  /** One logical request: authentication, retries, redirects. The body is left unread. */
+  /**
+   * One logical request: authentication, retries, redirects. The body is left unread. Only the
+   * registry's own origin may challenge: a 401 from a redirect target is an error, never a new
+   * challenge, so its realm never sees a token request (nor the credentials that go with one).
+   */
   async #call(call: Call): Promise<Response> {
-    let response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    const sent = await this.#send(call, await this.#authorization(call.scope, call.signal));
+    let response = sent.response;
     if (response.status !== 401) return response;
+    await this.#refuseForeign(call, sent);
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
     await response.body?.cancel();
     if (!challenge) return response;
@@ -728,9 +866,13 @@ export class RegistryClient {
       this.#tokens.delete(wanted);
       const token = this.#token(wanted, call.signal);
       if (call.scope) this.#tokens.set(call.scope, token);
-      response = await this.#send(call, `Bearer ${(await token).value}`);
+      const again = await this.#send(call, `Bearer ${(await token).value}`);
+      await this.#refuseForeign(call, again);
+      response = again.response;
     } else {
-      response = await this.#send(call, await this.#authorization(call.scope, call.signal));
+      const again = await this.#send(call, await this.#authorization(call.scope, call.signal));
+      await this.#refuseForeign(call, again);
+      response = again.response;
     }
     if (response.status === 401) {
       await response.body?.cancel();
@@ -817,7 +959,10 @@ export class RegistryClient {
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = await this.#readJson(response, TOKEN_LIMIT, 'GET', safeRealm);
-    } catch {
+    } catch (error) {
+      // A connection lost or too slow mid-answer is not a refusal.
+      if (!(error instanceof MalformedResponseError))
+        throw new RegistryUnreachableError('GET', safeRealm, 1, scrubbed(error));
       throw new AuthError(
         200,
         `token service ${safeRealm}`,
@@ -843,70 +988,116 @@ export class RegistryClient {
     url: string,
     init: { headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal },
   ): Promise<Response> {
-    return this.#withRetry(method, url, init.signal, () =>
-      this.#absolute(url, { method, headers: init.headers, body: init.body, signal: init.signal }),
+    return this.#withRetry(method, url, init.signal, (deadline) =>
+      this.#absolute(url, {
+        method,
+        headers: init.headers,
+        body: init.body,
+        signal: init.signal,
+        timeout: Math.max(1, deadline - Date.now()),
+      }),
     );
   }
 
-  /** Sends once per attempt, following redirects (credentials stay on the registry's origin). */
-  async #send(call: Call, authorization: string | undefined): Promise<Response> {
-    return this.#withRetry(call.method, this.#describe(call.target), call.signal, async () => {
-      let target = call.target;
-      // Credentials stay on the registry's origin, whatever URL a Location or Link names.
-      let auth =
-        /^https?:\/\//.test(target) && new URL(target).origin !== this.#origin
-          ? undefined
-          : authorization;
-      for (let hop = 0; hop < 6; hop++) {
-        const headers: Record<string, string> = { ...call.headers };
-        if (auth) headers.authorization = auth;
-        const init = { method: call.method, headers, body: call.body, signal: call.signal };
-        const absolute = /^https?:\/\//.test(target);
-        const response = absolute
-          ? await this.#absolute(target, init)
-          : await this.#api(target, init);
-        const location = response.headers.get('location');
-        if (
-          ![301, 302, 303, 307, 308].includes(response.status) ||
-          !location ||
-          call.method === 'PUT' ||
-          call.method === 'POST'
-        ) {
-          return response;
+  /** Throws when a 401 came from another origin than the registry's. @throws {AuthError} */
+  async #refuseForeign(call: Call, sent: Sent): Promise<void> {
+    const { response, from } = sent;
+    if (response.status !== 401 || from.origin === this.#origin) return;
+    await response.body?.cancel();
+    const redirected = new URL(this.#absoluteOf(call.target)).origin === this.#origin;
+    const via = redirected ? ` (a redirect from ${this.#describe(call.target)} led there)` : '';
+    // Path only: a redirect target's query may hold a signed URL's signature.
+    throw new AuthError(
+      401,
+      `${call.method} ${from.origin}${from.pathname}`,
+      undefined,
+      `that answer came from ${from.host}, not the registry ${this.host}${via}; regprune takes authentication challenges only from the registry's own origin, so ${from.host} was sent no credentials and the token realm it names no request`,
+      `make the registry's redirect targets (its storage or CDN) serve without authentication, or report it to the registry's operator`,
+    );
+  }
+
+  /**
+   * Sends once per attempt, following redirects (credentials stay on the registry's origin).
+   * `from` is the URL that gave the final answer.
+   */
+  async #send(call: Call, authorization: string | undefined): Promise<Sent> {
+    let from = new URL(this.#absoluteOf(call.target));
+    const response = await this.#withRetry(
+      call.method,
+      this.#describe(call.target),
+      call.signal,
+      async (deadline) => {
+        let target = call.target;
+        // Credentials stay on the registry's origin, whatever URL a Location or Link names.
+        let auth =
+          /^https?:\/\//.test(target) && new URL(target).origin !== this.#origin
+            ? undefined
+            : authorization;
+        for (let hop = 0; hop < 6; hop++) {
+          const headers: Record<string, string> = { ...call.headers };
+          if (auth) headers.authorization = auth;
+          const init = {
+            method: call.method,
+            headers,
+            body: call.body,
+            signal: call.signal,
+            timeout: Math.max(1, deadline - Date.now()),
+          };
+          const absolute = /^https?:\/\//.test(target);
+          from = new URL(this.#absoluteOf(target));
+          const response = absolute
+            ? await this.#absolute(target, init)
+            : await this.#api(target, init);
+          const location = response.headers.get('location');
+          if (
+            ![301, 302, 303, 307, 308].includes(response.status) ||
+            !location ||
+            call.method === 'PUT' ||
+            call.method === 'POST'
+          ) {
+            return response;
+          }
+          await response.body?.cancel();
+          const next = new URL(location, this.#absoluteOf(target));
+          if (next.origin !== this.#origin) auth = undefined;
+          target = next.toString();
         }
-        await response.body?.cancel();
-        const next = new URL(location, this.#absoluteOf(target));
-        if (next.origin !== this.#origin) auth = undefined;
-        target = next.toString();
-      }
-      throw new RegistryHttpError(
-        310,
-        call.method,
-        this.#describe(call.target),
-        undefined,
-        'too many redirects',
-      );
-    });
+        throw new RegistryHttpError(
+          310,
+          call.method,
+          this.#describe(call.target),
+          undefined,
+          'too many redirects',
+        );
+      },
+    );
+    return { response, from };
   }
 
   async #withRetry(
     method: string,
     url: string,
     signal: AbortSignal | undefined,
-    attempt: () => Promise<Response>,
+    attempt: (deadline: number) => Promise<Response>,
   ): Promise<Response> {
     const { limit, baseDelay, maxDelay } = this.#retry;
     for (let n = 0; ; n++) {
       signal?.throwIfAborted();
       let response: Response | undefined;
       let failure: unknown;
+      // One deadline per attempt: every redirect hop and the body read (readLimited) share it.
+      const deadline = { at: Date.now() + this.#timeout, ms: this.#timeout };
       try {
         this.#requests++;
-        response = await attempt();
+        response = await attempt(deadline.at);
+        deadlines.set(response, deadline);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (error instanceof RegistryHttpError || error instanceof AuthError) throw error;
-        failure = error;
+        failure =
+          error instanceof Error && error.name === 'TimeoutError'
+            ? new DeadlineExceeded(deadline.ms)
+            : error;
       }
       if (response && !RETRY_STATUSES.has(response.status)) return response;
       const backoff = Math.min(maxDelay, baseDelay * 2 ** n);

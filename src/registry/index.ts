@@ -52,7 +52,12 @@ export {
 } from './storage/read-storage.js';
 export { StorageRootError } from './storage/storage-root-error.js';
 export { registryTarget } from './target.js';
-export type { FetchedManifest, RegistryClientOptions, RetryOptions } from './types.js';
+export type {
+  FetchedManifest,
+  ListLimits,
+  RegistryClientOptions,
+  RetryOptions,
+} from './types.js';
 export {
   type VerifyOptions,
   type VerifyProblem,

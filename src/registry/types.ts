@@ -10,6 +10,18 @@ export interface RetryOptions {
   maxDelay?: number;
 }
 
+/**
+ * Bounds on one paginated list (a repository's tags, the catalog, a manifest's referrers), summed
+ * over all its pages. A single page is also capped (32 MiB for tags and catalog, 4 MiB for
+ * referrers), and a list over 100,000 pages stops too.
+ */
+export interface ListLimits {
+  /** Names or descriptors in one list. Default 1,000,000. */
+  entries?: number;
+  /** Bytes of all its page bodies together. Default 134217728 (128 MiB). */
+  bytes?: number;
+}
+
 /** Options of {@link RegistryClient}. */
 export interface RegistryClientOptions {
   /** Registry base URL, e.g. `https://registry.example.com` or `http://127.0.0.1:5000`. */
@@ -18,8 +30,13 @@ export interface RegistryClientOptions {
   auth?: RegistryCredentials;
   /** Requests in flight at once. Default 8. */
   concurrency?: number;
-  /** Per-request timeout in ms. Default 30000. */
+  /**
+   * Deadline in ms for one attempt of a request, from sending it to the last byte of its body
+   * (redirects included); a retry gets a new deadline. Default 30000.
+   */
   timeout?: number;
+  /** Bounds on each paginated list across its pages. Default `{ entries: 1000000, bytes: 134217728 }`. */
+  listLimits?: ListLimits;
   /** Retry settings, or a retry count. Default `{ limit: 4, baseDelay: 250, maxDelay: 30000 }`. */
   retry?: RetryOptions | number;
   /** `User-Agent` header. Default `regprune`. */

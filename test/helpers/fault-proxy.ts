@@ -2,10 +2,12 @@
  * A test-only HTTP proxy on 127.0.0.1 in front of a real registry. It forwards every request and,
  * for requests matching a rule (method + path regex, chosen occurrences), injects a fault: drop
  * the connection, stall, answer 429 (with or without Retry-After) or 5xx, cut the body short,
- * corrupt a manifest body, send a wrong Docker-Content-Digest, or add a Link header that loops.
- * It also delays requests (to slow a run down) and logs and counts everything it saw.
+ * corrupt a manifest body, send a wrong Docker-Content-Digest, add a Link header that loops or
+ * points elsewhere, or redirect to another host. It also delays requests (to slow a run down) and
+ * logs and counts everything it saw. With `tls` it serves HTTPS (a TLS-terminating front end).
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   createServer,
   request as httpRequest,
@@ -13,6 +15,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** What to do to a matching request. */
@@ -25,12 +28,18 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string }
   /** Forward, then send the headers (with the full Content-Length) and half the body, and close. */
   | { kind: 'truncate' }
+  /** Forward, then send the headers (full Content-Length) and the body one byte every `ms`. */
+  | { kind: 'drip'; ms: number }
   /** Forward, then flip one byte in the middle of the body (same length). */
   | { kind: 'corrupt' }
   /** Forward, then replace `Docker-Content-Digest` with the digest of something else. */
   | { kind: 'wrong-digest' }
   /** Forward, then add `Link: <this same URL>; rel="next"`. */
   | { kind: 'link-loop' }
+  /** Forward, then set `Link: <next>; rel="next"`. */
+  | { kind: 'link'; next: string }
+  /** Answer 307 with `Location: <to><path?query>` without forwarding (a storage redirect to a CDN). */
+  | { kind: 'redirect'; to: string }
   /** Forward after `ms` (the upstream request is sent even if the client has gone). */
   | { kind: 'delay'; ms: number };
 
@@ -45,7 +54,7 @@ export interface FaultRule {
 }
 
 export interface FaultProxy {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`) */
   url: string;
   /** `127.0.0.1:PORT` */
   host: string;
@@ -99,8 +108,14 @@ function send(res: ServerResponse, up: Upstream): void {
   res.end(up.body);
 }
 
-/** Starts a proxy forwarding to `upstreamUrl` (e.g. a test registry). */
-export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> {
+/**
+ * Starts a proxy forwarding to `upstreamUrl` (e.g. a test registry); with `tls` (PEM files) it
+ * serves HTTPS itself.
+ */
+export async function startFaultProxy(
+  upstreamUrl: string,
+  options: { tls?: { certificate: string; key: string } } = {},
+): Promise<FaultProxy> {
   let rules: FaultRule[] = [];
   let seen: number[] = [];
   const log: string[] = [];
@@ -140,6 +155,10 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
         });
         res.end(JSON.stringify({ errors: [{ code: 'INJECTED', message: 'fault proxy' }] }));
         return;
+      case 'redirect':
+        res.writeHead(307, { location: `${fault.to}${path}`, 'content-length': '0' });
+        res.end();
+        return;
       case 'delay':
         await new Promise((r) => setTimeout(r, fault.ms));
         break;
@@ -160,6 +179,27 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
         setTimeout(() => req.socket.destroy(), 20);
         return;
       }
+      case 'drip': {
+        const headers: Record<string, string | string[]> = {
+          ...up.headers,
+          'content-length': String(up.body.length),
+        };
+        delete headers['transfer-encoding'];
+        res.writeHead(up.status, headers);
+        res.flushHeaders();
+        let at = 0;
+        const timer = setInterval(() => {
+          if (at >= up.body.length || res.destroyed) {
+            clearInterval(timer);
+            res.end();
+            return;
+          }
+          res.write(up.body.subarray(at, at + 1));
+          at++;
+        }, fault.ms);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       case 'corrupt': {
         if (up.body.length > 0) {
           const at = Math.floor(up.body.length / 2);
@@ -175,22 +215,31 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       case 'link-loop':
         up.headers.link = `<${path}>; rel="next"`;
         break;
+      case 'link':
+        up.headers.link = `<${fault.next}>; rel="next"`;
+        break;
       default:
         break;
     }
     send(res, up);
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(502).end();
       else req.socket.destroy();
     });
-  });
+  };
+  const server: Server = options.tls
+    ? createTlsServer(
+        { cert: await readFile(options.tls.certificate), key: await readFile(options.tls.key) },
+        onRequest,
+      )
+    : createServer(onRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     log,
     injected,

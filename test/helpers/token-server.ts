@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createSign, randomUUID, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -24,10 +24,17 @@ export interface TokenServer {
   stop(): Promise<void>;
 }
 
-/** `users`: password and the actions allowed on every repository (e.g. `['pull','push','delete']`). */
+/**
+ * `users`: password and the actions allowed on every repository (e.g. `['pull','push','delete']`);
+ * `refreshToken` lets the user also log in with Docker's identity token (OAuth2 `POST` with
+ * `grant_type=refresh_token`).
+ */
 export async function startTokenServer(
   dir: string,
-  users: Record<string, { password: string; actions: string[]; catalog?: boolean }>,
+  users: Record<
+    string,
+    { password: string; actions: string[]; catalog?: boolean; refreshToken?: string }
+  >,
 ): Promise<TokenServer> {
   const keyPath = join(dir, 'token.key');
   const certPath = join(dir, 'token.crt');
@@ -81,10 +88,24 @@ export async function startTokenServer(
     return `${header}.${claims}.${b64(signer.sign(key))}`;
   }
 
-  const server: Server = createServer((req, res) => {
+  const answer = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const scopes = url.searchParams.getAll('scope');
+    const refresh = req.method === 'POST' && form.get('grant_type') === 'refresh_token';
+    const scopes = (refresh ? form : url.searchParams).getAll('scope');
     requested.push(...scopes);
+    if (refresh) {
+      const user = Object.keys(users).find(
+        (name) =>
+          users[name]?.refreshToken && users[name]?.refreshToken === form.get('refresh_token'),
+      );
+      if (!user) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad token"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: mint(user, scopes), expires_in: 300 }));
+      return;
+    }
     const auth = req.headers.authorization ?? '';
     const [user, password] = auth.startsWith('Basic ')
       ? Buffer.from(auth.slice(6), 'base64').toString().split(':')
@@ -97,6 +118,11 @@ export async function startTokenServer(
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token: mint(user, scopes), expires_in: 300 }));
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => answer(req, res, new URLSearchParams(Buffer.concat(chunks).toString())));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

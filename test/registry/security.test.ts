@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect, promisify } from 'node:util';
@@ -18,6 +18,7 @@ import {
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/push.js';
 import { freePort, type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
+import { makeCertificates } from '../helpers/tls.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 const run = promisify(execFile);
@@ -210,33 +211,9 @@ describe('TLS: verification stays on; a CA is trusted per client', () => {
   let caFile: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'regprune-tls-'));
-    caFile = join(dir, 'ca.crt');
-    const ssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-    await ssl(
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt'],
-      ...['-days', '2', '-subj', '/CN=regprune test CA'],
-      ...[
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=keyCertSign,cRLSign',
-      ],
-    );
-    await ssl(
-      ...['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr'],
-      ...['-subj', '/CN=127.0.0.1'],
-    );
-    await writeFile(
-      join(dir, 'ext.cnf'),
-      'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-    );
-    await ssl(
-      ...['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key'],
-      ...['-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf'],
-    );
-    reg = await startRegistry({
-      tls: { certificate: join(dir, 'server.crt'), key: join(dir, 'server.key') },
-    });
+    const certs = await makeCertificates(dir);
+    caFile = certs.caFile;
+    reg = await startRegistry({ tls: certs });
   });
   afterAll(async () => {
     await reg?.stop();

@@ -1,18 +1,26 @@
 import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /**
- * The registry or its token service refused access. `scope` names what was asked for (e.g.
- * `repository:app:delete`). Never holds credentials.
+ * The registry or its token service refused access, or a host other than the registry (a
+ * redirect target) answered 401 — a challenge regprune never takes up. `scope` names what was
+ * asked for (e.g. `repository:app:delete`). Never holds credentials.
  */
 export class AuthError extends RegpruneError {
   readonly status: number;
   readonly scope: string | undefined;
   readonly url: string;
 
-  constructor(status: number, url: string, scope: string | undefined, detail = '') {
+  /** @param advice What to do; default: check the credentials and the account's rights. */
+  constructor(
+    status: number,
+    url: string,
+    scope: string | undefined,
+    detail = '',
+    advice?: string,
+  ) {
     super(
       'AUTH',
-      `access refused (HTTP ${status}) for ${url}${scope ? ` — scope ${scope} was not granted` : ''}${detail ? `: ${detail}` : ''}; check the credentials and that the account may ${scope ? `use ${scope}` : 'use this registry'}`,
+      `access refused (HTTP ${status}) for ${url}${scope ? ` — scope ${scope} was not granted` : ''}${detail ? `: ${detail}` : ''}; ${advice ?? `check the credentials and that the account may ${scope ? `use ${scope}` : 'use this registry'}`}`,
     );
     this.status = status;
     this.scope = scope;

@@ -7,6 +7,7 @@ export { DockerConfigError } from './docker-config-error.js';
 export { InsecureCredentialsError } from './insecure-credentials-error.js';
 export { InvalidReferenceError } from './invalid-reference-error.js';
 export { JournalError } from './journal-error.js';
+export { ListLimitError } from './list-limit-error.js';
 export { MalformedManifestError } from './malformed-manifest-error.js';
 export { MalformedResponseError } from './malformed-response-error.js';
 export { ManifestTooLargeError } from './manifest-too-large-error.js';

@@ -1,6 +1,9 @@
 import { RegpruneError } from '../../core/errors/regprune-error.js';
 
-/** A `Link: rel="next"` chain came back to a page already read (or ran past the page cap). */
+/**
+ * A `Link: rel="next"` chain is broken: it came back to a page already read, ran past the page
+ * cap, or leads to another origin than the registry's (never followed).
+ */
 export class PaginationLoopError extends RegpruneError {
   readonly url: string;
 
