@@ -60,7 +60,9 @@ export async function runCli(
 
 function reportError(error: unknown, io: CliIo): ExitCode {
   if (error instanceof UsageError) {
-    io.stderr(`error: ${error.message}\n\n${helpText(error.command)}`);
+    // The error and where the help is, not forty lines of help that push the error off screen.
+    const help = error.command ? `regprune ${error.command} --help` : 'regprune --help';
+    io.stderr(`error: ${error.message}\nRun \`${help}\` for the options and examples.\n`);
     return EXIT.usage;
   }
   if (error instanceof RegpruneError) {

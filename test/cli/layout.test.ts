@@ -230,7 +230,7 @@ describe('regprune apply on a layout', () => {
     const run = await runCliProcess(['apply', `oci:${layout.dir}`, ...POLICY]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^error: --yes: missing: standard input is not a terminal/);
-    expect(run.stderr).toContain('Usage: regprune apply');
+    expect(run.stderr).toContain('Run `regprune apply --help`');
     expect(run.stdout).toBe('');
     expect(await snapshot(layout.dir)).toEqual(before);
   });
