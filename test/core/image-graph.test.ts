@@ -76,11 +76,46 @@ describe('ImageGraph', () => {
     expect(g.targetsOf('A', 'child')).toEqual([]);
   });
 
-  it('rejects a second edge of another kind between the same pair; the same edge twice is a no-op', () => {
+  it('joins a pair by several edge kinds (an index listing X with X as its subject); the same edge twice is a no-op', () => {
+    const g = new ImageGraph();
+    for (const id of ['I', 'X', 'P']) g.addImage(id);
+    g.addChild('I', 'X');
+    g.addReferrer('I', 'X');
+    g.addChild('I', 'X');
+    g.addParent('X', 'P');
+    expect(g.targetsOf('I', 'child')).toEqual(['X']);
+    expect(g.targetsOf('I', 'referrer')).toEqual(['X']);
+    expect(g.sourcesOf('X', 'child')).toEqual(['I']);
+    expect(g.sourcesOf('X', 'referrer')).toEqual(['I']);
+    const json = g.toJSON();
+    expect(json.children).toEqual([['I', 'X']]);
+    expect(json.referrers).toEqual([['I', 'X']]);
+    expect(ImageGraph.fromJSON(JSON.parse(JSON.stringify(json))).toJSON()).toEqual(json);
+    // reachability is the union: the tagged index keeps X (child) and X's parent; a tag on X
+    // keeps the index (its referrer)
+    g.setTag('i', 'I');
+    expect(planCleanup(g, ['i']).delete).toEqual([]);
+    g.removeTag('i');
+    g.setTag('x', 'X');
+    expect(planCleanup(g, ['x']).delete).toEqual([]);
+    g.removeTag('x');
+    expect(planCleanup(g, []).delete.map((op) => op.image)).toEqual(['I', 'X', 'P']);
+    // the graphology view holds one edge per pair, naming every kind
+    expect(g.graph.getEdgeAttributes(g.graph.edge('I', 'X') as string)).toEqual({
+      kind: 'child',
+      kinds: ['child', 'referrer'],
+    });
+    // removing the image removes every kind of edge
+    g.removeImage('X');
+    expect(g.targetsOf('I', 'child')).toEqual([]);
+    expect(g.targetsOf('I', 'referrer')).toEqual([]);
+  });
+
+  it('a second kind of edge still may not close a cycle or join an image to itself', () => {
     const g = chain();
-    g.addParent('B', 'A');
-    expect(g.targetsOf('B', 'parent')).toEqual(['A']);
-    expect(() => g.addReferrer('B', 'A')).toThrow(/already a parent edge/);
+    expect(() => g.addChild('A', 'B')).toThrow(InvalidEdgeError);
+    expect(() => g.addReferrer('A', 'A')).toThrow(/to itself/);
+    expect(g.targetsOf('A', 'child')).toEqual([]);
   });
 
   it('rejects empty ids and a blob id equal to an image id', () => {
