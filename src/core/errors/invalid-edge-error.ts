@@ -9,11 +9,7 @@ export class InvalidEdgeError extends RegpruneError {
   /** The ids involved; for a cycle, the whole cycle in edge order. */
   readonly ids: readonly string[];
 
-  constructor(
-    code: 'SELF_EDGE' | 'CYCLE',
-    ids: readonly string[],
-    message: string,
-  ) {
+  constructor(code: 'SELF_EDGE' | 'CYCLE', ids: readonly string[], message: string) {
     super(code, message);
     this.ids = ids;
   }
