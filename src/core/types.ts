@@ -26,6 +26,24 @@ export interface ImageInfo {
   /** The artifact type of a referrer (signature, SBOM, attestation). */
   artifactType?: string;
   annotations?: Record<string, string>;
+  /**
+   * Set by a loader for content regprune cannot read (a manifest media type it does not know):
+   * what the image needs, and whether something needs it, is unknown, so every plan keeps it with
+   * this as the reason (e.g. `unknown media type application/x.foo`) and warns about it.
+   */
+  opaque?: string;
+  /**
+   * Problems a loader found in the image's content (an invalid annotation, a base image it could
+   * not find); each becomes a plan warning about the image. They never change the plan.
+   */
+  warnings?: ImageWarning[];
+}
+
+/** A problem a loader found in one image's content (see {@link ImageInfo.warnings}). */
+export interface ImageWarning {
+  /** Stable code, e.g. `INVALID_BASE_DIGEST`; it becomes the plan warning's code. */
+  code: string;
+  message: string;
 }
 
 /** A blob reference of one image. */

@@ -83,7 +83,7 @@ export function planWithPolicy(
     }
   }
 
-  const warnings: PlanWarning[] = [...evaluation.warnings];
+  const warnings: PlanWarning[] = [...plan.warnings, ...evaluation.warnings];
   for (const [image, why] of unknownDates) {
     warnings.push({
       code: 'UNKNOWN_DATE',
