@@ -7,10 +7,7 @@ import {
 } from '../../src/core/attachments.js';
 import type { CleanupPlan } from '../../src/index.js';
 import { parseChallenge } from '../../src/registry/auth.js';
-import {
-  MalformedManifestError,
-  UnsupportedMediaTypeError,
-} from '../../src/registry/errors/index.js';
+import { MalformedManifestError } from '../../src/registry/errors/index.js';
 import { globMatcher } from '../../src/registry/glob.js';
 import { nextLink } from '../../src/registry/link.js';
 import { baseRepository } from '../../src/registry/loader.js';
@@ -130,12 +127,15 @@ describe('registry helpers', () => {
     expect(isTag('x'.repeat(129))).toBe(false);
   });
 
-  it('refuses Docker schema 1 and malformed manifests, naming repository and digest', () => {
+  it('reads Docker schema 1 as opaque and refuses malformed manifests, naming repository and digest', () => {
     const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     const schema1 = bytes({ schemaVersion: 1, name: 'app', fsLayers: [] });
-    expect(() =>
+    expect(
       parseManifest(schema1, 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'app', D),
-    ).toThrow(UnsupportedMediaTypeError);
+    ).toMatchObject({
+      kind: 'opaque',
+      mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+    });
     const badLayer = bytes({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
