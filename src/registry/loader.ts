@@ -2,11 +2,12 @@ import { classifyTag } from '../core/attachments.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { imageId } from '../core/naming.js';
 import type { Platform } from '../core/types.js';
+import { baseRepository } from './base-image.js';
 import type { RegistryClient } from './client.js';
 import { MalformedManifestError } from './errors/malformed-manifest-error.js';
 import { type Descriptor, type ParsedManifest, parseManifest } from './manifest.js';
 import { CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from './media-types.js';
-import { isRepositoryName } from './reference.js';
+import { isDigest } from './reference.js';
 
 /** A manifest as loaded. */
 export interface LoadedManifest {
@@ -270,8 +271,9 @@ export class Loader {
         data.platforms.set(child.digest, child.platform);
       this.want(data.repository, child.digest);
     }
-    const base = parsed.annotations?.[BASE_DIGEST];
-    if (base) {
+    // Only a valid digest is fetched: `latest` would be read as a tag, `sha256:zz` fail the load.
+    const base = parsed.kind === 'opaque' ? undefined : parsed.annotations?.[BASE_DIGEST];
+    if (base && isDigest(base)) {
       const repo = baseRepository(
         parsed.annotations?.[BASE_NAME],
         data.repository,
@@ -313,26 +315,4 @@ export class Loader {
     if (entry.artifactType) data.artifactTypes.set(entry.digest, entry.artifactType);
     this.want(data.repository, entry.digest);
   }
-}
-
-/**
- * The repository of a base image in this registry: the annotation's name when it names this
- * registry's host (`host:port/repo:tag`), the image's own repository when there is no name.
- * `undefined` for a base image in another registry.
- */
-export function baseRepository(
-  name: string | undefined,
-  own: string,
-  host: string,
-): string | undefined {
-  if (!name) return own;
-  const withoutDigest = name.split('@')[0] as string;
-  const slash = withoutDigest.indexOf('/');
-  const first = slash < 0 ? '' : withoutDigest.slice(0, slash);
-  const isHost = first.includes('.') || first.includes(':') || first === 'localhost';
-  if (!isHost || first !== host) return undefined;
-  const path = withoutDigest.slice(slash + 1);
-  const colon = path.lastIndexOf(':');
-  const repo = colon > path.lastIndexOf('/') ? path.slice(0, colon) : path;
-  return isRepositoryName(repo) ? repo : undefined;
 }
