@@ -71,9 +71,19 @@ export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph
       const id = imageId(repo, digest);
       if (!fresh.has(id)) continue;
       const { parsed } = loaded;
+      const missing: string[] = [];
       for (const child of parsed.manifests) {
-        if (has(repo, child.digest) && child.digest !== digest)
-          graph.addChild(id, imageId(repo, child.digest));
+        if (child.digest === digest) continue;
+        if (has(repo, child.digest)) graph.addChild(id, imageId(repo, child.digest));
+        else missing.push(child.digest);
+      }
+      // Every child is fetched, so one the graph lacks answered 404: a partial multi-arch image.
+      if (missing.length > 0) {
+        const warning: ImageWarning = {
+          code: 'MISSING_CHILDREN',
+          message: `the index lists ${missing.length} manifest(s) the registry does not have (404): ${missing.join(', ')}; pulls of those platforms fail`,
+        };
+        graph.addImage(id, { warnings: [...(graph.imageInfo(id)?.warnings ?? []), warning] });
       }
       if (parsed.subject && has(repo, parsed.subject.digest) && parsed.subject.digest !== digest)
         graph.addReferrer(id, imageId(repo, parsed.subject.digest));

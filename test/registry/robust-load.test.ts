@@ -185,3 +185,27 @@ describe('registry: content 2.8 refuses to store (in-process fake)', () => {
     ]);
   });
 });
+
+describe('registry: broken content is reported (real docker-registry 2.8)', () => {
+  it('an index whose children answer 404 is a plan warning naming the missing children', async () => {
+    const repo = 'ghost';
+    const x = await pushImage(reg, repo, { salt: 'x' });
+    const y = await pushImage(reg, repo, { salt: 'y' });
+    const index = await pushIndex(reg, repo, { tag: 'multi', manifests: [x, y] });
+    // 2.8 lets a tagged index's child be deleted (no referential check).
+    const response = await fetch(`${reg.url}/v2/${repo}/manifests/${y.digest}`, {
+      method: 'DELETE',
+    });
+    expect(response.status).toBe(202);
+    const graph = await loadGraph(client, { repositories: [repo] });
+    const plan = planCleanup(graph, [`${repo}:multi`]);
+    expect(plan.warnings).toEqual([
+      expect.objectContaining({
+        code: 'MISSING_CHILDREN',
+        id: `${repo}@${index.digest}`,
+        message: expect.stringContaining(y.digest),
+      }),
+    ]);
+    expect(plan.warnings[0]?.message).not.toContain(x.digest);
+  });
+});
