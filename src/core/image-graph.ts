@@ -8,6 +8,7 @@ import type {
   BlobRef,
   BlobRole,
   EdgeKind,
+  GraphWarning,
   ImageEdgeKind,
   ImageGraphJSON,
   ImageInfo,
@@ -141,6 +142,8 @@ export class ImageGraph {
   /** Each tag record's position in the sorted tag list (valid while that list is cached). */
   #tagPosition: Int32Array | undefined;
   #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
+  /** Graph warnings by `code` and `id`. */
+  readonly #warnings = new Map<string, GraphWarning>();
 
   constructor() {
     stores.set(this, {
@@ -344,6 +347,33 @@ export class ImageGraph {
     return list ? [...list].sort(compareIds) : [];
   }
 
+  /**
+   * Records something a loader found that is no image or tag of the graph (a tag whose manifest
+   * answers 404). Every plan of the graph lists it. One per `code` and `id`: a later one replaces it.
+   */
+  addWarning(warning: GraphWarning): this {
+    const { code, id, message } = warning;
+    for (const [field, value] of [
+      ['code', code],
+      ['id', id],
+      ['message', message],
+    ] as const)
+      if (typeof value !== 'string' || value === '')
+        throw new InvalidGraphError(
+          `warning ${field}`,
+          `must be a non-empty string, got ${JSON.stringify(value)}`,
+        );
+    this.#warnings.set(`${code}\u0000${id}`, { code, id, message });
+    return this;
+  }
+
+  /** The graph warnings, sorted by id, then code. */
+  warnings(): GraphWarning[] {
+    return [...this.#warnings.values()]
+      .sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code))
+      .map((w) => ({ ...w }));
+  }
+
   /** Whether the graph holds the image. */
   hasImage(id: string): boolean {
     return this.#slotOf.has(id);
@@ -478,7 +508,17 @@ export class ImageGraph {
     const tagSlots = this.#sortedTagSlotList();
     for (let i = 0; i < tagNames.length; i++)
       tags[tagNames[i] as string] = this.#ids[tagSlots[i] as number] as string;
-    return { format: 'regprune.graph.v1', images, parents, children, referrers, blobSizes, tags };
+    const json: ImageGraphJSON = {
+      format: 'regprune.graph.v1',
+      images,
+      parents,
+      children,
+      referrers,
+      blobSizes,
+      tags,
+    };
+    if (this.#warnings.size > 0) json.warnings = this.warnings();
+    return json;
   }
 
   /**
@@ -574,6 +614,15 @@ export class ImageGraph {
     for (const tag of Object.keys(tags)) {
       const target = tags[tag];
       g.setTag(tag, isId(target) ? target : expectString(target, `$.tags[${JSON.stringify(tag)}]`));
+    }
+    const warnings = data.warnings === undefined ? [] : expectArray(data.warnings, '$.warnings');
+    for (let i = 0; i < warnings.length; i++) {
+      const w = expectObject(warnings[i], `$.warnings[${i}]`);
+      g.addWarning({
+        code: expectString(w.code, `$.warnings[${i}].code`),
+        id: expectString(w.id, `$.warnings[${i}].id`),
+        message: expectString(w.message, `$.warnings[${i}].message`),
+      });
     }
     return g;
   }

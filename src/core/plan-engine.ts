@@ -9,7 +9,7 @@ import type {
   ReclaimableBlob,
   UntagOperation,
 } from './plan-types.js';
-import { sortByKeys } from './sort.js';
+import { compareIds, sortByKeys } from './sort.js';
 
 /** A root of the kept set: a kept tag's image, or an image kept for another reason. */
 export interface Seed {
@@ -66,6 +66,7 @@ export function computePlan(
   const allTags = store.sortedTags();
   const tagRanks = store.sortedTagRanks();
   const loaded = loaderFindings(store, sorted);
+  const graphWarnings = graph.warnings();
   // Opaque images come after the given roots, so a tag that reaches one stays its reason.
   if (loaded.opaque.length > 0)
     roots = [...seedsOf(roots, allTags, ids, tagRanks), ...loaded.opaque];
@@ -119,7 +120,10 @@ export function computePlan(
       deletedTags,
     },
     refused: null,
-    warnings: loaded.warnings,
+    warnings:
+      graphWarnings.length > 0
+        ? [...graphWarnings, ...loaded.warnings].sort(byIdThenCode)
+        : loaded.warnings,
   };
   defineLazySection(plan, 'keptTags', () => {
     const out: string[] = new Array(keptTagCount);
@@ -497,4 +501,8 @@ function freedBlobs(
     }
   }
   return { blobs: freed.subarray(0, count), sizes, bytes };
+}
+
+function byIdThenCode(a: PlanWarning, b: PlanWarning): number {
+  return compareIds(a.id, b.id) || compareIds(a.code, b.code);
 }

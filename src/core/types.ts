@@ -69,4 +69,18 @@ export interface ImageGraphJSON {
   blobSizes: Record<string, number>;
   /** Tag name to image id. */
   tags: Record<string, string>;
+  /** Graph warnings (see {@link GraphWarning}), sorted; absent when there are none. */
+  warnings?: GraphWarning[];
+}
+
+/**
+ * Something a loader found that the graph cannot hold as an image or tag (a tag the registry lists
+ * but whose manifest answers 404); every plan of the graph lists it as a warning.
+ */
+export interface GraphWarning {
+  /** Stable code, e.g. `DANGLING_TAG`. */
+  code: string;
+  /** The tag or image concerned. */
+  id: string;
+  message: string;
 }

@@ -97,6 +97,13 @@ export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph
         if (has(repo, subject) && subject !== digest) graph.addReferrer(id, imageId(repo, subject));
       }
     }
+    for (const tag of data.danglingTags) {
+      graph.addWarning({
+        code: 'DANGLING_TAG',
+        id: tagId(repo, tag),
+        message: `${tagId(repo, tag)} is listed by the registry, but its manifest answers 404 (left by an interrupted delete, or deleted while the tags were read); it is not in the graph`,
+      });
+    }
     for (const [tag, digest] of data.tags) {
       const id = imageId(repo, digest);
       if (!graph.hasImage(id)) continue; // fallback indexes

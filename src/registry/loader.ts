@@ -32,6 +32,8 @@ export interface RepositoryData {
   fallbackIndexes: Map<string, string>;
   /** Fallback index digest → its entries. */
   fallbackEntries: Map<string, Descriptor[]>;
+  /** Bare tags `tags/list` named whose manifest answered 404 (left by an interrupted DELETE). */
+  danglingTags: Set<string>;
 }
 
 /** Load progress counters. */
@@ -107,6 +109,7 @@ export class Loader {
         artifactTypes: new Map(),
         fallbackIndexes: new Map(),
         fallbackEntries: new Map(),
+        danglingTags: new Set(),
       };
       this.repos.set(repository, data);
     }
@@ -133,8 +136,9 @@ export class Loader {
           }
         } else {
           const fetched = await this.#client.getManifest(repository, tag, { signal: this.#signal });
-          // A tag removed while we read is simply not there any more.
-          if (fetched) {
+          // A tag removed while we read is not there any more; one still listed is reported.
+          if (!fetched) data.danglingTags.add(tag);
+          else {
             data.tags.set(tag, fetched.digest);
             this.#wanted.add(`${repository}@${fetched.digest}`);
             if (!data.manifests.has(fetched.digest)) {

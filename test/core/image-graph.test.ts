@@ -272,3 +272,26 @@ describe('tags under any sequence of set, move, remove and image removal', () =>
     );
   });
 });
+
+describe('graph warnings (what a loader found that is no image: a tag pointing at nothing)', () => {
+  it('are kept once, sorted, round-trip through JSON and are listed by every plan', () => {
+    const g = chain();
+    g.setTag('v1', 'C');
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v2', message: 'v2 answers 404' });
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v0', message: 'v0 answers 404' });
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v2', message: 'v2 answers 404' });
+    expect(g.warnings().map((w) => w.id)).toEqual(['v0', 'v2']);
+    const back = ImageGraph.fromJSON(JSON.parse(JSON.stringify(g.toJSON())));
+    expect(back.warnings()).toEqual(g.warnings());
+    expect(back.toJSON()).toEqual(g.toJSON());
+    expect(planCleanup(g, ['v1']).warnings.map((w) => w.id)).toEqual(['v0', 'v2']);
+    expect(planCleanup(g, { rules: [{ keepTags: ['v1'] }] }).warnings.map((w) => w.id)).toEqual([
+      'v0',
+      'v2',
+    ]);
+    expect(chain().toJSON()).not.toHaveProperty('warnings');
+    expect(() => ImageGraph.fromJSON({ ...g.toJSON(), warnings: [{ code: 1 }] })).toThrow(
+      /\$\.warnings\[0\]/,
+    );
+  });
+});

@@ -4,6 +4,7 @@
  * docker-registry 2.8; OCI artifact manifests and unknown media types, which 2.8 refuses to store,
  * on the in-process fake.
  */
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCleanup } from '../../src/index.js';
 import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
@@ -207,5 +208,28 @@ describe('registry: broken content is reported (real docker-registry 2.8)', () =
       }),
     ]);
     expect(plan.warnings[0]?.message).not.toContain(x.digest);
+  });
+});
+
+describe('registry: dangling tags (real docker-registry 2.8)', () => {
+  it('a tag that is listed but answers 404 is a plan warning naming it', async () => {
+    const repo = 'dangling';
+    const kept = await pushImage(reg, repo, { tag: 'v1', salt: 'v1' });
+    await pushImage(reg, repo, { tag: 'v2', salt: 'v2' });
+    // What an interrupted DELETE leaves: the tag link stays, the manifest's revision is gone.
+    const gone = await pushImage(reg, repo, { tag: 'ghost', salt: 'ghost' });
+    const revision = `${reg.dataDir}/docker/registry/v2/repositories/${repo}/_manifests/revisions/sha256/${gone.digest.slice(7)}`;
+    await rm(revision, { recursive: true, force: true });
+    expect(await listTags(reg, repo)).toContain('ghost');
+    const graph = await loadGraph(client, { repositories: [repo] });
+    expect(graph.hasImage(`${repo}@${kept.digest}`)).toBe(true);
+    const plan = planCleanup(graph, [`${repo}:v1`]);
+    expect(plan.warnings).toEqual([
+      expect.objectContaining({
+        code: 'DANGLING_TAG',
+        id: `${repo}:ghost`,
+        message: expect.stringContaining('404'),
+      }),
+    ]);
   });
 });
