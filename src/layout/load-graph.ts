@@ -65,7 +65,11 @@ export interface LayoutScan {
  * - Images are manifests and indexes, with ids `@<digest>` (see {@link layoutImageId}); nested
  *   indexes become `child` edges; a manifest's `subject` becomes a `referrer` edge when the subject
  *   is in the layout; an `org.opencontainers.image.base.digest` annotation (on the manifest or on
- *   the descriptor naming it) becomes a `parent` edge when the base is an image of the layout.
+ *   the descriptor naming it) becomes a `parent` edge when the base is an image of the layout (an
+ *   invalid digest, or a base not in the layout, is a plan warning instead).
+ * - Manifests are read by the core's parser, the registry adapter's too (OCI artifact manifests
+ *   included). One of a media type regprune does not know is an opaque image: always kept, with a
+ *   plan warning, and every blob its JSON names in a descriptor counts as needed.
  *   Config and layer blobs are blob ids (bare digests) with their sizes.
  * - `created` comes from the config blob (`dates`, default `true`), else from the manifest's
  *   `org.opencontainers.image.created` annotation.
@@ -76,9 +80,8 @@ export interface LayoutScan {
  * collection (`umoci gc`) treats them as garbage too.
  *
  * @throws {InvalidLayoutError} naming the file and the problem when the layout is malformed: a
- *   missing `oci-layout` or `index.json`, invalid JSON, a missing blob, a digest or size mismatch, a
- *   manifest media type regprune does not know (it could not tell what that content needs), or an
- *   invalid ref name.
+ *   missing `oci-layout` or `index.json`, invalid JSON, a missing blob, a digest or size mismatch,
+ *   a known manifest type with the wrong shape, or an invalid ref name.
  * @example
  * ```ts
  * const graph = await loadLayoutGraph('./oci');
