@@ -3,12 +3,12 @@ import { AdjacencyLists } from './adjacency.js';
 import { InvalidEdgeError } from './errors/invalid-edge-error.js';
 import { InvalidGraphError } from './errors/invalid-graph-error.js';
 import { UnknownImageError } from './errors/unknown-image-error.js';
-import type { PlanWarning } from './plan-types.js';
 import { compareIds, digestSortKey, sortByIds } from './sort.js';
 import type {
   BlobRef,
   BlobRole,
   EdgeKind,
+  GraphWarning,
   ImageEdgeKind,
   ImageGraphJSON,
   ImageInfo,
@@ -33,7 +33,14 @@ export interface GraphNodeAttributes {
 
 /** Edge attributes of {@link ImageGraph.graph}. */
 export interface GraphEdgeAttributes {
+  /**
+   * The edge's kind. A pair of images may be joined by several kinds at once (an index that lists
+   * X and has X as its `subject`); the view holds one edge for the pair, and `kind` is the first of
+   * them in the order `parent`, `child`, `referrer`.
+   */
   kind: EdgeKind;
+  /** Every image edge kind joining the pair, in that order; set only when there are several. */
+  kinds?: ImageEdgeKind[];
   /** For blob edges: config or layer. */
   role?: BlobRole;
 }
@@ -88,7 +95,9 @@ export function storeOf(graph: ImageGraph): GraphStore {
  * `child`, `referrer`), the blobs each image needs, and tags pointing at images.
  *
  * Every edge points from the image that needs the other to the image it needs: child image →
- * parent, index → platform manifest, referrer → subject, image → blob.
+ * parent, index → platform manifest, referrer → subject, image → blob. A pair may be joined by
+ * several kinds at once (an index that lists X and also has X as its `subject` is legal OCI
+ * content); reachability follows their union. Self-edges and cycles are refused.
  *
  * Storage is compact (adjacency arrays indexed by integer slots) so that graphs of a million images
  * build and plan in seconds. {@link ImageGraph.graph} exposes the same graph as a graphology
@@ -123,8 +132,6 @@ export class ImageGraph {
   readonly #tagSlot: number[] = [];
   readonly #freeTagRecords: number[] = [];
   readonly #tagsBySlot: (string[] | undefined)[] = [];
-  /** Loader warnings by `code id`, so adding one twice keeps one. */
-  readonly #warnings = new Map<string, PlanWarning>();
   #liveCount = 0;
   #sorted: Int32Array | undefined;
   #sortedIds: string[] | undefined;
@@ -135,6 +142,8 @@ export class ImageGraph {
   /** Each tag record's position in the sorted tag list (valid while that list is cached). */
   #tagPosition: Int32Array | undefined;
   #view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes> | undefined;
+  /** Graph warnings by `code` and `id`. */
+  readonly #warnings = new Map<string, GraphWarning>();
 
   constructor() {
     stores.set(this, {
@@ -338,6 +347,34 @@ export class ImageGraph {
     return list ? [...list].sort(compareIds) : [];
   }
 
+  /**
+   * Records something a loader found that is no image or tag of the graph and does not change what
+   * is kept: a tag whose manifest answers 404, a folder of an OCI layout that regprune leaves alone.
+   * Every plan of the graph lists it. One per `code` and `id`: a later one replaces it.
+   */
+  addWarning(warning: GraphWarning): this {
+    const { code, id, message } = warning;
+    for (const [field, value] of [
+      ['code', code],
+      ['id', id],
+      ['message', message],
+    ] as const)
+      if (typeof value !== 'string' || value === '')
+        throw new InvalidGraphError(
+          `warning ${field}`,
+          `must be a non-empty string, got ${JSON.stringify(value)}`,
+        );
+    this.#warnings.set(`${code}\u0000${id}`, { code, id, message });
+    return this;
+  }
+
+  /** The graph warnings, sorted by id, then code. */
+  warnings(): GraphWarning[] {
+    return [...this.#warnings.values()]
+      .sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code))
+      .map((w) => ({ ...w }));
+  }
+
   /** Whether the graph holds the image. */
   hasImage(id: string): boolean {
     return this.#slotOf.has(id);
@@ -365,24 +402,6 @@ export class ImageGraph {
   /** All tag names, sorted. */
   tags(): string[] {
     return [...this.#sortedTagList()];
-  }
-
-  /**
-   * Records something the loader found that a person should know and that does not change what is
-   * kept, e.g. a folder of an OCI layout that regprune leaves alone. Every plan made from this graph
-   * lists it in `warnings`. A warning with the same `code` and `id` as an earlier one replaces it.
-   */
-  addWarning(warning: PlanWarning): this {
-    const { code, id, message } = warning;
-    this.#warnings.set(`${code} ${id}`, { code, id, message });
-    return this;
-  }
-
-  /** The warnings recorded with {@link ImageGraph.addWarning}, sorted by id, then code. */
-  warnings(): PlanWarning[] {
-    return [...this.#warnings.values()]
-      .sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code))
-      .map((w) => ({ ...w }));
   }
 
   /** All blob ids, sorted. */
@@ -629,17 +648,17 @@ export class ImageGraph {
         `${name} edge from ${JSON.stringify(from)} to itself`,
       );
     }
-    const outs = this.#out;
-    for (const packed of outs.values(a)) {
-      if (Math.floor(packed / 4) !== b) continue;
-      if (packed % 4 === kind) return;
-      throw new InvalidEdgeError(
-        'EDGE_CONFLICT',
-        [from, to],
-        `${JSON.stringify(from)} → ${JSON.stringify(to)} is already a ${KIND_NAMES[packed % 4]} edge; cannot also be a ${name} edge`,
-      );
+    const packed = b * 4 + kind;
+    // Walked in place (no array per call): bulk builds add every edge through here.
+    const { head, next, value } = this.#out;
+    let joined = false;
+    for (let e = head[a] as number; e !== -1; e = next[e] as number) {
+      const v = value[e] as number;
+      if (v === packed) return;
+      if (v >> 2 === b) joined = true;
     }
-    if (checkCycle) {
+    // An edge of another kind already joins the pair, so this one cannot close a new cycle.
+    if (checkCycle && !joined) {
       const cycle = this.#pathBetween(b, a);
       if (cycle) {
         const ids = [from, ...cycle.map((s) => this.#ids[s] as string)];
@@ -650,9 +669,31 @@ export class ImageGraph {
         );
       }
     }
-    outs.add(a, b * 4 + kind);
+    this.#out.add(a, packed);
     this.#in.add(b, a * 4 + kind);
-    this.#view?.addDirectedEdge(from, to, { kind: name });
+    if (this.#view) this.#syncViewEdge(this.#view, a, b);
+  }
+
+  /** Adds or updates the view's one edge for the pair `a → b`, naming every kind that joins it. */
+  #syncViewEdge(
+    view: DirectedGraph<GraphNodeAttributes, GraphEdgeAttributes>,
+    a: number,
+    b: number,
+  ): void {
+    const { head, next, value } = this.#out;
+    let mask = 0;
+    for (let e = head[a] as number; e !== -1; e = next[e] as number) {
+      const v = value[e] as number;
+      if (v >> 2 === b) mask |= 1 << (v & 3);
+    }
+    const kinds = KIND_NAMES.filter((_, k) => mask & (1 << k));
+    const attrs: GraphEdgeAttributes = { kind: kinds[0] as ImageEdgeKind };
+    if (kinds.length > 1) attrs.kinds = kinds;
+    const from = this.#ids[a] as string;
+    const to = this.#ids[b] as string;
+    const edge = view.edge(from, to);
+    if (edge === undefined) view.addDirectedEdge(from, to, attrs);
+    else view.replaceEdgeAttributes(edge, attrs);
   }
 
   /**
@@ -897,11 +938,7 @@ export class ImageGraph {
     }
     for (const slot of this.#sortedSlots()) {
       const from = this.#ids[slot] as string;
-      for (const p of this.#out.values(slot)) {
-        view.addDirectedEdge(from, this.#ids[Math.floor(p / 4)] as string, {
-          kind: KIND_NAMES[p % 4] as ImageEdgeKind,
-        });
-      }
+      for (const p of this.#out.values(slot)) this.#syncViewEdge(view, slot, p >> 2);
       for (const p of this.#imageBlobs.values(slot)) {
         view.addDirectedEdge(from, this.#blobIds[p >> 1] as string, {
           kind: 'blob',

@@ -5,10 +5,11 @@ import type {
   DeleteOperation,
   KeptImage,
   PathEdge,
+  PlanWarning,
   ReclaimableBlob,
   UntagOperation,
 } from './plan-types.js';
-import { sortByKeys } from './sort.js';
+import { compareIds, sortByKeys } from './sort.js';
 
 /** A root of the kept set: a kept tag's image, or an image kept for another reason. */
 export interface Seed {
@@ -64,6 +65,11 @@ export function computePlan(
   const rank = store.sortedRank();
   const allTags = store.sortedTags();
   const tagRanks = store.sortedTagRanks();
+  const loaded = loaderFindings(store, sorted);
+  const graphWarnings = graph.warnings();
+  // Opaque images come after the given roots, so a tag that reaches one stays its reason.
+  if (loaded.opaque.length > 0)
+    roots = [...seedsOf(roots, allTags, ids, tagRanks), ...loaded.opaque];
 
   const { kept, pred, predEdge, needed, keptCount } = keptSet(
     store,
@@ -114,7 +120,10 @@ export function computePlan(
       deletedTags,
     },
     refused: null,
-    warnings: [],
+    warnings:
+      graphWarnings.length > 0
+        ? [...graphWarnings, ...loaded.warnings].sort(byIdThenCode)
+        : loaded.warnings,
   };
   defineLazySection(plan, 'keptTags', () => {
     const out: string[] = new Array(keptTagCount);
@@ -210,6 +219,56 @@ export function computePlan(
     return out;
   });
   return plan;
+}
+
+/**
+ * What loaders recorded in image infos, in id order: the opaque images (kept, with their reason as
+ * the note) and every image's warnings, opaque ones included.
+ */
+function loaderFindings(
+  store: GraphStore,
+  sorted: Int32Array,
+): { opaque: Seed[]; warnings: PlanWarning[] } {
+  const opaque: Seed[] = [];
+  const warnings: PlanWarning[] = [];
+  const info = store.info;
+  for (let r = 0; r < sorted.length; r++) {
+    const slot = sorted[r] as number;
+    const entry = info[slot];
+    if (entry === undefined || (entry.opaque === undefined && entry.warnings === undefined))
+      continue;
+    const image = store.ids[slot] as string;
+    if (entry.opaque !== undefined) {
+      opaque.push({ image, tag: null, note: entry.opaque });
+      warnings.push({
+        code: 'OPAQUE_IMAGE',
+        id: image,
+        message: `${image} is kept: ${entry.opaque}, so regprune cannot tell what it needs or what needs it`,
+      });
+    }
+    for (const w of entry.warnings ?? [])
+      warnings.push({ code: w.code, id: image, message: w.message });
+  }
+  return { opaque, warnings };
+}
+
+/** The roots as seeds (a tag position becomes its tag and the tag's image). */
+function seedsOf(
+  roots: Roots,
+  allTags: readonly string[],
+  ids: readonly string[],
+  tagRanks: Int32Array,
+): Seed[] {
+  if (!(roots instanceof Int32Array)) return [...roots];
+  const seeds: Seed[] = new Array(roots.length);
+  for (let i = 0; i < roots.length; i++) {
+    const position = roots[i] as number;
+    seeds[i] = {
+      image: ids[tagRanks[position] as number] as string,
+      tag: allTags[position] as string,
+    };
+  }
+  return seeds;
 }
 
 /** The sorted ranks the roots name, each with the root's index (so its tag or note can be found). */
@@ -442,4 +501,8 @@ function freedBlobs(
     }
   }
   return { blobs: freed.subarray(0, count), sizes, bytes };
+}
+
+function byIdThenCode(a: PlanWarning, b: PlanWarning): number {
+  return compareIds(a.id, b.id) || compareIds(a.code, b.code);
 }

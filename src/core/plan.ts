@@ -122,12 +122,6 @@ export function planCleanup(
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
   const { flags, roots } = keptTagRoots(graph, keep);
   const plan = computePlan(graph, roots, flags);
-  const loaded = graph.warnings();
-  if (loaded.length > 0) {
-    plan.warnings = [...plan.warnings, ...loaded].sort(
-      (a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code),
-    );
-  }
   const allTags = storeOf(graph).sortedTags();
   plan.tagDecisions = [];
   defineLazySection(plan, 'tagDecisions', () => {

@@ -1,5 +1,3 @@
-import type { PlanWarning } from './plan-types.js';
-
 /** Kinds of image-to-image edges. Each edge points from the image that needs (or is attached to) to the other. */
 export type ImageEdgeKind = 'parent' | 'child' | 'referrer';
 
@@ -28,6 +26,24 @@ export interface ImageInfo {
   /** The artifact type of a referrer (signature, SBOM, attestation). */
   artifactType?: string;
   annotations?: Record<string, string>;
+  /**
+   * Set by a loader for content regprune cannot read (a manifest media type it does not know):
+   * what the image needs, and whether something needs it, is unknown, so every plan keeps it with
+   * this as the reason (e.g. `unknown media type application/x.foo`) and warns about it.
+   */
+  opaque?: string;
+  /**
+   * Problems a loader found in the image's content (an invalid annotation, a base image it could
+   * not find); each becomes a plan warning about the image. They never change the plan.
+   */
+  warnings?: ImageWarning[];
+}
+
+/** A problem a loader found in one image's content (see {@link ImageInfo.warnings}). */
+export interface ImageWarning {
+  /** Stable code, e.g. `INVALID_BASE_DIGEST`; it becomes the plan warning's code. */
+  code: string;
+  message: string;
 }
 
 /** A blob reference of one image. */
@@ -53,6 +69,18 @@ export interface ImageGraphJSON {
   blobSizes: Record<string, number>;
   /** Tag name to image id. */
   tags: Record<string, string>;
-  /** What the loader wanted a person to know (see {@link ImageGraph.addWarning}); absent when none. */
-  warnings?: PlanWarning[];
+  /** Graph warnings (see {@link GraphWarning}), sorted; absent when there are none. */
+  warnings?: GraphWarning[];
+}
+
+/**
+ * Something a loader found that the graph cannot hold as an image or tag (a tag the registry lists
+ * but whose manifest answers 404); every plan of the graph lists it as a warning.
+ */
+export interface GraphWarning {
+  /** Stable code, e.g. `DANGLING_TAG`. */
+  code: string;
+  /** The tag or image concerned. */
+  id: string;
+  message: string;
 }

@@ -1,6 +1,13 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
+import {
+  isKnownManifestType,
+  isOciDigest,
+  type ManifestDescriptor,
+  type ParsedManifest,
+  parseManifest,
+} from '../core/manifest.js';
 import { artifactTypeOf, CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from '../core/media-types.js';
 import type { ImageInfo, Platform } from '../core/types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
@@ -11,7 +18,6 @@ import {
   type Descriptor,
   INDEX_TYPES,
   type IndexDocument,
-  MANIFEST_TYPES,
   OCI_ARTIFACT,
   REF_NAME,
 } from './oci-types.js';
@@ -19,8 +25,6 @@ import {
   type BlobFolders,
   type BlobStat,
   blobFile,
-  checkDescriptor,
-  checkIndex,
   inspectBlobFolders,
   isObject,
   LAYOUT_IO_CONCURRENCY,
@@ -65,7 +69,11 @@ export interface LayoutScan {
  * - Images are manifests and indexes, with ids `@<digest>` (see {@link layoutImageId}); nested
  *   indexes become `child` edges; a manifest's `subject` becomes a `referrer` edge when the subject
  *   is in the layout; an `org.opencontainers.image.base.digest` annotation (on the manifest or on
- *   the descriptor naming it) becomes a `parent` edge when the base is an image of the layout.
+ *   the descriptor naming it) becomes a `parent` edge when the base is an image of the layout (an
+ *   invalid digest, or a base not in the layout, is a plan warning instead).
+ * - Manifests are read by the core's parser, the registry adapter's too (OCI artifact manifests
+ *   included). One of a media type regprune does not know is an opaque image: always kept, with a
+ *   plan warning, and every blob its JSON names in a descriptor counts as needed.
  *   Config and layer blobs are blob ids (bare digests) with their sizes.
  * - `created` comes from the config blob (`dates`, default `true`), else from the manifest's
  *   `org.opencontainers.image.created` annotation.
@@ -84,9 +92,8 @@ export interface LayoutScan {
  *
  * @throws {InvalidLayoutError} naming the file and the problem when the layout is malformed: a
  *   missing `oci-layout` or `index.json`, a file that is not a regular file or is over its limit,
- *   invalid JSON, a missing blob, a digest or size mismatch, a
- *   manifest media type regprune does not know (it could not tell what that content needs), or an
- *   invalid ref name.
+ *   invalid JSON, a missing blob, a digest or size mismatch, a known manifest type with the wrong
+ *   shape, or an invalid ref name.
  * @example
  * ```ts
  * const graph = await loadLayoutGraph('./oci');
@@ -208,9 +215,18 @@ export async function scanLayout(
       for (const child of f.children) graph.addChild(id, layoutImageId(child));
       if (f.subject !== undefined && f.subject !== f.digest)
         graph.addReferrer(id, layoutImageId(f.subject));
-      // A base that is not an image of this layout is outside the graph: nothing here needs it.
-      if (f.base !== undefined && f.base !== f.digest && found.has(f.base)) {
-        graph.addParent(id, layoutImageId(f.base));
+      if (f.base !== undefined && f.base !== f.digest) {
+        if (found.has(f.base)) graph.addParent(id, layoutImageId(f.base));
+        else
+          graph.addImage(id, {
+            warnings: [
+              ...(f.info.warnings ?? []),
+              {
+                code: 'UNRESOLVED_BASE',
+                message: `its base image ${f.base} (${BASE_DIGEST}) is not in the layout; nothing here protects it`,
+              },
+            ],
+          });
       }
     } catch (error) {
       if (error instanceof RegpruneError) {
@@ -251,31 +267,25 @@ function readTags(dir: string, index: IndexDocument): Map<string, string> {
 }
 
 /**
- * Reads one manifest or index. Content of a media type regprune does not know is refused rather
- * than skipped: not knowing what it needs, a prune could delete blobs it uses.
+ * Reads one manifest or index through the core's manifest parser (the registry adapter's too).
+ * Content of a media type regprune does not know is an opaque image: it stays, and every blob
+ * its JSON names by a descriptor counts as needed, so garbage collection never takes them.
  */
 async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult> {
   const { dir, dates } = ctx;
   const { descriptor } = pending;
   const named = `${pending.file} ${pending.where}`;
-  const isIndex = INDEX_TYPES.has(descriptor.mediaType);
-  if (!isIndex && !MANIFEST_TYPES.has(descriptor.mediaType)) {
-    throw new InvalidLayoutError(
-      dir,
-      pending.file,
-      `${pending.where} names ${descriptor.digest} with the unknown media type ${JSON.stringify(descriptor.mediaType)}; regprune reads image indexes (${[...INDEX_TYPES].join(', ')}) and image manifests (${[...MANIFEST_TYPES].join(', ')}) and cannot tell what other content needs, so it does not prune this layout`,
-    );
-  }
   const { file, json } = await ctx.io(() => {
     ctx.signal?.throwIfAborted();
     return readManifestBlob(dir, descriptor, named);
   });
-  if (json.mediaType !== undefined) {
+  const known = isKnownManifestType(descriptor.mediaType);
+  if (known && json.mediaType !== undefined) {
     const own = json.mediaType;
-    const ownIsIndex = typeof own === 'string' && INDEX_TYPES.has(own);
     if (
-      !(ownIsIndex || (typeof own === 'string' && MANIFEST_TYPES.has(own))) ||
-      ownIsIndex !== isIndex
+      typeof own !== 'string' ||
+      !isKnownManifestType(own) ||
+      INDEX_TYPES.has(own) !== INDEX_TYPES.has(descriptor.mediaType)
     ) {
       throw new InvalidLayoutError(
         dir,
@@ -284,6 +294,12 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
       );
     }
   }
+  const fail = (problem: string): never => {
+    throw new InvalidLayoutError(dir, file, problem);
+  };
+  const parsed: ParsedManifest = known
+    ? parseManifest(json, descriptor.mediaType, fail)
+    : { kind: 'opaque', mediaType: descriptor.mediaType, layers: [], manifests: [] };
 
   const info: ImageInfo = { mediaType: descriptor.mediaType, size: descriptor.size };
   const platform = platformOf(descriptor.platform);
@@ -302,28 +318,35 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
   };
   const next: Pending[] = [];
 
-  if (isIndex) {
-    checkIndex(dir, file, json);
-    json.manifests.forEach((child, i) => {
+  if (parsed.kind === 'opaque') {
+    info.opaque = `unknown media type ${descriptor.mediaType}`;
+    const seen = new Set<string>([descriptor.digest]);
+    for (const digest of descriptorDigests(json)) {
+      if (seen.has(digest)) continue;
+      seen.add(digest);
+      const result = await statOnce(ctx, digest);
+      if (!('error' in result) && result.isFile)
+        found.blobs.push({ digest, size: result.size, role: 'layer' });
+    }
+    return { found, pending: next };
+  }
+  if (parsed.kind === 'index') {
+    parsed.manifests.forEach((child, i) => {
       found.children.push(child.digest);
-      next.push({ descriptor: child, file, where: `manifests[${i}]` });
+      next.push({ descriptor: { ...child }, file, where: `manifests[${i}]` });
     });
   } else {
-    const fields = manifestBlobFields(dir, file, descriptor.mediaType, json);
-    // Stat every well-formed blob at once, then judge the fields in order, so the first problem
-    // reported is the one a field-by-field check would have found.
-    const checked = fields.map(([where, d]) => {
-      try {
-        checkDescriptor(dir, file, where, d);
-        return { where, d, stat: statOnce(ctx, d.digest) };
-      } catch (error) {
-        return { where, error };
-      }
+    const fields: Array<[string, ManifestDescriptor]> = [];
+    if (parsed.config) fields.push(['config', parsed.config]);
+    const layerField = parsed.mediaType === OCI_ARTIFACT ? 'blobs' : 'layers';
+    parsed.layers.forEach((d, i) => {
+      fields.push([`${layerField}[${i}]`, d]);
     });
-    for (const field of checked) {
-      if ('error' in field) throw field.error;
-      const { where, d } = field;
-      const result = await field.stat;
+    // Stat every blob at once, then judge the fields in order, so the first problem reported is
+    // the one a field-by-field check would have found.
+    const stats = fields.map(([, d]) => statOnce(ctx, d.digest));
+    for (const [i, [where, d]] of fields.entries()) {
+      const result = await (stats[i] as Promise<BlobStat>);
       if ('error' in result)
         throw missingBlobError(dir, d.digest, `${file} ${where}`, result.error);
       if (!result.isFile) throw notRegularBlobError(dir, d.digest, `${file} ${where}`, result.kind);
@@ -337,7 +360,7 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
       }
       found.blobs.push({ digest: d.digest, size, role: where === 'config' ? 'config' : 'layer' });
     }
-    const config = isObject(json.config) ? (json.config as Descriptor) : undefined;
+    const config = parsed.config;
     const isImageConfig = config !== undefined && IMAGE_CONFIG_TYPES.has(config.mediaType);
     const artifactType = artifactTypeOf(info.artifactType, config?.mediaType);
     if (artifactType !== undefined) info.artifactType = artifactType;
@@ -346,9 +369,8 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
       if (created !== undefined) info.created = created;
     }
   }
-  if (json.subject !== undefined) {
-    checkDescriptor(dir, file, 'subject', json.subject);
-    const subject = json.subject;
+  if (parsed.subject) {
+    const subject = parsed.subject;
     // A subject that is not in the layout cannot be kept or deleted; the referrer stands alone.
     const present = await statOnce(ctx, subject.digest);
     if (!('error' in present) && present.isFile) {
@@ -359,33 +381,30 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
   }
   if (info.created === undefined && annotations?.[CREATED]) info.created = annotations[CREATED];
   const base = annotations?.[BASE_DIGEST] ?? descriptor.annotations?.[BASE_DIGEST];
-  if (base !== undefined && isDigest(base)) found.base = base;
+  if (base !== undefined) {
+    if (isOciDigest(base)) found.base = base;
+    else
+      info.warnings = [
+        {
+          code: 'INVALID_BASE_DIGEST',
+          message: `${BASE_DIGEST} is ${JSON.stringify(base)}, which is not a digest; no parent is linked`,
+        },
+      ];
+  }
   return { found, pending: next };
 }
 
-/** The blob descriptors of a manifest with where they sit, after checking the fields' shapes. */
-function manifestBlobFields(
-  dir: string,
-  file: string,
-  mediaType: string,
-  json: Record<string, unknown>,
-): Array<[string, unknown]> {
-  const fields: Array<[string, unknown]> = [];
-  if (mediaType !== OCI_ARTIFACT || json.config !== undefined) {
-    if (!isObject(json.config))
-      throw new InvalidLayoutError(dir, file, `a ${mediaType} must have a "config" descriptor`);
-    fields.push(['config', json.config]);
+/** Every digest the JSON names in a descriptor-shaped object (`mediaType`, `digest`, `size`). */
+function descriptorDigests(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 32 || typeof value !== 'object' || value === null) return out;
+  if (Array.isArray(value)) {
+    for (const item of value) descriptorDigests(item, out, depth + 1);
+    return out;
   }
-  for (const field of ['layers', 'blobs'] as const) {
-    const list = json[field];
-    if (list === undefined) continue;
-    if (!Array.isArray(list))
-      throw new InvalidLayoutError(dir, file, `"${field}" must be an array`);
-    list.forEach((d, i) => {
-      fields.push([`${field}[${i}]`, d]);
-    });
-  }
-  return fields;
+  const record = value as Record<string, unknown>;
+  if (typeof record.mediaType === 'string' && isOciDigest(record.digest)) out.push(record.digest);
+  for (const item of Object.values(record)) descriptorDigests(item, out, depth + 1);
+  return out;
 }
 
 /** An OCI config's `created` field: any non-empty string is passed on; the policy judges it. */
@@ -395,7 +414,10 @@ function createdOf(config: unknown): string | undefined {
     : undefined;
 }
 
-async function readCreated(dir: string, config: Descriptor): Promise<string | undefined> {
+async function readCreated(
+  dir: string,
+  config: { digest: string; size: number },
+): Promise<string | undefined> {
   // As for registries, a config too large to read has no date.
   if (config.size > CONFIG_LIMIT) return undefined;
   // The scan found it a regular file of that size; one swapped since is refused unread.
@@ -422,15 +444,6 @@ function stringMap(value: unknown): Record<string, string> | undefined {
     (e): e is [string, string] => typeof e[1] === 'string',
   );
   return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-}
-
-function isDigest(value: string): boolean {
-  try {
-    blobFile(value);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // The grammar of image-spec's image-layout.md for `org.opencontainers.image.ref.name`:

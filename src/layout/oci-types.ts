@@ -1,12 +1,12 @@
 /** The subset of OCI image-spec JSON shapes the layout adapter reads and writes. */
-import { DOCKER_MANIFEST, OCI_MANIFEST } from '../core/media-types.js';
-
 export {
   DOCKER_CONFIG,
   DOCKER_LIST,
   DOCKER_MANIFEST,
   INDEX_TYPES,
   MANIFEST_LIMIT,
+  MANIFEST_TYPES,
+  OCI_ARTIFACT,
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
@@ -38,12 +38,3 @@ export const REF_NAME = 'org.opencontainers.image.ref.name';
 export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
 /** Annotation holding a creation date, used when the config has none. */
 export const CREATED = 'org.opencontainers.image.created';
-
-/** Deprecated OCI artifact manifest (image-spec 1.1 release candidates); still found in the wild. */
-export const OCI_ARTIFACT = 'application/vnd.oci.artifact.manifest.v1+json';
-
-export const MANIFEST_TYPES: ReadonlySet<string> = new Set([
-  OCI_MANIFEST,
-  DOCKER_MANIFEST,
-  OCI_ARTIFACT,
-]);

@@ -1,12 +1,13 @@
 import { classifyTag, cosignArtifactType } from '../core/attachments.js';
 import { ImageGraph } from '../core/image-graph.js';
+import { isOciDigest } from '../core/manifest.js';
 import { artifactTypeOf } from '../core/media-types.js';
 import { imageId, tagId } from '../core/naming.js';
-import type { ImageInfo } from '../core/types.js';
+import type { ImageInfo, ImageWarning } from '../core/types.js';
+import { baseRepository } from './base-image.js';
 import {
   BASE_DIGEST,
   BASE_NAME,
-  baseRepository,
   CREATED,
   type LoadedManifest,
   type Loader,
@@ -21,6 +22,7 @@ function infoOf(
 ): ImageInfo {
   const { parsed } = loaded;
   const info: ImageInfo = { mediaType: loaded.mediaType, size: loaded.size };
+  if (parsed.kind === 'opaque') info.opaque = `unknown media type ${loaded.mediaType}`;
   const platform = data.platforms.get(digest);
   if (platform) info.platform = platform;
   const artifactType = artifactTypeOf(
@@ -69,21 +71,38 @@ export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph
       const id = imageId(repo, digest);
       if (!fresh.has(id)) continue;
       const { parsed } = loaded;
+      const missing: string[] = [];
       for (const child of parsed.manifests) {
-        if (has(repo, child.digest) && child.digest !== digest)
-          graph.addChild(id, imageId(repo, child.digest));
+        if (child.digest === digest) continue;
+        if (has(repo, child.digest)) graph.addChild(id, imageId(repo, child.digest));
+        else missing.push(child.digest);
+      }
+      // Every child is fetched, so one the graph lacks answered 404: a partial multi-arch image.
+      if (missing.length > 0) {
+        const warning: ImageWarning = {
+          code: 'MISSING_CHILDREN',
+          message: `the index lists ${missing.length} manifest(s) the registry does not have (404): ${missing.join(', ')}; pulls of those platforms fail`,
+        };
+        graph.addImage(id, { warnings: [...(graph.imageInfo(id)?.warnings ?? []), warning] });
       }
       if (parsed.subject && has(repo, parsed.subject.digest) && parsed.subject.digest !== digest)
         graph.addReferrer(id, imageId(repo, parsed.subject.digest));
-      const base = parsed.annotations?.[BASE_DIGEST];
-      if (base) {
-        const baseRepo = baseRepository(parsed.annotations?.[BASE_NAME], repo, loader.host);
-        if (baseRepo && graph.hasImage(imageId(baseRepo, base)) && imageId(baseRepo, base) !== id)
-          graph.addParent(id, imageId(baseRepo, base));
+      const base = parsed.kind === 'opaque' ? undefined : parsed.annotations?.[BASE_DIGEST];
+      if (base !== undefined) {
+        const problem = linkBase(graph, id, repo, base, parsed.annotations?.[BASE_NAME], loader);
+        if (problem)
+          graph.addImage(id, { warnings: [...(graph.imageInfo(id)?.warnings ?? []), problem] });
       }
       for (const subject of data.referrerOf.get(digest) ?? []) {
         if (has(repo, subject) && subject !== digest) graph.addReferrer(id, imageId(repo, subject));
       }
+    }
+    for (const tag of data.danglingTags) {
+      graph.addWarning({
+        code: 'DANGLING_TAG',
+        id: tagId(repo, tag),
+        message: `${tagId(repo, tag)} is listed by the registry, but its manifest answers 404 (left by an interrupted delete, or deleted while the tags were read); it is not in the graph`,
+      });
     }
     for (const [tag, digest] of data.tags) {
       const id = imageId(repo, digest);
@@ -100,4 +119,42 @@ export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph
     }
   }
   return graph;
+}
+
+/**
+ * Links `id` to its base image when the base is in the loaded graph (by repository and digest, the
+ * name's host in any spelling of this registry's); otherwise says why not, as a plan warning:
+ * nothing protects a base regprune cannot find, so whoever reads the plan should know.
+ */
+function linkBase(
+  graph: ImageGraph,
+  id: string,
+  repo: string,
+  base: string,
+  name: string | undefined,
+  loader: Loader,
+): ImageWarning | undefined {
+  if (!isOciDigest(base)) {
+    return {
+      code: 'INVALID_BASE_DIGEST',
+      message: `${BASE_DIGEST} is ${JSON.stringify(base)}, which is not a digest; no parent is linked`,
+    };
+  }
+  const baseRepo = baseRepository(name, repo, loader.host);
+  if (baseRepo === undefined) {
+    return {
+      code: 'UNRESOLVED_BASE',
+      message: `its base image ${JSON.stringify(name)} (${base}) is not in this registry (${loader.host}); if it is, under another host name, nothing protects it`,
+    };
+  }
+  const parent = imageId(baseRepo, base);
+  if (parent === id) return undefined;
+  if (graph.hasImage(parent)) {
+    graph.addParent(id, parent);
+    return undefined;
+  }
+  return {
+    code: 'UNRESOLVED_BASE',
+    message: `its base image ${parent} is not in the loaded graph (gone, or in a repository that was not loaded); nothing protects it`,
+  };
 }

@@ -67,8 +67,13 @@ export async function resolveRepositories(
  * `repo@sha256:…` with blobs and sizes, tags `repo:tag`, index children, referrers (API, fallback
  * tag `sha256-<hex>`, `subject` fields, cosign-style `sha256-<hex>.sig|.att|.sbom` tags as
  * attachments of their subject) and base images (`org.opencontainers.image.base.digest`) as
- * parents. One manifest GET per tag, one per further unique manifest, config blobs only with
+ * parents, found by repository and digest when `base.name` names this registry in any spelling of
+ * its host. One manifest GET per tag, one per further unique manifest, config blobs only with
  * `dates`. Never returns a partial graph: any failure rejects (and stops the other requests).
+ *
+ * Content it cannot fully use does not fail the load: a manifest of an unknown media type is an
+ * opaque image (always kept); an invalid or unresolvable base digest, an index whose children
+ * answer 404 and a tag whose manifest answers 404 become plan warnings.
  *
  * Untagged manifests are invisible over the OCI API; `storage` (a self-hosted registry's storage
  * folder) and `previous` (what an earlier run saw) make them visible, and `extraDigests` names them

@@ -2,11 +2,12 @@ import { classifyTag } from '../core/attachments.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { imageId } from '../core/naming.js';
 import type { Platform } from '../core/types.js';
+import { baseRepository } from './base-image.js';
 import type { RegistryClient } from './client.js';
 import { MalformedManifestError } from './errors/malformed-manifest-error.js';
 import { type Descriptor, type ParsedManifest, parseManifest } from './manifest.js';
 import { CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from './media-types.js';
-import { isRepositoryName } from './reference.js';
+import { isDigest } from './reference.js';
 
 /** A manifest as loaded. */
 export interface LoadedManifest {
@@ -31,6 +32,8 @@ export interface RepositoryData {
   fallbackIndexes: Map<string, string>;
   /** Fallback index digest → its entries. */
   fallbackEntries: Map<string, Descriptor[]>;
+  /** Bare tags `tags/list` named whose manifest answered 404 (left by an interrupted DELETE). */
+  danglingTags: Set<string>;
 }
 
 /** Load progress counters. */
@@ -110,6 +113,7 @@ export class Loader {
         artifactTypes: new Map(),
         fallbackIndexes: new Map(),
         fallbackEntries: new Map(),
+        danglingTags: new Set(),
       };
       this.repos.set(repository, data);
     }
@@ -146,8 +150,9 @@ export class Loader {
           }
         } else {
           const fetched = await this.#client.getManifest(repository, tag, { signal: this.#signal });
-          // A tag removed while we read is simply not there any more.
-          if (fetched) {
+          // A tag removed while we read is not there any more; one still listed is reported.
+          if (!fetched) data.danglingTags.add(tag);
+          else {
             data.tags.set(tag, fetched.digest);
             this.#wanted.add(`${repository}@${fetched.digest}`);
             if (!data.manifests.has(fetched.digest)) {
@@ -307,8 +312,9 @@ export class Loader {
         data.platforms.set(child.digest, child.platform);
       this.want(data.repository, child.digest);
     }
-    const base = parsed.annotations?.[BASE_DIGEST];
-    if (base) {
+    // Only a valid digest is fetched: `latest` would be read as a tag, `sha256:zz` fail the load.
+    const base = parsed.kind === 'opaque' ? undefined : parsed.annotations?.[BASE_DIGEST];
+    if (base && isDigest(base)) {
       const repo = baseRepository(
         parsed.annotations?.[BASE_NAME],
         data.repository,
@@ -348,26 +354,4 @@ export class Loader {
     if (entry.artifactType) data.artifactTypes.set(entry.digest, entry.artifactType);
     this.want(data.repository, entry.digest);
   }
-}
-
-/**
- * The repository of a base image in this registry: the annotation's name when it names this
- * registry's host (`host:port/repo:tag`), the image's own repository when there is no name.
- * `undefined` for a base image in another registry.
- */
-export function baseRepository(
-  name: string | undefined,
-  own: string,
-  host: string,
-): string | undefined {
-  if (!name) return own;
-  const withoutDigest = name.split('@')[0] as string;
-  const slash = withoutDigest.indexOf('/');
-  const first = slash < 0 ? '' : withoutDigest.slice(0, slash);
-  const isHost = first.includes('.') || first.includes(':') || first === 'localhost';
-  if (!isHost || first !== host) return undefined;
-  const path = withoutDigest.slice(slash + 1);
-  const colon = path.lastIndexOf(':');
-  const repo = colon > path.lastIndexOf('/') ? path.slice(0, colon) : path;
-  return isRepositoryName(repo) ? repo : undefined;
 }

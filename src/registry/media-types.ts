@@ -1,4 +1,4 @@
-import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../core/media-types.js';
+import { MANIFEST_ACCEPT_TYPES } from '../core/media-types.js';
 
 export {
   CONFIG_LIMIT,
@@ -15,4 +15,4 @@ export {
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 
 /** Sent as `Accept` on every manifest GET/HEAD: 2.8 answers 404 for types the client does not accept. */
-export const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].join(', ');
+export const MANIFEST_ACCEPT = MANIFEST_ACCEPT_TYPES.join(', ');

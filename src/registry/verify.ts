@@ -10,7 +10,6 @@ import { compareIds } from '../core/sort.js';
 import type { RegistryClient } from './client.js';
 import { DigestMismatchError } from './errors/digest-mismatch-error.js';
 import { MalformedManifestError } from './errors/malformed-manifest-error.js';
-import { UnsupportedMediaTypeError } from './errors/unsupported-media-type-error.js';
 import { resolveRepositories } from './load-graph.js';
 import { type ParsedManifest, parseManifest } from './manifest.js';
 
@@ -277,12 +276,14 @@ function parsedOrProblem(
   digest: string,
 ): Manifest {
   try {
-    return { state: 'ok', parsed: parseManifest(bytes, mediaType, repo, digest) };
+    const parsed = parseManifest(bytes, mediaType, repo, digest);
+    // Content regprune cannot read: what it needs is unknown, so it is not followed.
+    if (parsed.kind === 'opaque') return { state: 'opaque', mediaType: parsed.mediaType };
+    return { state: 'ok', parsed };
   } catch (error) {
-    if (error instanceof UnsupportedMediaTypeError)
-      return { state: 'opaque', mediaType: error.mediaType };
-    if (error instanceof MalformedManifestError)
+    if (error instanceof MalformedManifestError) {
       return { state: 'unreadable', message: error.message };
+    }
     throw error;
   }
 }

@@ -76,11 +76,46 @@ describe('ImageGraph', () => {
     expect(g.targetsOf('A', 'child')).toEqual([]);
   });
 
-  it('rejects a second edge of another kind between the same pair; the same edge twice is a no-op', () => {
+  it('joins a pair by several edge kinds (an index listing X with X as its subject); the same edge twice is a no-op', () => {
+    const g = new ImageGraph();
+    for (const id of ['I', 'X', 'P']) g.addImage(id);
+    g.addChild('I', 'X');
+    g.addReferrer('I', 'X');
+    g.addChild('I', 'X');
+    g.addParent('X', 'P');
+    expect(g.targetsOf('I', 'child')).toEqual(['X']);
+    expect(g.targetsOf('I', 'referrer')).toEqual(['X']);
+    expect(g.sourcesOf('X', 'child')).toEqual(['I']);
+    expect(g.sourcesOf('X', 'referrer')).toEqual(['I']);
+    const json = g.toJSON();
+    expect(json.children).toEqual([['I', 'X']]);
+    expect(json.referrers).toEqual([['I', 'X']]);
+    expect(ImageGraph.fromJSON(JSON.parse(JSON.stringify(json))).toJSON()).toEqual(json);
+    // reachability is the union: the tagged index keeps X (child) and X's parent; a tag on X
+    // keeps the index (its referrer)
+    g.setTag('i', 'I');
+    expect(planCleanup(g, ['i']).delete).toEqual([]);
+    g.removeTag('i');
+    g.setTag('x', 'X');
+    expect(planCleanup(g, ['x']).delete).toEqual([]);
+    g.removeTag('x');
+    expect(planCleanup(g, []).delete.map((op) => op.image)).toEqual(['I', 'X', 'P']);
+    // the graphology view holds one edge per pair, naming every kind
+    expect(g.graph.getEdgeAttributes(g.graph.edge('I', 'X') as string)).toEqual({
+      kind: 'child',
+      kinds: ['child', 'referrer'],
+    });
+    // removing the image removes every kind of edge
+    g.removeImage('X');
+    expect(g.targetsOf('I', 'child')).toEqual([]);
+    expect(g.targetsOf('I', 'referrer')).toEqual([]);
+  });
+
+  it('a second kind of edge still may not close a cycle or join an image to itself', () => {
     const g = chain();
-    g.addParent('B', 'A');
-    expect(g.targetsOf('B', 'parent')).toEqual(['A']);
-    expect(() => g.addReferrer('B', 'A')).toThrow(/already a parent edge/);
+    expect(() => g.addChild('A', 'B')).toThrow(InvalidEdgeError);
+    expect(() => g.addReferrer('A', 'A')).toThrow(/to itself/);
+    expect(g.targetsOf('A', 'child')).toEqual([]);
   });
 
   it('rejects empty ids and a blob id equal to an image id', () => {
@@ -279,6 +314,29 @@ describe('tags under any sequence of set, move, remove and image removal', () =>
         expect(ImageGraph.fromJSON(g.toJSON()).toJSON()).toEqual(g.toJSON());
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('graph warnings (what a loader found that is no image: a tag pointing at nothing)', () => {
+  it('are kept once, sorted, round-trip through JSON and are listed by every plan', () => {
+    const g = chain();
+    g.setTag('v1', 'C');
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v2', message: 'v2 answers 404' });
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v0', message: 'v0 answers 404' });
+    g.addWarning({ code: 'DANGLING_TAG', id: 'v2', message: 'v2 answers 404' });
+    expect(g.warnings().map((w) => w.id)).toEqual(['v0', 'v2']);
+    const back = ImageGraph.fromJSON(JSON.parse(JSON.stringify(g.toJSON())));
+    expect(back.warnings()).toEqual(g.warnings());
+    expect(back.toJSON()).toEqual(g.toJSON());
+    expect(planCleanup(g, ['v1']).warnings.map((w) => w.id)).toEqual(['v0', 'v2']);
+    expect(planCleanup(g, { rules: [{ keepTags: ['v1'] }] }).warnings.map((w) => w.id)).toEqual([
+      'v0',
+      'v2',
+    ]);
+    expect(chain().toJSON()).not.toHaveProperty('warnings');
+    expect(() => ImageGraph.fromJSON({ ...g.toJSON(), warnings: [{ code: 1 }] })).toThrow(
+      /\$\.warnings\[0\]/,
     );
   });
 });

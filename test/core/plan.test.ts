@@ -246,3 +246,60 @@ describe('recheckPlan (stale-plan protection)', () => {
     expect(result.proceed.map((d) => d.image)).toEqual(['oldSig']);
   });
 });
+
+describe('what loaders found: opaque images and content warnings', () => {
+  function loadedGraph(): ImageGraph {
+    const g = new ImageGraph();
+    g.addImage('app@sha256:1', {
+      warnings: [{ code: 'INVALID_BASE_DIGEST', message: 'base.digest "latest" is not a digest' }],
+    });
+    g.addImage('app@sha256:2', { opaque: 'unknown media type application/x.odd' });
+    g.addImage('app@sha256:3');
+    g.addImage('app@sha256:4');
+    g.addParent('app@sha256:2', 'app@sha256:3');
+    g.setTag('app:odd', 'app@sha256:2');
+    g.setTag('app:v1', 'app@sha256:1');
+    return g;
+  }
+
+  it('an opaque image is always kept, with its reason, and what it points at with it; both are warnings', () => {
+    for (const g of [loadedGraph(), ImageGraph.fromJSON(loadedGraph().toJSON())]) {
+      const plan = planCleanup(g, []);
+      expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:1', 'app@sha256:4']);
+      expect(plan.untag).toEqual([{ tag: 'app:odd', image: 'app@sha256:2' }]);
+      expect(plan.keep).toEqual([
+        {
+          image: 'app@sha256:2',
+          tag: null,
+          note: 'unknown media type application/x.odd',
+          path: ['app@sha256:2'],
+          edges: [],
+        },
+        {
+          image: 'app@sha256:3',
+          tag: null,
+          note: 'unknown media type application/x.odd',
+          path: ['app@sha256:2', 'app@sha256:3'],
+          edges: ['parent'],
+        },
+      ]);
+      expect(plan.warnings.map((w) => [w.code, w.id])).toEqual([
+        ['INVALID_BASE_DIGEST', 'app@sha256:1'],
+        ['OPAQUE_IMAGE', 'app@sha256:2'],
+      ]);
+      expect(plan.warnings[1]?.message).toMatch(/application\/x\.odd/);
+      expect(orphanedImages(g, [])).toEqual(['app@sha256:1', 'app@sha256:4']);
+    }
+  });
+
+  it('a kept tag stays the reason of an opaque image it reaches', () => {
+    const plan = planCleanup(loadedGraph(), ['app:odd']);
+    expect(plan.keep[0]).toMatchObject({ image: 'app@sha256:2', tag: 'app:odd' });
+  });
+
+  it('a policy plan keeps opaque images too and carries the warnings', () => {
+    const plan = planCleanup(loadedGraph(), { rules: [{ keepTags: ['v1'] }] });
+    expect(plan.delete.map((op) => op.image)).toEqual(['app@sha256:4']);
+    expect(plan.warnings.map((w) => w.code)).toEqual(['INVALID_BASE_DIGEST', 'OPAQUE_IMAGE']);
+  });
+});

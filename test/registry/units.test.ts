@@ -7,13 +7,10 @@ import {
 } from '../../src/core/attachments.js';
 import type { CleanupPlan } from '../../src/index.js';
 import { parseChallenge } from '../../src/registry/auth.js';
-import {
-  MalformedManifestError,
-  UnsupportedMediaTypeError,
-} from '../../src/registry/errors/index.js';
+import { baseRepository, sameRegistryHost } from '../../src/registry/base-image.js';
+import { MalformedManifestError } from '../../src/registry/errors/index.js';
 import { globMatcher } from '../../src/registry/glob.js';
 import { nextLink } from '../../src/registry/link.js';
-import { baseRepository } from '../../src/registry/loader.js';
 import { parseManifest } from '../../src/registry/manifest.js';
 import { isRepositoryName, isTag } from '../../src/registry/reference.js';
 
@@ -119,6 +116,22 @@ describe('registry helpers', () => {
     expect(baseRepository('reg:5000/team/base@sha256:00', 'app', 'reg:5000')).toBe('team/base');
     expect(baseRepository('docker.io/library/alpine:3', 'app', 'reg:5000')).toBeUndefined();
     expect(baseRepository('alpine:3', 'app', 'reg:5000')).toBeUndefined();
+    expect(baseRepository('127.0.0.1:5401/tools/base:2024.01', 'app', 'localhost:5401')).toBe(
+      'tools/base',
+    );
+    expect(baseRepository('127.0.0.1:5402/tools/base:2024.01', 'app', 'localhost:5401')).toBe(
+      undefined,
+    );
+  });
+
+  it('compares registry hosts across loopback names, default ports and case', () => {
+    expect(sameRegistryHost('127.0.0.1:5000', 'localhost:5000')).toBe(true);
+    expect(sameRegistryHost('[::1]:5000', 'LocalHost:5000')).toBe(true);
+    expect(sameRegistryHost('Reg.Example.com', 'reg.example.com:443')).toBe(true);
+    expect(sameRegistryHost('reg.example.com:80', 'reg.example.com')).toBe(true);
+    expect(sameRegistryHost('reg.example.com:5000', 'reg.example.com')).toBe(false);
+    expect(sameRegistryHost('127.0.0.1:5000', '127.0.0.1:5001')).toBe(false);
+    expect(sameRegistryHost('reg.example.com', 'other.example.com')).toBe(false);
   });
 
   it('validates names against the distribution grammar', () => {
@@ -130,12 +143,15 @@ describe('registry helpers', () => {
     expect(isTag('x'.repeat(129))).toBe(false);
   });
 
-  it('refuses Docker schema 1 and malformed manifests, naming repository and digest', () => {
+  it('reads Docker schema 1 as opaque and refuses malformed manifests, naming repository and digest', () => {
     const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     const schema1 = bytes({ schemaVersion: 1, name: 'app', fsLayers: [] });
-    expect(() =>
+    expect(
       parseManifest(schema1, 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'app', D),
-    ).toThrow(UnsupportedMediaTypeError);
+    ).toMatchObject({
+      kind: 'opaque',
+      mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+    });
     const badLayer = bytes({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',

@@ -66,7 +66,7 @@ export function planWithPolicy(
     }
   }
 
-  const warnings: PlanWarning[] = [...plan.warnings, ...graph.warnings(), ...evaluation.warnings];
+  const warnings: PlanWarning[] = [...plan.warnings, ...evaluation.warnings];
   for (const [image, why] of unknownDates) {
     warnings.push({
       code: 'UNKNOWN_DATE',
