@@ -60,6 +60,20 @@ async function savePlan(repo: string, name: string): Promise<{ file: string; pla
   return { file, plan: JSON.parse(run.stdout) as CleanupPlan };
 }
 
+interface Outcome {
+  id: string;
+  status: string;
+  reason?: string;
+}
+
+/** `regprune apply <registry> --plan FILE --yes --format json`: the exit code and the outcomes. */
+async function applySaved(file: string): Promise<{ code: number | null; outcomes: Outcome[] }> {
+  const run = await runCliProcess(['apply', reg.url, '--plan', file, '--yes', '--format', 'json']);
+  expect(run.stderr).not.toMatch(/^error: (?!partly applied)/m);
+  const { result } = JSON.parse(run.stdout) as { result: { outcomes: Outcome[] } };
+  return { code: run.code, outcomes: result.outcomes };
+}
+
 describe('plan --format json records where the plan came from', () => {
   it('origin names the target, the keep list, the repositories and when it was made', async () => {
     await pushRepo('origin/app');
@@ -83,22 +97,10 @@ describe('apply --plan FILE', () => {
     expect(plan.delete.map((op) => op.image).sort()).toEqual(
       [`applied/app@${old1.digest}`, `applied/app@${old2.digest}`].sort(),
     );
-    const run = await runCliProcess([
-      'apply',
-      reg.url,
-      '--plan',
-      file,
-      '--yes',
-      '--format',
-      'json',
-    ]);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const { result } = JSON.parse(run.stdout) as {
-      result: { outcomes: Array<{ id: string; status: string }> };
-    };
+    const { code, outcomes } = await applySaved(file);
+    expect(code).toBe(0);
     expect(
-      result.outcomes
+      outcomes
         .filter((o) => o.status === 'done')
         .map((o) => o.id)
         .sort(),
@@ -112,20 +114,9 @@ describe('apply --plan FILE', () => {
     const { old1, old2 } = await pushRepo('stale/app');
     const { file } = await savePlan('stale/app', 'stale.json');
     await tagManifest(reg, 'stale/app', 'rescued', old1.digest);
-    const run = await runCliProcess([
-      'apply',
-      reg.url,
-      '--plan',
-      file,
-      '--yes',
-      '--format',
-      'json',
-    ]);
-    expect(run.code).toBe(4);
-    const { result } = JSON.parse(run.stdout) as {
-      result: { outcomes: Array<{ id: string; status: string; reason?: string }> };
-    };
-    const saved = result.outcomes.find((o) => o.id === `stale/app@${old1.digest}`);
+    const { code, outcomes } = await applySaved(file);
+    expect(code).toBe(4);
+    const saved = outcomes.find((o) => o.id === `stale/app@${old1.digest}`);
     expect(saved?.status).toBe('skipped');
     expect(saved?.reason).toMatch(/changed since plan: stale\/app:rescued/);
     expect(await manifestStatus(reg, 'stale/app', old1.digest)).toBe(200);
@@ -141,20 +132,9 @@ describe('apply --plan FILE', () => {
       delete: [...plan.delete, { image: `tampered/app@${kept.digest}`, tags: [], wave: 0 }],
     };
     await writeFile(file, JSON.stringify(forged));
-    const run = await runCliProcess([
-      'apply',
-      reg.url,
-      '--plan',
-      file,
-      '--yes',
-      '--format',
-      'json',
-    ]);
-    expect(run.code).toBe(4);
-    const { result } = JSON.parse(run.stdout) as {
-      result: { outcomes: Array<{ id: string; status: string; reason?: string }> };
-    };
-    const attempt = result.outcomes.find((o) => o.id === `tampered/app@${kept.digest}`);
+    const { code, outcomes } = await applySaved(file);
+    expect(code).toBe(4);
+    const attempt = outcomes.find((o) => o.id === `tampered/app@${kept.digest}`);
     expect(attempt?.status).toBe('skipped');
     expect(attempt?.reason).toMatch(/tampered\/app:keep/);
     expect(await manifestStatus(reg, 'tampered/app', old1.digest)).toBe(404);
