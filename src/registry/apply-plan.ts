@@ -456,9 +456,19 @@ interface Prefetch {
  * pushed back from these bytes, and fetching them only then would stretch the time between the
  * last tag read and the DELETE.
  */
-function prefetch(ctx: Context, repo: string, ops: readonly DeleteOperation[]): void {
+function prefetch(
+  ctx: Context,
+  repo: string,
+  ops: readonly DeleteOperation[],
+  read: ReadonlyMap<string, FetchedManifest>,
+): void {
   for (const op of ops) {
     if (ctx.bytes.has(op.image)) continue;
+    const known = read.get(digestOfImage(op.image));
+    if (known) {
+      ctx.bytes.set(op.image, { result: Promise.resolve(known), settled: true });
+      continue;
+    }
     const entry: Prefetch = {
       result: ctx.client.getManifest(repo, digestOfImage(op.image), { signal: ctx.signal }),
       settled: false,
@@ -567,11 +577,13 @@ async function deleteInRepository(
     watch = new TagWatch(ctx.client, repo);
     ctx.watches.set(repo, watch);
   }
-  prefetch(ctx, repo, ops);
+  // The first read GETs every tag (rather than HEAD): that fetches most planned images' bytes too.
+  const read = new Map<string, FetchedManifest>();
   if (watch.reads === 0) {
-    const first = await watch.read(ctx.signal);
+    const first = await watch.read(ctx.signal, read);
     await recheckAdded(ctx, repo, first.added, true);
   }
+  prefetch(ctx, repo, ops, read);
   // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own
   // requests stay out of the time between a tag read and a DELETE.
   const unrewritten = await rewriteFallbackIndexes(
@@ -1213,9 +1225,10 @@ function dryRunResult(
       status: 'planned',
       reason: `wave ${op.wave}${op.tags.length > 0 ? `; its tags ${op.tags.join(', ')} go with it` : ''}`,
       requests: [
-        `GET /v2/${repo}/tags/list`,
-        `HEAD /v2/${repo}/manifests/<tag> for each current tag`,
+        `GET /v2/${repo}/manifests/${digestOfImage(op.image)} (its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned)`,
+        `GET /v2/${repo}/tags/list right before the DELETE (one round trip before it), with HEAD /v2/${repo}/manifests/<tag> only for tags not seen before (on the repository's first read: GET /v2/${repo}/manifests/<tag> for every tag)`,
         `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
+        `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one); a tag seen before and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,

@@ -5,6 +5,7 @@
  */
 import type { RegistryClient } from './client.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
+import type { FetchedManifest } from './types.js';
 
 /** How often a HEAD answering 500 is sent again, and the first pause (doubled each time). */
 const HEAD_500_RETRIES = 4;
@@ -23,9 +24,23 @@ export async function resolveTag(
   tag: string,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
+  return retry500(() => client.resolve(repository, tag, { signal }), signal);
+}
+
+/** Like {@link resolveTag}, with a GET: the digest and the manifest's bytes. */
+export async function fetchTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<FetchedManifest | undefined> {
+  return retry500(() => client.getManifest(repository, tag, { signal }), signal);
+}
+
+async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await client.resolve(repository, tag, { signal });
+      return await read();
     } catch (error) {
       if (!(error instanceof RegistryHttpError) || error.status !== 500) throw error;
       if (attempt >= HEAD_500_RETRIES) throw error;
@@ -66,8 +81,12 @@ export class TagWatch {
     this.repository = repository;
   }
 
-  /** Lists the tags, HEADs the names not seen before, forgets the names no longer listed. */
-  async read(signal?: AbortSignal): Promise<TagRead> {
+  /**
+   * Lists the tags, HEADs the names not seen before, forgets the names no longer listed. With
+   * `bytes`, new names are read with a GET instead and their manifests kept there by digest (the
+   * first read: the apply needs the bytes of the planned images anyway).
+   */
+  async read(signal?: AbortSignal, bytes?: Map<string, FetchedManifest>): Promise<TagRead> {
     const repo = this.repository;
     const listed = new Set(await this.#client.listTags(repo, { signal }));
     const requests = [`GET /v2/${repo}/tags/list`];
@@ -81,12 +100,17 @@ export class TagWatch {
     const fresh = [...listed].filter((tag) => !this.tags.has(tag));
     if (fresh.length > 0)
       requests.push(
-        `HEAD /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
+        `${bytes ? 'GET' : 'HEAD'} /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
       );
     const added: Array<[string, string]> = [];
     await Promise.all(
       fresh.map(async (tag) => {
-        const digest = await resolveTag(this.#client, repo, tag, signal);
+        let digest: string | undefined;
+        if (bytes) {
+          const fetched = await fetchTag(this.#client, repo, tag, signal);
+          if (fetched) bytes.set(fetched.digest, fetched);
+          digest = fetched?.digest;
+        } else digest = await resolveTag(this.#client, repo, tag, signal);
         if (digest === undefined) {
           this.unresolved.add(tag);
           return;

@@ -133,45 +133,61 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect([a.digest, b.digest]).toContain(second);
   });
 
-  it('a tag whose link is still empty while it is pushed (HEAD answers 500) is read again, not a failure', async () => {
-    const repo = 'emptylink';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const a = await pushImage(reg, repo, { tag: 'a', salt: 'a' });
-    const b = await pushImage(reg, repo, { tag: 'b', salt: 'b' });
-    const plan = await planOf(repo, ['keep']);
-    const fresh = join(manifestsDir(repo), 'tags/fresh');
-    // The first tag list of the apply finds `fresh` mid-push (its link file empty, as a PUT
-    // leaves it for a moment); right after the registry answered the HEAD on it, the push
-    // completes, onto `b`.
-    let listed = false;
-    let headed = 0;
-    const log: string[] = [];
-    const client = hookedClient(async (method, path, phase) => {
-      if (phase === 'before' && method === 'GET' && path.endsWith('/tags/list') && !listed) {
-        listed = true;
+  for (const when of ['first', 'later'] as const)
+    it(`a tag whose link is still empty while it is pushed (a ${when === 'first' ? 'GET' : 'HEAD'} answers 500) is read again, not a failure (${when} tag read)`, async () => {
+      const repo = `emptylink-${when}`;
+      await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+      await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+      await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+      const plan = await planOf(repo, ['keep']);
+      const [first, second] = plan.delete.map((op) => op.image.split('@')[1] as string) as [
+        string,
+        string,
+      ];
+      const fresh = join(manifestsDir(repo), 'tags/fresh');
+      // A tag read finds `fresh` mid-push (its link file empty, as a PUT leaves it for a
+      // moment): the first read of the apply (it GETs every tag), or the read after the first
+      // DELETE (it HEADs new names). Right after the registry answered that request, the push
+      // completes, onto the second planned image.
+      const method = when === 'first' ? 'GET' : 'HEAD';
+      let torn = false;
+      let answered = 0;
+      const log: string[] = [];
+      const tear = async () => {
+        torn = true;
         await mkdir(join(fresh, 'current'), { recursive: true });
         await writeFile(join(fresh, 'current', 'link'), '');
-      }
-      if (phase === 'after' && method === 'HEAD' && path.endsWith('/manifests/fresh')) {
-        headed++;
-        if (headed === 1) {
-          await rm(fresh, { recursive: true, force: true });
-          await tagManifest(reg, repo, 'fresh', b.digest);
+      };
+      const client = hookedClient(async (m, path, phase) => {
+        if (!torn && when === 'first' && phase === 'before' && path.endsWith('/tags/list'))
+          await tear();
+        if (
+          !torn &&
+          when === 'later' &&
+          phase === 'after' &&
+          m === 'DELETE' &&
+          path.endsWith(first)
+        )
+          await tear();
+        if (phase === 'after' && m === method && path.endsWith('/manifests/fresh')) {
+          if (++answered === 1) {
+            await rm(fresh, { recursive: true, force: true });
+            await tagManifest(reg, repo, 'fresh', second);
+          }
         }
-      }
-    }, log);
-    const result = await applyPlan(client, plan, { graph: plan.graph });
-    expect(log).toContain(`HEAD /v2/${repo}/manifests/fresh 500`);
-    expect(log).toContain(`HEAD /v2/${repo}/manifests/fresh 200`);
-    expect(result.totals.failed).toBe(0);
-    expect(outcomeOf(result, `${repo}@${b.digest}`)?.status).toBe('skipped');
-    expect(outcomeOf(result, `${repo}@${b.digest}`)?.reason).toMatch(
-      /changed since plan: emptylink:fresh/,
-    );
-    expect(outcomeOf(result, `${repo}@${a.digest}`)?.status).toBe('done');
-    expect(await manifestStatus(reg, repo, 'fresh')).toBe(200);
-    expect(await manifestStatus(reg, repo, a.digest)).toBe(404);
-  });
+      }, log);
+      const result = await applyPlan(client, plan, { graph: plan.graph });
+      expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 500`);
+      expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 200`);
+      expect(result.totals.failed).toBe(0);
+      expect(outcomeOf(result, `${repo}@${second}`)?.status).toBe('skipped');
+      expect(outcomeOf(result, `${repo}@${second}`)?.reason).toMatch(
+        new RegExp(`changed since plan: ${repo}:fresh`),
+      );
+      expect(outcomeOf(result, `${repo}@${first}`)?.status).toBe('done');
+      expect(await manifestStatus(reg, repo, 'fresh')).toBe(200);
+      expect(await manifestStatus(reg, repo, first)).toBe(404);
+    });
 
   it('400 DIGEST_INVALID on a DELETE (a PUT of that manifest in progress) is retried after a new tag read', async () => {
     const repo = 'digestinvalid';
@@ -266,5 +282,28 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     const strip = (r: ApplyResult) =>
       r.outcomes.map((o) => `${o.action} ${o.status} ${o.id.split('@')[1]}`);
     expect(strip(results[0] as ApplyResult)).toEqual(strip(results[1] as ApplyResult));
+  });
+
+  it('a dry run lists the tag read right before each DELETE and right after it', async () => {
+    const repo = 'dryrace';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    const result = await applyPlan(new RegistryClient({ url: reg.url }), plan, {
+      graph: plan.graph,
+      dryRun: true,
+    });
+    const requests = outcomeOf(result, `${repo}@${old.digest}`)?.requests ?? [];
+    const at = requests.indexOf(`DELETE /v2/${repo}/manifests/${old.digest}`);
+    expect(at).toBeGreaterThan(0);
+    expect(requests[at - 1]).toMatch(
+      new RegExp(
+        `^GET /v2/${repo}/tags/list right before the DELETE .*HEAD .* only for tags not seen before`,
+      ),
+    );
+    expect(requests[at + 1]).toMatch(
+      new RegExp(`^GET /v2/${repo}/tags/list right after the DELETE`),
+    );
+    expect(requests.join('\n')).toMatch(/PUT \/v2\/dryrace\/manifests\/<tag> with its bytes/);
   });
 });
