@@ -577,6 +577,8 @@ async function deleteInRepository(
     watch = new TagWatch(ctx.client, repo);
     ctx.watches.set(repo, watch);
   }
+  // The last read was before other repositories' work of the previous wave: read again.
+  watch.fresh = false;
   // The first read GETs every tag (rather than HEAD): that fetches most planned images' bytes too.
   const read = new Map<string, FetchedManifest>();
   if (watch.reads === 0) {
