@@ -134,9 +134,11 @@ function fallbackTagOf(digest: string): string {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Before each repository's deletes in each wave it re-reads that repository's
- * tags and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those
- * are skipped as "changed since plan". Referrers fallback indexes are rewritten without deleted
+ * nothing touched. Right before each DELETE it reads the repository's tags again (resolving only
+ * names not seen before) and asks the core which deletions a current tag now reaches
+ * ({@link recheckPlan}); those are skipped as "changed since plan". Right after it, a tag seen
+ * before and not planned to go that vanished with the DELETE (moved onto the image meanwhile) is
+ * pushed back from the image's bytes: the outcome is `skipped`, with `restored`. Referrers fallback indexes are rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
