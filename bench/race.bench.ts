@@ -34,6 +34,8 @@ interface ApplyRun {
   seconds: number;
   pushes: Push[];
   lost: Push[];
+  /** Tags the apply pushed back after they went with a DELETE. */
+  restored: number;
 }
 
 /** 300 images (`img-N`) and one kept; returns the blobs and each image's name by digest. */
@@ -130,7 +132,8 @@ async function applyUnderPushes(
   const deletes = result.outcomes.filter(
     (o) => o.action === 'delete' && o.status === 'done',
   ).length;
-  return { deletes, seconds, pushes, lost };
+  const restored = result.outcomes.reduce((n, o) => n + (o.restored?.length ?? 0), 0);
+  return { deletes, seconds, pushes, lost, restored };
 }
 
 const reg = await startRegistry();
@@ -151,7 +154,7 @@ try {
     if (checked.lost.length === 0) zeroRuns++;
     worst = Math.max(worst, ratio);
     ratios.push(speed / base);
-    const row = `| ${run} | ${checked.pushes.length} | ${during} | ${checked.lost.length} | ${(ratio * 100).toFixed(1)} % | ${checked.deletes} | ${speed.toFixed(1)} | ${base.toFixed(1)} | ${(speed / base).toFixed(2)} | ${unchecked.lost.length} of ${unchecked.pushes.length} |`;
+    const row = `| ${run} | ${checked.pushes.length} | ${during} | ${checked.lost.length} | ${(ratio * 100).toFixed(1)} % | ${checked.restored} | ${checked.deletes} | ${speed.toFixed(1)} | ${base.toFixed(1)} | ${(speed / base).toFixed(2)} | ${unchecked.lost.length} of ${unchecked.pushes.length} |`;
     rows.push(row);
     console.log(row);
   }
@@ -162,8 +165,8 @@ const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)] 
 console.log(
   [
     '',
-    '| Run | Pushes (201) | During apply | Lost | Lost ratio | Deletes done | Deletes/s | Deletes/s unchecked | Ratio | Lost unchecked |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Run | Pushes (201) | During apply | Lost | Lost ratio | Pushed back | Deletes done | Deletes/s | Deletes/s unchecked | Ratio | Lost unchecked |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     `Runs with 0 lost: ${zeroRuns} of ${RUNS}; worst lost ratio ${(worst * 100).toFixed(1)} %; throughput ratio min ${Math.min(...ratios).toFixed(2)}, median ${median.toFixed(2)}.`,

@@ -839,7 +839,11 @@ async function deleteBatch(
 
   const again: DeleteOperation[] = [];
   const deleted: BatchItem[] = [];
-  await Promise.all(
+  // Names known when the DELETE leaves, and a tag list sent along with it: a new name pushed
+  // onto the image after the read before the DELETE is listed there while the registry is still
+  // scanning the tags (it scans every tag of the repository), and missing from the read after.
+  const knownBefore = new Set([...watch.tags.keys(), ...watch.unresolved]);
+  const sent = Promise.all(
     ready.map(async (item) => {
       const { op, digest, requests } = item;
       requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
@@ -871,6 +875,11 @@ async function deleteBatch(
       deleted.push(item);
     }),
   );
+  const witness =
+    ready.length === 1
+      ? client.listTags(repo, { signal: ctx.signal }).catch(() => undefined)
+      : Promise.resolve(undefined);
+  await sent;
   watch.fresh = false;
   if (again.length > 0)
     await new Promise((r) => setTimeout(r, 20 * (attempts.get(again[0]?.image as string) ?? 1)));
@@ -881,7 +890,18 @@ async function deleteBatch(
       const after = await watch.read(ctx.signal);
       for (const item of deleted)
         item.requests.push(...after.requests.map((r) => `${r} (after the DELETE)`));
-      await restoreVanished(ctx, repo, watch, deleted, after.vanished);
+      const seen = await witness;
+      const listedAfter = new Set([...watch.tags.keys(), ...watch.unresolved]);
+      const vanishedNew: string[] = [];
+      if (seen && deleted.length === 1 && !deleted[0]?.missing) {
+        for (const tag of seen)
+          if (!knownBefore.has(tag) && !listedAfter.has(tag)) vanishedNew.push(tag);
+        if (vanishedNew.length > 0)
+          (deleted[0] as BatchItem).requests.push(
+            `GET /v2/${repo}/tags/list (sent along with the DELETE)`,
+          );
+      }
+      await restoreVanished(ctx, repo, watch, deleted, after.vanished, vanishedNew);
       await recheckAdded(ctx, repo, after.added);
       for (const [tag, digest] of after.added) {
         // Pushed again after its DELETE: it is there again, so what it needs must stay too.
@@ -968,9 +988,33 @@ async function restoreVanished(
   watch: TagWatch,
   deleted: BatchItem[],
   vanished: ReadonlyArray<readonly [string, string]>,
+  vanishedNew: ReadonlyArray<string> = [],
 ): Promise<void> {
   const digests = new Set(deleted.map((i) => i.digest));
   const back: Array<[string, string]> = [];
+  for (const tag of vanishedNew) {
+    // Pushed after the read before the DELETE, gone after it: it pointed at the one image deleted.
+    const item = deleted[0] as BatchItem;
+    try {
+      item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
+      await ctx.client.putManifest(
+        repo,
+        tag,
+        item.fetched.bytes,
+        mediaTypeOf(item.fetched, item.op.mediaType),
+        { signal: ctx.signal },
+      );
+    } catch (error) {
+      if (mustStop(error, ctx.signal)) throw error;
+      item.lost.push(tag);
+      item.notes.push((error as Error).message);
+      continue;
+    }
+    watch.tags.set(tag, item.digest);
+    item.restored.push(tag);
+    ctx.gone.delete(item.op.image);
+    back.push([tag, item.digest]);
+  }
   for (const [tag, last] of vanished) {
     // Went with its image, as planned (the re-check let it), or with one deleted earlier.
     if (digests.has(last) || ctx.gone.has(imageId(repo, last))) continue;

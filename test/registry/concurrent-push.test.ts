@@ -106,6 +106,44 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(await manifestStatus(reg, repo, 'old')).toBe(404);
   });
 
+  it('a new tag pushed onto a planned image after the tag read before its DELETE is pushed back (the list sent along with the DELETE saw it)', async () => {
+    const repo = 'window-new';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // The interleaving the list sent along with the DELETE is for: after the read before the
+    // DELETE, someone pushes `fresh` onto `old`; the registry lists the tags for that list
+    // while the DELETE has not yet scanned them; then the DELETE takes `fresh` with it.
+    let pushed: Promise<void> | undefined;
+    let deleting = false;
+    let witnessed: () => void = () => {};
+    const witness = new Promise<void>((r) => {
+      witnessed = r;
+    });
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !pushed) {
+        deleting = true;
+        pushed = tagManifest(reg, repo, 'fresh', old.digest);
+        await pushed;
+        await witness;
+      }
+      if (deleting && method === 'GET' && path.endsWith('/tags/list')) {
+        if (phase === 'before') await pushed;
+        else {
+          deleting = false;
+          witnessed();
+        }
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(pushed).toBeDefined();
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(old.digest);
+    expect(await listTags(reg, repo)).toEqual(['fresh', 'keep']);
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+  });
+
   it('a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
     const repo = 'early';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
