@@ -1276,7 +1276,7 @@ function dryRunResult(
         `GET /v2/${repo}/manifests/${digestOfImage(op.image)} (its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned)`,
         `GET /v2/${repo}/tags/list right before the DELETE (one round trip before it), with HEAD /v2/${repo}/manifests/<tag> only for tags not seen before (on the repository's first read: GET /v2/${repo}/manifests/<tag> for every tag)`,
         `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
-        `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one); a tag seen before and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
+        `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one), and one sent along with the DELETE; a tag seen before (or listed along with the DELETE) and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,
