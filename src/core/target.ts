@@ -13,12 +13,23 @@ export interface OperationOutcome {
   reason?: string;
   /** Requests sent (or, in a dry run, that would be sent), e.g. `DELETE /v2/app/manifests/sha256:…`. */
   requests?: string[];
+  /**
+   * Tags (`repo:tag`) that were pushed onto this image while it was being deleted, went with it
+   * (a registry's digest DELETE removes every tag on the digest) and were pushed back at once
+   * from its bytes; the reason then starts with `restored after concurrent push`. The image is
+   * there again, so the outcome is `skipped`. Only set when that happened.
+   */
+  restored?: string[];
 }
 
 /** The result of applying a plan. */
 export interface ApplyResult {
   dryRun: boolean;
-  /** Every operation of the plan, in the order handled. */
+  /**
+   * Every operation of the plan. The registry adapter lists them in plan order (untags, then wave
+   * by wave: rewrites, then deletions by id), not in the order the registry answered, so that two
+   * runs diff cleanly.
+   */
   outcomes: OperationOutcome[];
   totals: { done: number; skipped: number; failed: number; planned: number };
   /** Bytes of blobs no remaining image needs (for registries: what their own GC can now free). */

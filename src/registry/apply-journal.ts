@@ -236,7 +236,7 @@ export async function endEarlier(journal: ApplyJournal, intent: JournalIntent): 
  * the load saw. Body first, as `parseManifest` reads it: a registry checks the pushed type against
  * the body, whatever header it served the manifest with.
  */
-function mediaTypeOf(fetched: FetchedManifest, fallback?: string): string {
+export function mediaTypeOf(fetched: FetchedManifest, fallback?: string): string {
   try {
     const body = JSON.parse(new TextDecoder().decode(fetched.bytes)) as { mediaType?: unknown };
     if (typeof body.mediaType === 'string') return body.mediaType;

@@ -27,6 +27,7 @@ import {
   finishInterruptedRewrites,
   type IntentDraft,
   journaled,
+  mediaTypeOf,
   openApplyJournal,
   type Settle,
 } from './apply-journal.js';
@@ -36,12 +37,15 @@ import { removeDanglingTags } from './dangling-tags.js';
 import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { JournalError } from './errors/journal-error.js';
+import { RegistryHttpError } from './errors/registry-http-error.js';
 import type { JournalIntent, JournalKey } from './journal.js';
 import { loadGraph } from './load-graph.js';
 import { Loader } from './loader.js';
 import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
+import { TagWatch } from './tag-watch.js';
+import type { FetchedManifest } from './types.js';
 import { removeOwnPlaceholder, removeTag } from './untag.js';
 
 /** Options of {@link applyPlan}. */
@@ -93,6 +97,31 @@ interface Context {
   journal: ApplyJournal | undefined;
   /** Tag lists read for resumed untags, by repository. */
   listedTags: Map<string, Promise<Set<string>>>;
+  /** Images the plan deletes. */
+  planned: Set<string>;
+  /** Each repository's tags as the re-check last read them. */
+  watches: Map<string, TagWatch>;
+  /** Planned deletions a current tag reaches, with the reason (filled as tags are read). */
+  saved: Map<string, string>;
+  /** The graph plus the manifests re-checks loaded since (copied from `graph` on first need). */
+  checkGraph: ImageGraph | undefined;
+  /** Manifests of planned deletions, fetched ahead of their DELETE. */
+  bytes: Map<string, Prefetch>;
+  tuning: ApplyTuning;
+}
+
+/**
+ * Internal settings of {@link applyPlanTuned} for benchmarks and tests; not part of the public
+ * API (the package entry points do not export them).
+ */
+export interface ApplyTuning {
+  /**
+   * Run the stale-plan re-check (tag reads around each DELETE, pushing back tags that went with
+   * one). Default `true`; `false` only to measure what the re-check costs — it is unsafe.
+   */
+  recheck?: boolean;
+  /** DELETEs sent together after one tag read. Default 1 (see README, Safety: Under load). */
+  batch?: number;
 }
 
 function report(ctx: Context, outcome: OperationOutcome): void {
@@ -128,9 +157,11 @@ function fallbackTagOf(digest: string): string {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Before each repository's deletes in each wave it re-reads that repository's
- * tags and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those
- * are skipped as "changed since plan". Referrers fallback indexes are rewritten without deleted
+ * nothing touched. Right before each DELETE it reads the repository's tags again (resolving only
+ * names not seen before) and asks the core which deletions a current tag now reaches
+ * ({@link recheckPlan}); those are skipped as "changed since plan". Right after it, a tag seen
+ * before and not planned to go that vanished with the DELETE (moved onto the image meanwhile) is
+ * pushed back from the image's bytes: the outcome is `skipped`, with `restored`. Referrers fallback indexes are rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
@@ -144,6 +175,16 @@ export async function applyPlan(
   client: RegistryClient,
   plan: CleanupPlan,
   options: RegistryApplyOptions = {},
+): Promise<ApplyResult> {
+  return applyPlanTuned(client, plan, options, {});
+}
+
+/** {@link applyPlan} with internal settings (benchmarks, tests). */
+export async function applyPlanTuned(
+  client: RegistryClient,
+  plan: CleanupPlan,
+  options: RegistryApplyOptions,
+  tuning: ApplyTuning,
 ): Promise<ApplyResult> {
   if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
   checkPlanTarget(plan, client.url);
@@ -181,6 +222,12 @@ export async function applyPlan(
       journal,
       listedTags: new Map(),
       progressError: undefined,
+      planned: new Set(plan.delete.map((op) => op.image)),
+      watches: new Map(),
+      saved: new Map(),
+      checkGraph: undefined,
+      bytes: new Map(),
+      tuning,
     };
     return await applyWaves(ctx, repositories);
   } finally {
@@ -252,9 +299,39 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   const reclaimableBytes = plan.blobs
     .filter((b) => !stillNeeded.has(b.id))
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
-  const result = finish(false, ctx.outcomes, reclaimableBytes);
+  const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes);
   if (journal) result.notes.push(...journal.notes);
   return result;
+}
+
+/**
+ * Outcomes in the plan's order, whatever order the registry answered in, so that two runs diff
+ * cleanly: untags as planned, then wave by wave the fallback-index rewrites (by id) before the
+ * deletions (in plan order: wave, then id).
+ */
+function inPlanOrder(plan: CleanupPlan, outcomes: OperationOutcome[]): OperationOutcome[] {
+  const untagAt = new Map(plan.untag.map((op, i) => [op.tag, i]));
+  const deleteAt = new Map(plan.delete.map((op, i) => [op.image, i]));
+  const waveOf = new Map(plan.delete.map((op) => [op.image, op.wave]));
+  const waveOfDigest = new Map(
+    plan.delete.map((op) => [op.image.replace('@sha256:', ':sha256-'), op.wave]),
+  );
+  const key = (o: OperationOutcome): [number, number, number, string] => {
+    if (o.action === 'untag') return [-1, 0, untagAt.get(o.id) ?? 0, o.id];
+    if (o.action === 'delete') return [waveOf.get(o.id) ?? 0, 1, deleteAt.get(o.id) ?? 0, o.id];
+    // A rewrite goes with the wave of its subject's deletion, or else of the first wave.
+    return [waveOfDigest.get(o.id) ?? 0, 0, 0, o.id];
+  };
+  return outcomes
+    .map((o) => ({ o, k: key(o) }))
+    .sort(
+      (a, b) =>
+        a.k[0] - b.k[0] ||
+        a.k[1] - b.k[1] ||
+        a.k[2] - b.k[2] ||
+        (a.k[3] < b.k[3] ? -1 : a.k[3] > b.k[3] ? 1 : 0),
+    )
+    .map(({ o }) => o);
 }
 
 /** Errors that end the whole run rather than one operation. */
@@ -404,29 +481,80 @@ function listedTags(ctx: Context, repository: string): Promise<Set<string>> {
   return listed;
 }
 
-async function deleteInRepository(
+/** A planned deletion's manifest, fetched ahead of its DELETE. */
+interface Prefetch {
+  result: Promise<FetchedManifest | undefined>;
+  /** Whether `result` has settled (awaiting it then sends nothing and waits for nothing). */
+  settled: boolean;
+}
+
+/**
+ * Starts fetching the manifests of `ops` (once each): a tag pushed onto one while it is deleted is
+ * pushed back from these bytes, and fetching them only then would stretch the time between the
+ * last tag read and the DELETE.
+ */
+function prefetch(
   ctx: Context,
   repo: string,
-  ops: DeleteOperation[],
+  ops: readonly DeleteOperation[],
+  read: ReadonlyMap<string, FetchedManifest>,
+): void {
+  for (const op of ops) {
+    if (ctx.bytes.has(op.image)) continue;
+    const known = read.get(digestOfImage(op.image));
+    if (known) {
+      ctx.bytes.set(op.image, { result: Promise.resolve(known), settled: true });
+      continue;
+    }
+    const entry: Prefetch = {
+      result: ctx.client.getManifest(repo, digestOfImage(op.image), { signal: ctx.signal }),
+      settled: false,
+    };
+    entry.result.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        entry.settled = true;
+      },
+    );
+    ctx.bytes.set(op.image, entry);
+  }
+}
+
+/**
+ * Adds to `ctx.saved` the planned deletions of `repo` that the tags in `added` (new since the
+ * last read) reach, through every edge kind ({@link recheckPlan}); manifests the graph lacks are
+ * loaded first. With `withOtherRepositories` (a repository's first read), the plan's kept tags
+ * of other repositories count too.
+ */
+async function recheckAdded(
+  ctx: Context,
+  repo: string,
+  added: ReadonlyArray<readonly [string, string]>,
+  withOtherRepositories = false,
 ): Promise<void> {
   const { client, graph, plan } = ctx;
-  // Re-read the repository as it is now; load what the graph has not seen.
-  const loader = new Loader(client, ctx.signal ?? new AbortController().signal, () => {}, graph);
-  await loader.readTags(repo, true);
-  await loader.drain();
-  const current = loader.data(repo);
-  // Which tags point at each digest, built once: the journal and fallback rewrites ask per digest.
-  const tagsAt = new Map<string, string[]>();
-  for (const [tag, digest] of current.tags) {
-    const list = tagsAt.get(digest);
-    if (list) list.push(tag);
-    else tagsAt.set(digest, [tag]);
+  if (added.length > 0) {
+    const loader = new Loader(
+      client,
+      ctx.signal ?? new AbortController().signal,
+      () => {},
+      ctx.checkGraph ?? graph,
+    );
+    const data = loader.data(repo);
+    for (const [tag, digest] of added) {
+      data.tags.set(tag, digest);
+      // Fallback indexes are not images; the apply step reads them itself when it must.
+      if (classifyTag(tag).kind !== 'fallback') loader.want(repo, digest);
+    }
+    await loader.drain();
+    // The graph changes only with a new image or attachment: copied once, the first time.
+    if (data.manifests.size > 0 || added.some(([tag]) => classifyTag(tag).kind === 'cosign')) {
+      ctx.checkGraph ??= graph.clone();
+      buildGraph(loader, ctx.checkGraph);
+    }
   }
-  const checkGraph = buildGraph(loader, graph.clone());
-  const currentTags: Array<[string, string]> = [...current.tags].map(([t, d]) => [
-    tagId(repo, t),
-    imageId(repo, d),
-  ]);
   const modeled = (tag: string, image: string): boolean => {
     const kind = classifyTag(tagName(tag));
     if (kind.kind === 'plain') return false;
@@ -434,123 +562,120 @@ async function deleteInRepository(
     if (!graph.hasImage(image)) return false;
     return graph.targetsOf(image, 'referrer').includes(imageId(repo, kind.subject));
   };
-  const roots = recheckRoots(plan, currentTags, modeled);
-  for (const tag of plan.keptTags) {
-    const target = graph.tagTarget(tag);
-    if (repositoryOfTag(tag) !== repo && target) roots.push([tag, target]);
-  }
-  const mine = new Set(ops.map((op) => op.image));
-  const recheck = recheckPlan(checkGraph, plan, roots, (image) => mine.has(image));
-  const listRequests = [
-    `GET /v2/${repo}/tags/list`,
-    `HEAD /v2/${repo}/manifests/<tag> for each of ${current.tags.size} tags`,
-  ];
-  for (const { op, reason } of recheck.skip) {
-    report(ctx, {
-      action: 'delete',
-      id: op.image,
-      status: 'skipped',
-      reason,
-      requests: listRequests,
-    });
-  }
-  const candidates = recheck.proceed.filter((op) => mine.has(op.image));
-  const planned = new Set(plan.delete.map((op) => op.image));
-  const blocked = blockedByRemainingPointers(
-    candidates.map((op) => op.image),
+  const roots = recheckRoots(
+    plan,
+    added.map(([tag, digest]) => [tagId(repo, tag), imageId(repo, digest)] as const),
+    modeled,
+  );
+  if (withOtherRepositories)
+    for (const tag of plan.keptTags) {
+      const target = graph.tagTarget(tag);
+      if (repositoryOfTag(tag) !== repo && target) roots.push([tag, target]);
+    }
+  if (roots.length === 0) return;
+  const { skip } = recheckPlan(
+    ctx.checkGraph ?? graph,
+    plan,
+    roots,
+    (image) => repositoryOfImage(image) === repo && !ctx.gone.has(image) && !ctx.saved.has(image),
+  );
+  for (const { op, reason } of skip) ctx.saved.set(op.image, reason);
+}
+
+/** The planned image pointing at `op`'s image that is still there (a pointer goes first). */
+function pointerLeft(ctx: Context, op: DeleteOperation): string | undefined {
+  const { graph } = ctx;
+  return blockedByRemainingPointers(
+    [op.image],
     (image) => [
       ...graph.sourcesOf(image, 'parent'),
       ...graph.sourcesOf(image, 'child'),
       ...graph.sourcesOf(image, 'referrer'),
     ],
-    (pointer) => planned.has(pointer) && !ctx.gone.has(pointer),
-  );
-  const proceed: DeleteOperation[] = [];
-  for (const op of candidates) {
-    const pointer = blocked.get(op.image);
-    if (pointer) {
-      report(ctx, {
-        action: 'delete',
-        id: op.image,
-        status: 'skipped',
-        reason: `${pointer} points at it and was not deleted`,
-      });
-    } else proceed.push(op);
+    (pointer) => ctx.planned.has(pointer) && !ctx.gone.has(pointer),
+  ).get(op.image);
+}
+
+/**
+ * Deletes one wave's planned images of one repository, one small batch at a time, each batch
+ * right after a read of the repository's tags ({@link TagWatch}): distribution's digest DELETE
+ * also removes every tag on the digest, so a tag pushed after the last read would go with it.
+ * After each batch the tags are read again: a tag seen before, not planned to go, that vanished
+ * with the batch was pushed onto a deleted image meanwhile, and is pushed back at once.
+ */
+async function deleteInRepository(
+  ctx: Context,
+  repo: string,
+  ops: DeleteOperation[],
+): Promise<void> {
+  if (ctx.tuning.recheck === false) return deleteUnchecked(ctx, repo, ops);
+  let watch = ctx.watches.get(repo);
+  if (!watch) {
+    watch = new TagWatch(ctx.client, repo);
+    ctx.watches.set(repo, watch);
   }
-  if (proceed.length === 0) return;
-  const unrewritten = await rewriteFallbackIndexes(ctx, repo, proceed, current.tags, tagsAt);
-  const goneUnclean: GoneUnclean[] = [];
-  await Promise.all(
-    proceed.map(async (op) => {
-      const digest = digestOfImage(op.image);
-      const stuck = [op.image, ...graph.targetsOf(op.image, 'referrer')].find((i) =>
-        unrewritten.has(digestOfImage(i)),
-      );
-      if (stuck) {
-        // Deleting it would leave a fallback index listing a manifest that is gone.
+  // The last read was before other repositories' work of the previous wave: read again.
+  watch.fresh = false;
+  // The first read GETs every tag (rather than HEAD): that fetches most planned images' bytes too.
+  const read = new Map<string, FetchedManifest>();
+  if (watch.reads === 0) {
+    const first = await watch.read(ctx.signal, read);
+    await recheckAdded(ctx, repo, first.added, true);
+  }
+  prefetch(ctx, repo, ops, read);
+  // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own
+  // requests stay out of the time between a tag read and a DELETE.
+  const unrewritten = await rewriteFallbackIndexes(
+    ctx,
+    repo,
+    ops.filter((op) => !ctx.saved.has(op.image) && !pointerLeft(ctx, op)),
+    watch,
+  );
+  const size = Math.max(1, ctx.tuning.batch ?? 1);
+  const pending = [...ops];
+  const attempts = new Map<string, number>();
+  while (pending.length > 0) {
+    ctx.signal?.throwIfAborted();
+    const batch: DeleteOperation[] = [];
+    while (pending.length > 0 && batch.length < size) {
+      const op = pending.shift() as DeleteOperation;
+      const saved = ctx.saved.get(op.image);
+      if (saved) {
+        report(ctx, { action: 'delete', id: op.image, status: 'skipped', reason: saved });
+        continue;
+      }
+      const pointer = pointerLeft(ctx, op);
+      if (pointer) {
         report(ctx, {
           action: 'delete',
           id: op.image,
           status: 'skipped',
-          reason: `the referrers fallback index of ${stuck} could not be updated first; run again`,
-          requests: listRequests,
+          reason: `${pointer} points at it and was not deleted`,
         });
-        return;
+        continue;
       }
-      const requests = [...listRequests];
-      // Gone without a clean 202: the registry may have left its tags listed, pointing at nothing.
-      const goneWithout202 = async (reason: string, settle: Settle) => {
-        ctx.gone.add(op.image);
-        if (op.tags.length > 0) {
-          goneUnclean.push({ op, reason, requests, settle });
-          return;
-        }
-        await settle('done');
-        report(ctx, { action: 'delete', id: op.image, status: 'done', reason, requests });
-      };
+      batch.push(op);
+    }
+    if (batch.length === 0) break;
+    pending.unshift(...(await deleteBatch(ctx, repo, watch, batch, attempts, unrewritten)));
+  }
+}
+
+/** Deletes without any re-check (benchmarks measure the re-check's cost against this). */
+async function deleteUnchecked(ctx: Context, repo: string, ops: DeleteOperation[]): Promise<void> {
+  await Promise.all(
+    ops.map(async (op) => {
+      const requests = [`DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`];
       try {
-        let draft: IntentDraft | undefined;
-        if (ctx.journal) {
-          const journal = ctx.journal;
-          requests.push(`GET /v2/${repo}/manifests/${digest} (for the undo journal)`);
-          const fetched = await client.getManifest(repo, digest, { signal: ctx.signal });
-          if (!fetched) {
-            // An interrupted earlier run's DELETE got through before its end was written:
-            // record it (once its tags are checked), so that a later run does not check it again.
-            const interrupted = journal.unfinished.get(`delete ${op.image}`);
-            await goneWithout202(
-              interrupted
-                ? 'deleted by an interrupted earlier run (undo journal)'
-                : 'already gone (404)',
-              async (status) => {
-                if (interrupted && status === 'done') await endEarlier(journal, interrupted);
-              },
-            );
-            return;
-          }
-          const tags = [...(tagsAt.get(digest) ?? [])];
-          draft = draftOf('delete', op.image, repo, fetched, tags, op.mediaType);
-        }
-        requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
-        const settle = await beginIntent(ctx.journal, draft);
-        let result: Awaited<ReturnType<RegistryClient['deleteManifest']>>;
-        try {
-          result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
-        } catch (error) {
-          await settle('failed').catch(() => {});
-          throw error;
-        }
-        if (result === 'missing') {
-          await goneWithout202('already gone (404)', settle);
-          return;
-        }
-        await settle('done');
+        const result = await ctx.client.deleteManifest(repo, digestOfImage(op.image), {
+          signal: ctx.signal,
+        });
         ctx.gone.add(op.image);
         report(ctx, {
           action: 'delete',
           id: op.image,
           status: 'done',
-          reason: op.tags.length > 0 ? `its tags ${op.tags.join(', ')} went with it` : undefined,
+          reason: result === 'missing' ? 'already gone (404)' : undefined,
           requests,
         });
       } catch (error) {
@@ -565,7 +690,403 @@ async function deleteInRepository(
       }
     }),
   );
+}
+
+/** DELETE attempts per image that answer 400 DIGEST_INVALID (a PUT of it in progress). */
+const DIGEST_INVALID_ATTEMPTS = 4;
+
+/** One planned deletion on its way through {@link deleteBatch}. */
+interface BatchItem {
+  op: DeleteOperation;
+  digest: string;
+  fetched: FetchedManifest;
+  requests: string[];
+  settle: Settle;
+  /** The DELETE answered 404 (gone without a clean 202). */
+  missing: boolean;
+  /** Bare tags pushed back after they went with this image's DELETE. */
+  restored: string[];
+  /** Bare tags that went with it and could not be pushed back. */
+  lost: string[];
+  /** Notes for the outcome. */
+  notes: string[];
+}
+
+/**
+ * One batch: journal intents first, then a tag read unless nothing
+ * was awaited since the last one, the DELETEs, and a tag read after them. Returns the operations
+ * to send again (400 DIGEST_INVALID: someone is pushing that very manifest right now).
+ */
+async function deleteBatch(
+  ctx: Context,
+  repo: string,
+  watch: TagWatch,
+  batch: DeleteOperation[],
+  attempts: Map<string, number>,
+  unrewritten: ReadonlySet<string>,
+): Promise<DeleteOperation[]> {
+  const { client, graph } = ctx;
+  const items: BatchItem[] = [];
+  const goneUnclean: GoneUnclean[] = [];
+  // Gone without a clean 202: the registry may have left its tags listed, pointing at nothing.
+  const goneWithout202 = async (
+    op: DeleteOperation,
+    reason: string,
+    requests: string[],
+    settle: Settle,
+  ) => {
+    ctx.gone.add(op.image);
+    if (op.tags.length > 0) {
+      goneUnclean.push({ op, reason, requests, settle });
+      return;
+    }
+    await settle('done');
+    report(ctx, { action: 'delete', id: op.image, status: 'done', reason, requests });
+  };
+  const failed = (op: DeleteOperation, error: unknown, requests: string[]) => {
+    if (mustStop(error, ctx.signal)) throw error;
+    report(ctx, {
+      action: 'delete',
+      id: op.image,
+      status: 'failed',
+      reason: (error as Error).message,
+      requests,
+    });
+  };
+
+  for (const op of batch) {
+    const digest = digestOfImage(op.image);
+    const requests = [`GET /v2/${repo}/manifests/${digest} (its bytes, fetched ahead)`];
+    const entry = ctx.bytes.get(op.image) as Prefetch;
+    if (!entry.settled) watch.fresh = false;
+    try {
+      const fetched = await entry.result;
+      if (!fetched) {
+        // An interrupted earlier run's DELETE got through before its end was written:
+        // record it (once its tags are checked), so that a later run does not check it again.
+        const journal = ctx.journal;
+        const interrupted = journal?.unfinished.get(`delete ${op.image}`);
+        await goneWithout202(
+          op,
+          interrupted
+            ? 'deleted by an interrupted earlier run (undo journal)'
+            : 'already gone (404)',
+          requests,
+          async (status) => {
+            if (journal && interrupted && status === 'done') await endEarlier(journal, interrupted);
+          },
+        );
+        continue;
+      }
+      items.push({
+        op,
+        digest,
+        fetched,
+        requests,
+        settle: async () => {},
+        missing: false,
+        restored: [],
+        lost: [],
+        notes: [],
+      });
+    } catch (error) {
+      failed(op, error, requests);
+    }
+  }
+
+  let ready: BatchItem[] = [];
+  for (const item of items) {
+    const stuck = [item.op.image, ...graph.targetsOf(item.op.image, 'referrer')].find((i) =>
+      unrewritten.has(digestOfImage(i)),
+    );
+    if (stuck) {
+      // Deleting it would leave a fallback index listing a manifest that is gone.
+      report(ctx, {
+        action: 'delete',
+        id: item.op.image,
+        status: 'skipped',
+        reason: `the referrers fallback index of ${stuck} could not be updated first; run again`,
+        requests: item.requests,
+      });
+      continue;
+    }
+    if (ctx.journal) {
+      watch.fresh = false;
+      try {
+        item.settle = await beginIntent(
+          ctx.journal,
+          draftOf(
+            'delete',
+            item.op.image,
+            repo,
+            item.fetched,
+            watch.tagsAt(item.digest),
+            item.op.mediaType,
+          ),
+        );
+      } catch (error) {
+        failed(item.op, error, item.requests);
+        continue;
+      }
+    }
+    ready.push(item);
+  }
+  if (ready.length === 0) {
+    if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
+    return [];
+  }
+
+  // The tag read right before the DELETEs: unless nothing was awaited since the last one.
+  if (!watch.fresh) {
+    try {
+      const before = await watch.read(ctx.signal);
+      for (const item of ready) item.requests.push(...before.requests);
+      await recheckAdded(ctx, repo, before.added);
+    } catch (error) {
+      for (const item of ready) {
+        await item.settle('failed').catch(() => {});
+        failed(item.op, error, item.requests);
+      }
+      if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
+      return [];
+    }
+    const now: BatchItem[] = [];
+    for (const item of ready) {
+      const saved = ctx.saved.get(item.op.image);
+      if (!saved) {
+        now.push(item);
+        continue;
+      }
+      await item.settle('failed');
+      report(ctx, {
+        action: 'delete',
+        id: item.op.image,
+        status: 'skipped',
+        reason: saved,
+        requests: item.requests,
+      });
+    }
+    ready = now;
+  } else {
+    for (const item of ready)
+      item.requests.push(`GET /v2/${repo}/tags/list (the read after the previous DELETE)`);
+  }
+
+  const again: DeleteOperation[] = [];
+  const deleted: BatchItem[] = [];
+  // Names known when the DELETE leaves, and a tag list sent along with it: a new name pushed
+  // onto the image after the read before the DELETE is listed there while the registry is still
+  // scanning the tags (it scans every tag of the repository), and missing from the read after.
+  const knownBefore = new Set([...watch.tags.keys(), ...watch.unresolved]);
+  const sent = Promise.all(
+    ready.map(async (item) => {
+      const { op, digest, requests } = item;
+      requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
+      let result: Awaited<ReturnType<RegistryClient['deleteManifest']>>;
+      try {
+        result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
+      } catch (error) {
+        await item.settle('failed').catch(() => {});
+        if (
+          error instanceof RegistryHttpError &&
+          error.status === 400 &&
+          error.registryCode === 'DIGEST_INVALID'
+        ) {
+          // distribution 2.8 answers this when a PUT of the same manifest is rewriting its
+          // revision link: someone is pushing it right now. Nothing was deleted; read the tags
+          // again (the push will show) and send it again if it is still to go.
+          const n = (attempts.get(op.image) ?? 0) + 1;
+          attempts.set(op.image, n);
+          if (n < DIGEST_INVALID_ATTEMPTS) {
+            again.push(op);
+            return;
+          }
+        }
+        failed(op, error, requests);
+        return;
+      }
+      item.missing = result === 'missing';
+      ctx.gone.add(op.image);
+      deleted.push(item);
+    }),
+  );
+  const witness =
+    ready.length === 1
+      ? client.listTags(repo, { signal: ctx.signal }).catch(() => undefined)
+      : Promise.resolve(undefined);
+  await sent;
+  watch.fresh = false;
+  if (again.length > 0)
+    await new Promise((r) => setTimeout(r, 20 * (attempts.get(again[0]?.image as string) ?? 1)));
+
+  // The tag read after the DELETEs: did a tag go with them that was not planned to?
+  if (deleted.length > 0) {
+    try {
+      const after = await watch.read(ctx.signal);
+      for (const item of deleted)
+        item.requests.push(...after.requests.map((r) => `${r} (after the DELETE)`));
+      const seen = await witness;
+      const listedAfter = new Set([...watch.tags.keys(), ...watch.unresolved]);
+      const vanishedNew: string[] = [];
+      if (seen && deleted.length === 1 && !deleted[0]?.missing) {
+        for (const tag of seen)
+          if (!knownBefore.has(tag) && !listedAfter.has(tag)) vanishedNew.push(tag);
+        if (vanishedNew.length > 0)
+          (deleted[0] as BatchItem).requests.push(
+            `GET /v2/${repo}/tags/list (sent along with the DELETE)`,
+          );
+      }
+      await restoreVanished(ctx, repo, watch, deleted, after.vanished, vanishedNew);
+      await recheckAdded(ctx, repo, after.added);
+      for (const [tag, digest] of after.added) {
+        // Pushed again after its DELETE: it is there again, so what it needs must stay too.
+        const item = deleted.find((i) => i.digest === digest);
+        if (item) {
+          ctx.gone.delete(item.op.image);
+          item.notes.push(`${tagId(repo, tag)} pushed it again after its DELETE`);
+        }
+      }
+    } catch (error) {
+      if (mustStop(error, ctx.signal)) throw error;
+      for (const item of deleted)
+        item.notes.push(
+          `whether a tag pushed onto it meanwhile went with it could not be checked: ${(error as Error).message}`,
+        );
+    }
+  }
+  for (const item of deleted) {
+    const { op, requests } = item;
+    if (item.restored.length > 0 || item.lost.length > 0) {
+      await item.settle('done');
+      const lost = item.lost.length > 0;
+      report(ctx, {
+        action: 'delete',
+        id: op.image,
+        status: lost ? 'failed' : 'skipped',
+        reason: [...restoredNotes(repo, item), ...item.notes].join('; '),
+        requests,
+        ...(item.restored.length > 0 ? { restored: item.restored.map((t) => tagId(repo, t)) } : {}),
+      });
+      continue;
+    }
+    if (item.missing) {
+      await goneWithout202(
+        op,
+        ['already gone (404)', ...item.notes].join('; '),
+        requests,
+        item.settle,
+      );
+      continue;
+    }
+    await item.settle('done');
+    const notes = [
+      ...(op.tags.length > 0 ? [`its tags ${op.tags.join(', ')} went with it`] : []),
+      ...item.notes,
+    ];
+    report(ctx, {
+      action: 'delete',
+      id: op.image,
+      status: 'done',
+      reason: notes.length > 0 ? notes.join('; ') : undefined,
+      requests,
+    });
+  }
   if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
+  return again;
+}
+
+/** The start of the reason of a deletion that tags went with against the plan. */
+function restoredNotes(repo: string, item: BatchItem): string[] {
+  const notes: string[] = [];
+  if (item.restored.length > 0)
+    notes.push(
+      `restored after concurrent push: ${item.restored.map((t) => tagId(repo, t)).join(', ')} was pushed onto it while it was being deleted and went with it; pushed it back under that tag (${item.op.image} is there again; its tags in the plan stay removed)`,
+    );
+  if (item.lost.length > 0)
+    notes.push(
+      `${item.lost.map((t) => tagId(repo, t)).join(', ')} was pushed onto it while it was being deleted and went with it, and could not be pushed back: push it again`,
+    );
+  return notes;
+}
+
+/**
+ * After a batch of DELETEs: tags of the last read, not planned to go, that are no longer listed.
+ * distribution's digest DELETE removes every tag on the digest, so such a tag was moved onto a
+ * deleted image after it was last resolved, and went with it. With one image in the batch it is
+ * pushed straight back from the bytes in hand (blobs stay until the registry's GC); with several,
+ * which one it pointed at cannot be told, and it is reported. A tag whose own image someone else
+ * deleted meanwhile is not one of these (its image answers 404): left alone.
+ */
+async function restoreVanished(
+  ctx: Context,
+  repo: string,
+  watch: TagWatch,
+  deleted: BatchItem[],
+  vanished: ReadonlyArray<readonly [string, string]>,
+  vanishedNew: ReadonlyArray<string> = [],
+): Promise<void> {
+  const digests = new Set(deleted.map((i) => i.digest));
+  const back: Array<[string, string]> = [];
+  for (const tag of vanishedNew) {
+    // Pushed after the read before the DELETE, gone after it: it pointed at the one image deleted.
+    const item = deleted[0] as BatchItem;
+    try {
+      item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
+      await ctx.client.putManifest(
+        repo,
+        tag,
+        item.fetched.bytes,
+        mediaTypeOf(item.fetched, item.op.mediaType),
+        { signal: ctx.signal },
+      );
+    } catch (error) {
+      if (mustStop(error, ctx.signal)) throw error;
+      item.lost.push(tag);
+      item.notes.push((error as Error).message);
+      continue;
+    }
+    watch.tags.set(tag, item.digest);
+    item.restored.push(tag);
+    ctx.gone.delete(item.op.image);
+    back.push([tag, item.digest]);
+  }
+  for (const [tag, last] of vanished) {
+    // Went with its image, as planned (the re-check let it), or with one deleted earlier.
+    if (digests.has(last) || ctx.gone.has(imageId(repo, last))) continue;
+    if (deleted.length > 1) {
+      for (const item of deleted)
+        item.notes.push(
+          `${tagId(repo, tag)} vanished with one of the ${deleted.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
+        );
+      continue;
+    }
+    const item = deleted[0] as BatchItem;
+    item.requests.push(
+      `HEAD /v2/${repo}/manifests/${last} (is what ${tag} pointed at still there?)`,
+    );
+    try {
+      if ((await ctx.client.resolve(repo, last, { signal: ctx.signal })) === undefined) continue;
+      item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
+      await ctx.client.putManifest(
+        repo,
+        tag,
+        item.fetched.bytes,
+        mediaTypeOf(item.fetched, item.op.mediaType),
+        { signal: ctx.signal },
+      );
+    } catch (error) {
+      if (mustStop(error, ctx.signal)) throw error;
+      item.lost.push(tag);
+      item.notes.push((error as Error).message);
+      continue;
+    }
+    watch.tags.set(tag, item.digest);
+    item.restored.push(tag);
+    ctx.gone.delete(item.op.image);
+    back.push([tag, item.digest]);
+  }
+  // What a pushed-back tag reaches stays too.
+  if (back.length > 0) await recheckAdded(ctx, repo, back);
 }
 
 /** A planned image with tags that went without a clean 202: its tags are checked afterwards. */
@@ -655,8 +1176,7 @@ async function rewriteFallbackIndexes(
   ctx: Context,
   repo: string,
   proceed: DeleteOperation[],
-  currentTags: Map<string, string>,
-  tagsAt: ReadonlyMap<string, readonly string[]>,
+  watch: TagWatch,
 ): Promise<Set<string>> {
   const unrewritten = new Set<string>();
   const { client, graph } = ctx;
@@ -672,8 +1192,9 @@ async function rewriteFallbackIndexes(
   );
   for (const subject of [...subjects].sort()) {
     const tag = fallbackTagOf(subject);
-    const indexDigest = currentTags.get(tag);
+    const indexDigest = watch.tags.get(tag);
     if (!indexDigest) continue;
+    watch.fresh = false;
     const id = tagId(repo, tag);
     const requests = [`GET /v2/${repo}/manifests/${tag}`];
     try {
@@ -688,7 +1209,7 @@ async function rewriteFallbackIndexes(
         deleting.has(subject),
       );
       if (decision.action === 'keep') continue;
-      const sharedWith = (tagsAt.get(fetched.digest) ?? []).filter((t) => t !== tag);
+      const sharedWith = watch.tagsAt(fetched.digest).filter((t) => t !== tag);
       const draft = ctx.journal
         ? draftOf('rewrite', id, repo, fetched, [tag, ...sharedWith], OCI_INDEX)
         : undefined;
@@ -705,6 +1226,8 @@ async function rewriteFallbackIndexes(
             await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
           }
         });
+        // Our own change to the tag: the read after the DELETEs must not take it for someone else's.
+        watch.tags.set(tag, digestOf(bytes));
         report(ctx, {
           action: 'rewrite',
           id,
@@ -721,6 +1244,7 @@ async function rewriteFallbackIndexes(
             requests.push(...(await removeTag(client, repo, tag, ctx.signal)).requests);
           }
         });
+        watch.tags.delete(tag);
         report(ctx, {
           action: 'rewrite',
           id,
@@ -788,9 +1312,10 @@ function dryRunResult(
       status: 'planned',
       reason: `wave ${op.wave}${op.tags.length > 0 ? `; its tags ${op.tags.join(', ')} go with it` : ''}`,
       requests: [
-        `GET /v2/${repo}/tags/list`,
-        `HEAD /v2/${repo}/manifests/<tag> for each current tag`,
+        `GET /v2/${repo}/manifests/${digestOfImage(op.image)} (its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned)`,
+        `GET /v2/${repo}/tags/list right before the DELETE (one round trip before it), with HEAD /v2/${repo}/manifests/<tag> only for tags not seen before (on the repository's first read: GET /v2/${repo}/manifests/<tag> for every tag)`,
         `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
+        `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one), and one sent along with the DELETE; a tag seen before (or listed along with the DELETE) and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,

@@ -69,7 +69,8 @@ function count(fault: string, phase: Row['phase'], outcome: string): void {
 }
 
 const DIGEST_DELETE = /\/manifests\/sha256:(?!0{64})/;
-const TAG_HEAD = /\/manifests\/(?!sha256:)/;
+/** A manifest read by tag (the apply's first tag read of a repository GETs every tag). */
+const TAG_REF = /\/manifests\/(?!sha256:)/;
 const MANIFEST = /\/manifests\//;
 const TAGS = /\/tags\/list/;
 
@@ -156,7 +157,7 @@ const CLASSES: FaultClass[] = [
     '503',
     { kind: 'status', status: 503 },
     [['GET', TAGS, [1]]],
-    [['HEAD', TAG_HEAD, [1, 2]]],
+    [['GET', TAG_REF, [1, 2]]],
   ),
   faultClass(
     'body cut short',
@@ -180,7 +181,7 @@ const CLASSES: FaultClass[] = [
     'wrong Docker-Content-Digest',
     { kind: 'wrong-digest' },
     [['GET', MANIFEST, [1]]],
-    [['HEAD', TAG_HEAD, [1, 3]]],
+    [['GET', TAG_REF, [1, 3]]],
   ),
   faultClass(
     'looping Link header',

@@ -1,0 +1,135 @@
+/**
+ * The stale-plan re-check's view of one repository's tags during `applyPlan`: read right before
+ * each DELETE and right after it. distribution's tag list gives names only, so a tag is resolved
+ * (HEAD) only when its name is new since the last read; a known name keeps the digest it had then.
+ */
+import type { RegistryClient } from './client.js';
+import { RegistryHttpError } from './errors/registry-http-error.js';
+import type { FetchedManifest } from './types.js';
+
+/** How often a HEAD answering 500 is sent again, and the first pause (doubled each time). */
+const HEAD_500_RETRIES = 4;
+const HEAD_500_PAUSE_MS = 50;
+
+/**
+ * `HEAD` a tag, sending it again when the registry answers 500: distribution 2.8 truncates a
+ * tag's link file while a PUT writes it, and a HEAD reading it then answers 500 UNKNOWN. The
+ * push finishes within milliseconds, so a short wait gives the real answer.
+ * @returns its digest, or `undefined` when it points at nothing (404).
+ * @throws {RegistryHttpError} when it still answers 500 after the retries.
+ */
+export async function resolveTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  return retry500(() => client.resolve(repository, tag, { signal }), signal);
+}
+
+/** Like {@link resolveTag}, with a GET: the digest and the manifest's bytes. */
+export async function fetchTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<FetchedManifest | undefined> {
+  return retry500(() => client.getManifest(repository, tag, { signal }), signal);
+}
+
+async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof RegistryHttpError) || error.status !== 500) throw error;
+      if (attempt >= HEAD_500_RETRIES) throw error;
+      await new Promise((r) => setTimeout(r, HEAD_500_PAUSE_MS * 2 ** attempt));
+      signal?.throwIfAborted();
+    }
+  }
+}
+
+/** What one {@link TagWatch.read} found. */
+export interface TagRead {
+  /** Names not seen before, with the digest a HEAD gave them. */
+  added: Array<[tag: string, digest: string]>;
+  /** Names known before and no longer listed, with the digest they had when last read. */
+  vanished: Array<[tag: string, digest: string]>;
+  /** Requests sent. */
+  requests: string[];
+}
+
+/** One repository's tags as last read (see the file comment). */
+export class TagWatch {
+  readonly repository: string;
+  /** Bare tag → digest, as resolved when the name was first seen (or as regprune set it). */
+  readonly tags = new Map<string, string>();
+  /** Listed names that pointed at nothing when last resolved: resolved again on each read. */
+  readonly unresolved = new Set<string>();
+  /**
+   * True while nothing was awaited since the last read: a DELETE sent now is one round trip from
+   * it. Set false by the caller before any other request.
+   */
+  fresh = false;
+  /** Reads done so far. */
+  reads = 0;
+  readonly #client: RegistryClient;
+
+  constructor(client: RegistryClient, repository: string) {
+    this.#client = client;
+    this.repository = repository;
+  }
+
+  /**
+   * Lists the tags, HEADs the names not seen before, forgets the names no longer listed. With
+   * `bytes`, new names are read with a GET instead and their manifests kept there by digest (the
+   * first read: the apply needs the bytes of the planned images anyway).
+   */
+  async read(signal?: AbortSignal, bytes?: Map<string, FetchedManifest>): Promise<TagRead> {
+    const repo = this.repository;
+    const listed = new Set(await this.#client.listTags(repo, { signal }));
+    const requests = [`GET /v2/${repo}/tags/list`];
+    const vanished: Array<[string, string]> = [];
+    for (const [tag, digest] of this.tags) {
+      if (listed.has(tag)) continue;
+      this.tags.delete(tag);
+      vanished.push([tag, digest]);
+    }
+    for (const tag of this.unresolved) if (!listed.has(tag)) this.unresolved.delete(tag);
+    const fresh = [...listed].filter((tag) => !this.tags.has(tag));
+    if (fresh.length > 0)
+      requests.push(
+        `${bytes ? 'GET' : 'HEAD'} /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
+      );
+    const added: Array<[string, string]> = [];
+    await Promise.all(
+      fresh.map(async (tag) => {
+        let digest: string | undefined;
+        if (bytes) {
+          const fetched = await fetchTag(this.#client, repo, tag, signal);
+          if (fetched) bytes.set(fetched.digest, fetched);
+          digest = fetched?.digest;
+        } else digest = await resolveTag(this.#client, repo, tag, signal);
+        if (digest === undefined) {
+          this.unresolved.add(tag);
+          return;
+        }
+        this.unresolved.delete(tag);
+        this.tags.set(tag, digest);
+        added.push([tag, digest]);
+      }),
+    );
+    added.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.reads++;
+    this.fresh = true;
+    return { added, vanished, requests };
+  }
+
+  /** Bare tags that point at `digest` as last read. */
+  tagsAt(digest: string): string[] {
+    const out: string[] = [];
+    for (const [tag, d] of this.tags) if (d === digest) out.push(tag);
+    return out.sort();
+  }
+}

@@ -1,0 +1,347 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ApplyResult,
+  type CleanupPlan,
+  type ImageGraph,
+  planCleanup,
+} from '../../src/index.js';
+import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
+import { listTags, manifestStatus, pushImage, tagManifest } from '../helpers/push.js';
+import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
+import { pullsCompletely } from '../helpers/skopeo.js';
+
+/*
+ * A tag pushed while `applyPlan` runs (issue 16). Everything here runs against the real
+ * docker-registry 2.8. The pushes are made deterministic with a `fetch` hook on the apply's
+ * client: it pushes (straight to the registry, not through the hook) at an exact point of the
+ * apply's request sequence. The registry's two concurrent-push states are made for real in its
+ * storage, as a PUT leaves them for a moment: a tag whose link file is still empty (a HEAD on it
+ * answers 500) and a manifest revision whose link file is being rewritten (a DELETE of that
+ * digest answers 400 DIGEST_INVALID and deletes nothing).
+ */
+
+let reg: RunningRegistry;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+});
+afterAll(async () => {
+  await reg?.stop();
+});
+
+function manifestsDir(repo: string): string {
+  return join(reg.dataDir, 'docker/registry/v2/repositories', repo, '_manifests');
+}
+
+/** The plan keeping `keep`, with the graph it was made from (so apply reads no more than it must). */
+async function planOf(repo: string, keep: string[]): Promise<CleanupPlan & { graph: ImageGraph }> {
+  const client = new RegistryClient({ url: reg.url });
+  const graph = await loadGraph(client, { repositories: [repo] });
+  return {
+    graph,
+    ...planCleanup(
+      graph,
+      keep.map((t) => `${repo}:${t}`),
+    ),
+  };
+}
+
+type Hook = (
+  method: string,
+  path: string,
+  phase: 'before' | 'after',
+  status?: number,
+) => Promise<void>;
+
+/** A client whose requests pass `hook` before they are sent and after they are answered. */
+function hookedClient(hook: Hook, log: string[] = []): RegistryClient {
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+    const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+    await hook(method, path, 'before');
+    const response = await fetch(input, init);
+    log.push(`${method} ${path} ${response.status}`);
+    await hook(method, path, 'after', response.status);
+    return response;
+  }) as typeof fetch;
+  return new RegistryClient({ url: reg.url, fetch: fetchFn });
+}
+
+function outcomeOf(result: ApplyResult, id: string) {
+  return result.outcomes.find((o) => o.id === id);
+}
+
+describe('a tag pushed while apply runs survives (real docker-registry 2.8)', () => {
+  it('a tag moved onto a planned image between the tag read and its DELETE is pushed back at once', async () => {
+    const repo = 'window';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    expect(plan.delete.map((op) => op.image)).toEqual([`${repo}@${old.digest}`]);
+
+    // Right before the DELETE of `old` leaves (after every tag read of the apply), someone
+    // moves `moving` onto it: the DELETE takes `moving` with it.
+    let pushed = false;
+    const client = hookedClient(async (method, path, phase) => {
+      if (phase === 'before' && method === 'DELETE' && path.endsWith(old.digest) && !pushed) {
+        pushed = true;
+        await tagManifest(reg, repo, 'moving', old.digest);
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(pushed).toBe(true);
+
+    expect(await listTags(reg, repo)).toEqual(['keep', 'moving']);
+    const now = await new RegistryClient({ url: reg.url }).resolve(repo, 'moving');
+    expect(now).toBe(old.digest);
+    await pullsCompletely(reg.host, repo, 'moving');
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:moving`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+    expect(outcome?.status).toBe('skipped');
+    // `old` went with the DELETE as planned; only the pushed tag comes back.
+    expect(await manifestStatus(reg, repo, 'old')).toBe(404);
+  });
+
+  it('a new tag pushed onto a planned image after the tag read before its DELETE is pushed back (the list sent along with the DELETE saw it)', async () => {
+    const repo = 'window-new';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // The interleaving the list sent along with the DELETE is for: after the read before the
+    // DELETE, someone pushes `fresh` onto `old`; the registry lists the tags for that list
+    // while the DELETE has not yet scanned them; then the DELETE takes `fresh` with it.
+    let pushed: Promise<void> | undefined;
+    let deleting = false;
+    let witnessed: () => void = () => {};
+    const witness = new Promise<void>((r) => {
+      witnessed = r;
+    });
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !pushed) {
+        deleting = true;
+        pushed = tagManifest(reg, repo, 'fresh', old.digest);
+        await pushed;
+        await witness;
+      }
+      if (deleting && method === 'GET' && path.endsWith('/tags/list')) {
+        if (phase === 'before') await pushed;
+        else {
+          deleting = false;
+          witnessed();
+        }
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(pushed).toBeDefined();
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(old.digest);
+    expect(await listTags(reg, repo)).toEqual(['fresh', 'keep']);
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+  });
+
+  it('a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
+    const repo = 'early';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const a = await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+    const b = await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+    const plan = await planOf(repo, ['keep']);
+    const [first, second] = plan.delete.map((op) => op.image.split('@')[1] as string);
+    // While the first DELETE is answered (after every read before it), a new tag lands on the
+    // second planned image: the tag read right before the second DELETE must see it.
+    let pushed = false;
+    const client = hookedClient(async (method, path, phase) => {
+      if (phase === 'after' && method === 'DELETE' && path.endsWith(first as string) && !pushed) {
+        pushed = true;
+        await tagManifest(reg, repo, 'rescue', second as string);
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(pushed).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'rescue')).toBe(second);
+    expect(outcomeOf(result, `${repo}@${second}`)?.status).toBe('skipped');
+    expect(outcomeOf(result, `${repo}@${second}`)?.reason).toMatch(
+      /changed since plan: early:rescue/,
+    );
+    expect(outcomeOf(result, `${repo}@${first}`)?.status).toBe('done');
+    expect([a.digest, b.digest]).toContain(second);
+  });
+
+  for (const when of ['first', 'later'] as const)
+    it(`a tag whose link is still empty while it is pushed (a ${when === 'first' ? 'GET' : 'HEAD'} answers 500) is read again, not a failure (${when} tag read)`, async () => {
+      const repo = `emptylink-${when}`;
+      await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+      await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+      await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+      const plan = await planOf(repo, ['keep']);
+      const [first, second] = plan.delete.map((op) => op.image.split('@')[1] as string) as [
+        string,
+        string,
+      ];
+      const fresh = join(manifestsDir(repo), 'tags/fresh');
+      // A tag read finds `fresh` mid-push (its link file empty, as a PUT leaves it for a
+      // moment): the first read of the apply (it GETs every tag), or the read after the first
+      // DELETE (it HEADs new names). Right after the registry answered that request, the push
+      // completes, onto the second planned image.
+      const method = when === 'first' ? 'GET' : 'HEAD';
+      let torn = false;
+      let answered = 0;
+      const log: string[] = [];
+      const tear = async () => {
+        torn = true;
+        await mkdir(join(fresh, 'current'), { recursive: true });
+        await writeFile(join(fresh, 'current', 'link'), '');
+      };
+      const client = hookedClient(async (m, path, phase) => {
+        if (!torn && when === 'first' && phase === 'before' && path.endsWith('/tags/list'))
+          await tear();
+        if (
+          !torn &&
+          when === 'later' &&
+          phase === 'after' &&
+          m === 'DELETE' &&
+          path.endsWith(first)
+        )
+          await tear();
+        if (phase === 'after' && m === method && path.endsWith('/manifests/fresh')) {
+          if (++answered === 1) {
+            await rm(fresh, { recursive: true, force: true });
+            await tagManifest(reg, repo, 'fresh', second);
+          }
+        }
+      }, log);
+      const result = await applyPlan(client, plan, { graph: plan.graph });
+      expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 500`);
+      expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 200`);
+      expect(result.totals.failed).toBe(0);
+      expect(outcomeOf(result, `${repo}@${second}`)?.status).toBe('skipped');
+      expect(outcomeOf(result, `${repo}@${second}`)?.reason).toMatch(
+        new RegExp(`changed since plan: ${repo}:fresh`),
+      );
+      expect(outcomeOf(result, `${repo}@${first}`)?.status).toBe('done');
+      expect(await manifestStatus(reg, repo, 'fresh')).toBe(200);
+      expect(await manifestStatus(reg, repo, first)).toBe(404);
+    });
+
+  it('400 DIGEST_INVALID on a DELETE (a PUT of that manifest in progress) is retried after a new tag read', async () => {
+    const repo = 'digestinvalid';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    const link = join(manifestsDir(repo), 'revisions/sha256', old.digest.slice(7), 'link');
+    const log: string[] = [];
+    let deletes = 0;
+    let content = '';
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE' || !path.endsWith(old.digest)) return;
+      if (phase === 'before' && ++deletes === 1) {
+        content = await readFile(link, 'utf8');
+        await writeFile(link, '');
+      }
+      if (phase === 'after' && deletes === 1) await writeFile(link, content);
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    const attempts = log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`));
+    expect(attempts).toEqual([
+      `DELETE /v2/${repo}/manifests/${old.digest} 400`,
+      `DELETE /v2/${repo}/manifests/${old.digest} 202`,
+    ]);
+    // The tags are read again between the two attempts.
+    const first = log.indexOf(attempts[0] as string);
+    const second = log.indexOf(attempts[1] as string);
+    expect(log.slice(first, second).some((l) => l.startsWith(`GET /v2/${repo}/tags/list`))).toBe(
+      true,
+    );
+    expect(outcomeOf(result, `${repo}@${old.digest}`)?.status).toBe('done');
+    expect(await manifestStatus(reg, repo, old.digest)).toBe(404);
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+  });
+
+  it('400 DIGEST_INVALID, then a retry that finds it unlinked with its tag left listed: the tag is cleaned up', async () => {
+    const repo = 'digestinvalid2';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    const link = join(manifestsDir(repo), 'revisions/sha256', old.digest.slice(7), 'link');
+    const torn = join(manifestsDir(repo), 'tags/torn');
+    const log: string[] = [];
+    let deletes = 0;
+    let content = '';
+    // First DELETE: 400 DIGEST_INVALID (revision link being rewritten). Second: the tag scan
+    // after the unlink trips over a tag being written (500), so the registry unlinks `old` but
+    // leaves `old`'s tag listed; the client's retry then answers 404.
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE' || !path.endsWith(old.digest)) return;
+      if (phase === 'before') {
+        deletes++;
+        if (deletes === 1) {
+          content = await readFile(link, 'utf8');
+          await writeFile(link, '');
+        }
+        if (deletes === 2) {
+          await mkdir(join(torn, 'current'), { recursive: true });
+          await writeFile(join(torn, 'current', 'link'), '');
+        }
+      } else {
+        if (deletes === 1) await writeFile(link, content);
+        if (deletes === 2) await rm(torn, { recursive: true, force: true });
+      }
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    const attempts = log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`));
+    expect(attempts.map((l) => l.split(' ').at(-1))).toEqual(['400', '500', '404']);
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.status).toBe('done');
+    expect(outcome?.reason).toMatch(/left listed pointing at nothing/);
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+  });
+
+  it('two applies of the same plan list their results in the same (plan) order', async () => {
+    const results: ApplyResult[] = [];
+    for (const repo of ['order1', 'order2']) {
+      await pushImage(reg, repo, { tag: 'keep', salt: 'keep', layers: ['keep'] });
+      for (let i = 0; i < 6; i++)
+        await pushImage(reg, repo, { tag: `drop-${i}`, salt: `d${i}`, layers: [`d${i}`] });
+      const plan = await planOf(repo, ['keep']);
+      // Answers come back in a different order each run: slow down a different DELETE.
+      const slow = plan.delete[repo === 'order1' ? 0 : 5]?.image.split('@')[1] as string;
+      const client = hookedClient(async (method, path, phase) => {
+        if (phase === 'after' && method === 'DELETE' && path.endsWith(slow))
+          await new Promise((r) => setTimeout(r, 50));
+      });
+      const result = await applyPlan(client, plan, { graph: plan.graph });
+      expect(result.outcomes.map((o) => o.id)).toEqual(plan.delete.map((op) => op.image));
+      results.push(result);
+    }
+    const strip = (r: ApplyResult) =>
+      r.outcomes.map((o) => `${o.action} ${o.status} ${o.id.split('@')[1]}`);
+    expect(strip(results[0] as ApplyResult)).toEqual(strip(results[1] as ApplyResult));
+  });
+
+  it('a dry run lists the tag read right before each DELETE and right after it', async () => {
+    const repo = 'dryrace';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    const result = await applyPlan(new RegistryClient({ url: reg.url }), plan, {
+      graph: plan.graph,
+      dryRun: true,
+    });
+    const requests = outcomeOf(result, `${repo}@${old.digest}`)?.requests ?? [];
+    const at = requests.indexOf(`DELETE /v2/${repo}/manifests/${old.digest}`);
+    expect(at).toBeGreaterThan(0);
+    expect(requests[at - 1]).toMatch(
+      new RegExp(
+        `^GET /v2/${repo}/tags/list right before the DELETE .*HEAD .* only for tags not seen before`,
+      ),
+    );
+    expect(requests[at + 1]).toMatch(
+      new RegExp(`^GET /v2/${repo}/tags/list right after the DELETE`),
+    );
+    expect(requests.join('\n')).toMatch(/PUT \/v2\/dryrace\/manifests\/<tag> with its bytes/);
+  });
+});
