@@ -353,6 +353,12 @@ function finish(
   return { dryRun, outcomes, totals, reclaimableBytes, notes };
 }
 
+/** Tags the plan keeps on `image` (ids `repo:tag`), as the graph it was made from says. */
+function keptTagsOn(ctx: Context, image: string): string[] {
+  const kept = new Set(ctx.plan.keptTags);
+  return ctx.graph.tagsOf(image).filter((t) => kept.has(t));
+}
+
 async function untagOne(ctx: Context, tag: string, image: string): Promise<void> {
   const repo = repositoryOfTag(tag);
   const name = tagName(tag);
@@ -362,17 +368,19 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     return;
   }
   const interrupted = journal?.unfinished.get(`untag ${tag}`);
-  // With a journal the manifest's bytes are needed too: one GET by tag gives them and the digest.
+  // The manifest's bytes are needed for the undo journal, and until the registry's tag DELETE is
+  // known to leave the manifest (see TagGuard): one GET by tag gives them and the digest.
+  const needBytes = journal !== undefined || ctx.client.tagDeleteSupported === undefined;
   const requests = [
-    journal
-      ? `GET /v2/${repo}/manifests/${name} (its digest, and its bytes for the undo journal)`
+    needBytes
+      ? `GET /v2/${repo}/manifests/${name} (its digest, and its bytes${journal ? ' for the undo journal' : ' in case the tag DELETE takes the manifest'})`
       : `HEAD /v2/${repo}/manifests/${name}`,
   ];
   try {
-    const fetched = journal
+    const fetched = needBytes
       ? await ctx.client.getManifest(repo, name, { signal: ctx.signal })
       : undefined;
-    const now = journal
+    const now = needBytes
       ? fetched?.digest
       : await ctx.client.resolve(repo, name, { signal: ctx.signal });
     if (interrupted && journal) {
@@ -404,8 +412,14 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     }
     const draft: IntentDraft | undefined =
       journal && fetched ? draftOf('untag', tag, repo, fetched, [name]) : undefined;
+    const guard = fetched && {
+      digest: fetched.digest,
+      bytes: fetched.bytes,
+      mediaType: mediaTypeOf(fetched),
+      keep: keptTagsOn(ctx, image).map(tagName),
+    };
     const removal = await journaled(journal, draft, () =>
-      removeTag(ctx.client, repo, name, ctx.signal),
+      removeTag(ctx.client, repo, name, ctx.signal, guard),
     );
     report(ctx, {
       action: 'untag',
@@ -416,7 +430,9 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
           ? 'the registry cannot delete tags: pushed a unique placeholder to the tag and deleted it by digest'
           : removal.how === 'already-gone'
             ? 'already gone'
-            : 'deleted the tag',
+            : removal.how === 'tag-delete-unsafe'
+              ? `the registry deleted the image with the tag (its tag DELETE is unsafe): pushed ${image} back at once${removal.restored?.length ? ` with its kept tags ${removal.restored.join(', ')}` : ''}; later untags use a placeholder`
+              : 'deleted the tag',
       requests: [...requests, ...removal.requests],
     });
   } catch (error) {

@@ -49,9 +49,31 @@ export async function removeOwnPlaceholder(
 
 /** How a tag was removed, with the requests sent. */
 export interface TagRemoval {
-  how: 'tag-delete' | 'placeholder' | 'already-gone';
+  /**
+   * `tag-delete-unsafe`: the registry answered the tag DELETE by deleting the manifest behind the
+   * tag (reported of zot); the manifest was pushed back at once (see {@link TagGuard}).
+   */
+  how: 'tag-delete' | 'tag-delete-unsafe' | 'placeholder' | 'already-gone';
   requests: string[];
+  /** With `tag-delete-unsafe`: the tags (bare names) pushed back with the manifest. */
+  restored?: string[];
 }
+
+/**
+ * The manifest an untagged tag points at, which must survive the untag: the first tag DELETE on a
+ * registry is checked against it, since a registry has been reported (zot) to answer
+ * `DELETE /manifests/<tag>` with 202 by deleting the manifest and every tag on it.
+ */
+export interface TagGuard {
+  digest: string;
+  bytes: Uint8Array;
+  mediaType: string;
+  /** Tags (bare names) on that manifest that stay: pushed back with it if it went. */
+  keep: readonly string[];
+}
+
+/** The first tag DELETE per client, while it runs: later untags wait to learn what it found. */
+const probes = new WeakMap<RegistryClient, Promise<unknown>>();
 
 /**
  * Removes one tag without touching the manifest it points at. Uses `DELETE manifests/<tag>` where
@@ -66,9 +88,23 @@ export async function removeTag(
   repository: string,
   tag: string,
   signal?: AbortSignal,
+  guard?: TagGuard,
 ): Promise<TagRemoval> {
   const path = `/v2/${repository}/manifests`;
   const requests: string[] = [];
+  for (let pending = probes.get(client); pending; pending = probes.get(client)) {
+    await pending.catch(() => undefined);
+  }
+  if (client.tagDeleteSupported === undefined && guard) {
+    const probe = firstTagDelete(client, repository, tag, guard, signal);
+    probes.set(client, probe);
+    try {
+      const found = await probe;
+      if (found) return found;
+    } finally {
+      probes.delete(client);
+    }
+  }
   if (client.tagDeleteSupported !== false) {
     requests.push(`DELETE ${path}/${tag}`);
     const result = await client.deleteManifest(repository, tag, { signal });
@@ -104,6 +140,41 @@ export async function removeTag(
         `the registry dropped ${PLACEHOLDER_ROUNDS} placeholders pushed to untag ${repository}:${tag} but left the tag listed; run the apply again`,
       );
   }
+}
+
+/**
+ * The first tag DELETE on a registry, checked: is the guarded manifest still there afterwards? If
+ * not, the registry deletes manifests on tag DELETE: the manifest and its kept tags are pushed
+ * back from the bytes in hand (its blobs are still there) and tag DELETE is never used again.
+ * `undefined` when the registry does not delete tags (the caller goes on with a placeholder).
+ */
+async function firstTagDelete(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  guard: TagGuard,
+  signal: AbortSignal | undefined,
+): Promise<TagRemoval | undefined> {
+  const path = `/v2/${repository}/manifests`;
+  const requests = [`DELETE ${path}/${tag}`];
+  const result = await client.deleteManifest(repository, tag, { signal });
+  if (result !== 'deleted') {
+    if (result === 'unsupported') client.tagDeleteSupported = false;
+    return result === 'missing' ? { how: 'already-gone', requests } : undefined;
+  }
+  requests.push(`HEAD ${path}/${guard.digest} (the first tag DELETE must leave the manifest)`);
+  if ((await client.resolve(repository, guard.digest, { signal })) !== undefined) {
+    client.tagDeleteSupported = true;
+    return { how: 'tag-delete', requests };
+  }
+  client.tagDeleteSupported = false;
+  requests.push(`PUT ${path}/${guard.digest} (pushed back)`);
+  await client.putManifest(repository, guard.digest, guard.bytes, guard.mediaType, { signal });
+  for (const name of guard.keep) {
+    requests.push(`PUT ${path}/${name} (pushed back)`);
+    await client.putManifest(repository, name, guard.bytes, guard.mediaType, { signal });
+  }
+  return { how: 'tag-delete-unsafe', requests, restored: [...guard.keep] };
 }
 
 /** A unique placeholder manifest for untagging `tag` (the empty config, no layers). */

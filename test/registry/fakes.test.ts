@@ -76,6 +76,60 @@ describe('fake (spec): tag DELETE answering 202', () => {
   });
 });
 
+describe('fake (zot issue 67): a tag DELETE that deletes the manifest behind the tag', () => {
+  /** `DELETE /manifests/<tag>` answered 202 by deleting the manifest and every tag on it. */
+  function deleteManifestOnTagDelete(): void {
+    fake.hook = (req, res, url) => {
+      const m = /^\/v2\/(.+)\/manifests\/([^/:]+)$/.exec(url.pathname);
+      if (req.method !== 'DELETE' || !m) return false;
+      const tags = fake.tags(m[1] as string);
+      const digest = tags.get(m[2] as string);
+      if (!digest) return false;
+      fake.manifests.delete(digest);
+      for (const [t, d] of tags) if (d === digest) tags.delete(t);
+      res.writeHead(202).end();
+      return true;
+    };
+  }
+
+  it('the first tag DELETE is checked: the image is pushed back with its kept tags, later untags use a placeholder', async () => {
+    const first = fake.put('app', imageManifest('a'), OCI, 'keep');
+    fake.tags('app').set('alias', first.digest);
+    const second = fake.put('app', imageManifest('b'), OCI, 'keep-b');
+    fake.tags('app').set('alias-b', second.digest);
+    deleteManifestOnTagDelete();
+    const client = new RegistryClient({ url: fake.url });
+    const graph = await loadGraph(client, { repositories: ['app'] });
+    const plan = planCleanup(graph, ['app:keep', 'app:keep-b']);
+    expect(plan.untag.map((op) => op.tag)).toEqual(['app:alias', 'app:alias-b']);
+    const result = await applyPlan(client, plan, { graph });
+
+    // Both kept images and their kept tags are there; the untagged tags are gone.
+    expect(fake.manifests.has(first.digest)).toBe(true);
+    expect(fake.manifests.has(second.digest)).toBe(true);
+    expect(Object.fromEntries(fake.tags('app'))).toEqual({
+      keep: first.digest,
+      'keep-b': second.digest,
+    });
+    const reasons = result.outcomes.map((o) => [o.id, o.status, o.reason]);
+    expect(reasons).toContainEqual([
+      expect.stringMatching(/^app:alias/),
+      'done',
+      expect.stringMatching(
+        /deleted the image with the tag \(its tag DELETE is unsafe\): pushed app@sha256:[0-9a-f]+ back at once with its kept tags keep/,
+      ),
+    ]);
+    expect(reasons).toContainEqual([
+      expect.stringMatching(/^app:alias/),
+      'done',
+      expect.stringMatching(/pushed a unique placeholder/),
+    ]);
+    // Exactly one tag DELETE was ever sent: the untags waited for what the first one found.
+    expect(fake.log.filter((l) => /^DELETE \/v2\/app\/manifests\/alias/.test(l))).toHaveLength(1);
+    expect(client.tagDeleteSupported).toBe(false);
+  });
+});
+
 describe('fake (spec): 429 with Retry-After, 503 and connection resets', () => {
   it('waits as told and retries, then succeeds', async () => {
     fake.put('app', imageManifest('a'), OCI, 'v1');
