@@ -69,6 +69,8 @@ function argv() {
   for (const repo of list('repositories')) args.push('--repo', repo);
   if (input('state')) args.push('--state', input('state'));
   if (input('now')) args.push('--now', input('now'));
+  if (input('max-deletions')) args.push('--max-deletions', input('max-deletions'));
+  if (input('max-deletion-ratio')) args.push('--max-deletion-ratio', input('max-deletion-ratio'));
   const dryRun = flag('dry-run', true);
   if (dryRun) args.push('--dry-run');
   const journal = input('journal');

@@ -49,6 +49,8 @@ export interface CommandOptions {
   planSha256?: string;
   /** `apply --verify`: after applying, check that every kept tag still pulls completely. */
   verify?: boolean;
+  /** `--max-deletions` / `--max-deletion-ratio`: caps on top of any policy's own. */
+  caps?: { maxDeletions?: number; maxDeletionRatio?: number };
 }
 
 /** What the command line asks for. */
@@ -70,6 +72,8 @@ const COMMON = {
   storage: { type: 'string' },
   state: { type: 'string' },
   now: { type: 'string' },
+  'max-deletions': { type: 'string' },
+  'max-deletion-ratio': { type: 'string' },
   format: { type: 'string', short: 'f' },
   username: { type: 'string' },
   'password-stdin': { type: 'boolean' },
@@ -305,6 +309,32 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     }
   }
 
+  const caps: { maxDeletions?: number; maxDeletionRatio?: number } = {};
+  const maxText = values['max-deletions'];
+  if (maxText !== undefined) {
+    if (!/^\d+$/.test(maxText) || !Number.isSafeInteger(Number(maxText))) {
+      throw usage('--max-deletions', `${JSON.stringify(maxText)} is not a whole number ≥ 0`);
+    }
+    caps.maxDeletions = Number(maxText);
+  }
+  const ratioText = values['max-deletion-ratio'];
+  if (ratioText !== undefined) {
+    const ratio = Number(ratioText);
+    if (ratioText.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+      throw usage(
+        '--max-deletion-ratio',
+        `${JSON.stringify(ratioText)} is not a fraction from 0 to 1 (e.g. 0.5 for half)`,
+      );
+    }
+    caps.maxDeletionRatio = ratio;
+  }
+  if ((maxText !== undefined || ratioText !== undefined) && savedPlan !== undefined) {
+    throw usage(
+      maxText !== undefined ? '--max-deletions' : '--max-deletion-ratio',
+      'applies when planning; a saved plan (--plan) was capped when it was made',
+    );
+  }
+
   const passwordStdin = values['password-stdin'] ?? false;
   if (target.kind === 'layout' && (values.username !== undefined || passwordStdin)) {
     throw usage(
@@ -346,6 +376,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(savedPlan !== undefined ? { plan: savedPlan } : {}),
     ...(planSha256 !== undefined ? { planSha256 } : {}),
     ...(values.verify ? { verify: true } : {}),
+    ...(Object.keys(caps).length > 0 ? { caps } : {}),
   };
 }
 

@@ -16,7 +16,12 @@ const SELECT = `  --repo GLOB          registry only: load only these repositori
                        only), to find untagged manifests the API cannot list
   --state FILE         registry only: remember the images seen in FILE, so the next
                        run finds manifests that lost their tag since (any registry)
-  --now ISO-DATE       the time policy ages are measured from (default: now)`;
+  --now ISO-DATE       the time policy ages are measured from (default: now)
+  --max-deletions N    refuse the plan (exit 3, nothing applied) if it deletes more
+                       than N images (on top of a policy's own maxDeletions)
+  --max-deletion-ratio R
+                       refuse it if it deletes more than R (0 to 1) of the images
+                       loaded`;
 
 const AUTH = `Credentials (registries): --username NAME with --password-stdin, or the
 environment variables REGPRUNE_USERNAME and REGPRUNE_PASSWORD, or Docker's config

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { refuseOverCaps } from '../core/caps.js';
 import { InvalidPolicyError } from '../core/errors/invalid-policy-error.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
@@ -28,6 +29,13 @@ export interface Planned {
   /** How the plan was made, for headers: `policy FILE (now …)` or `keep a, b`. */
   basis: string | undefined;
 }
+
+/** The command line's caps count against every image loaded (the `--repo` selection). */
+const CLI_CAPS = {
+  maxDeletions: '--max-deletions',
+  maxDeletionRatio: '--max-deletion-ratio',
+  narrow: 'narrow --repo or keep more tags',
+};
 
 const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
@@ -100,6 +108,7 @@ export async function makePlan(
       throw error;
     }
     addRepoWarnings(plan.warnings, emptyRepos);
+    if (options.caps) refuseOverCaps(plan, options.caps, plan.summary.images, CLI_CAPS);
     plan.origin = { ...origin('policy'), policyDigest: read.digest, now: now.toISOString() };
     return { graph, plan, basis: `policy ${options.policy} (now ${now.toISOString()})` };
   }
@@ -107,6 +116,7 @@ export async function makePlan(
     checkKeepAgainstEmptyRepos(options, emptyRepos);
     const plan = planCleanup(graph, options.keep);
     addRepoWarnings(plan.warnings, emptyRepos);
+    if (options.caps) refuseOverCaps(plan, options.caps, plan.summary.images, CLI_CAPS);
     plan.origin = { ...origin('keep'), keep: [...options.keep] };
     return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }

@@ -1,3 +1,4 @@
+export { type CapNames, capRefusal, type DeletionCaps, refuseOverCaps } from './caps.js';
 export * from './errors/index.js';
 export { graphDot } from './format/dot.js';
 export { type ImageFate, imageFates, type TagFate, tagFates } from './format/fates.js';

@@ -210,6 +210,23 @@ describe('the action against a real registry', () => {
     expect(run.summary).toContain('… and 5 more (full list in the plan JSON artifact)');
   });
 
+  it('max-deletions refuses a plan over the cap: exit 3, the reason in the log and summary', async () => {
+    await pushImage(push, 'capped/app', { tag: 'old' });
+    await pushImage(push, 'capped/app', { tag: 'keep' });
+    const run = await runAction('capped', {
+      target: reg.url,
+      keep: 'capped/app:keep',
+      repositories: 'capped/app',
+      'dry-run': 'false',
+      'max-deletions': '0',
+      ...credentials,
+    });
+    expect(run.code).toBe(3);
+    expect(run.log).toContain('::error title=regprune::refused by a safety cap: --max-deletions');
+    expect(run.summary).toContain('**Refused by a safety cap:**');
+    expect(await listTags(push, 'capped/app')).toEqual(['keep', 'old']);
+  });
+
   it('a bad combination of inputs fails the step with the reason', async () => {
     const run = await runAction('bad', { target: reg.url, keep: 'a/b:c', policy: 'p.yaml' });
     expect(run.code).toBe(2);

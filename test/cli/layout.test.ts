@@ -260,6 +260,51 @@ describe('regprune apply on a layout', () => {
     expect(await snapshot(layout.dir)).toEqual(before);
   });
 
+  it('--max-deletions and --max-deletion-ratio cap a keep list: exit 3, nothing applied', async () => {
+    const layout = await fresh('cli-caps');
+    const before = await snapshot(layout.dir);
+    const keep = ['--keep', 'latest'];
+    const plan = await runCliProcess([
+      'plan',
+      `oci:${layout.dir}`,
+      ...keep,
+      '--max-deletions',
+      '1',
+    ]);
+    expect(plan.code).toBe(3);
+    expect(plan.stdout).toMatch(
+      /REFUSED by a safety cap: --max-deletions: the plan deletes \d+ images/,
+    );
+    const apply = await runCliProcess([
+      'apply',
+      `oci:${layout.dir}`,
+      ...keep,
+      '--max-deletion-ratio',
+      '0.1',
+      '--yes',
+    ]);
+    expect(apply.code).toBe(3);
+    expect(apply.stderr).toMatch(/refused by a safety cap: .*--max-deletion-ratio/);
+    expect(await snapshot(layout.dir)).toEqual(before);
+    const roomy = await runCliProcess([
+      'plan',
+      `oci:${layout.dir}`,
+      ...keep,
+      '--max-deletion-ratio',
+      '1',
+    ]);
+    expect(roomy.code).toBe(0);
+    const bad = await runCliProcess([
+      'plan',
+      `oci:${layout.dir}`,
+      ...keep,
+      '--max-deletions',
+      '1.5',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--max-deletions: "1.5" is not a whole number');
+  });
+
   it('--dry-run changes nothing and lists what it would do', async () => {
     const layout = await fresh('dry');
     const before = await snapshot(layout.dir);

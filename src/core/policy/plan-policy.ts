@@ -1,3 +1,4 @@
+import { capRefusal } from '../caps.js';
 import type { ImageGraph } from '../image-graph.js';
 import { repositoryOfImage } from '../naming.js';
 import { computePlan, type EngineOptions, type Seed } from '../plan-engine.js';
@@ -77,7 +78,16 @@ export function planWithPolicy(
   warnings.sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code));
   plan.warnings = warnings;
   plan.tagDecisions = evaluation.decisions;
-  plan.refused = refusal(compiled, plan.delete.length, inScopeImages);
+  plan.refused = capRefusal(
+    {
+      ...(compiled.maxDeletions !== null ? { maxDeletions: compiled.maxDeletions } : {}),
+      ...(compiled.maxDeletionRatio !== null
+        ? { maxDeletionRatio: compiled.maxDeletionRatio }
+        : {}),
+    },
+    plan.delete.length,
+    inScopeImages,
+  );
   return plan;
 }
 
@@ -144,31 +154,4 @@ function untaggedKeeps(
   return [...notes]
     .sort((a, b) => compareIds(a[0], b[0]))
     .map(([image, note]) => ({ image, tag: null, note }));
-}
-
-/** The reason a cap refuses the plan, or `null`. Both caps are reported when both are exceeded. */
-function refusal(
-  compiled: CompiledPolicy,
-  deleted: number,
-  inScope: number,
-): { reason: string } | null {
-  const reasons: string[] = [];
-  const cap = compiled.maxDeletions;
-  if (cap !== null && deleted > cap) {
-    reasons.push(
-      `maxDeletions: the plan deletes ${deleted} images, more than the cap of ${cap}; check the plan (explain), narrow the rules, or raise maxDeletions to ${deleted} if this deletion is meant`,
-    );
-  }
-  const ratioCap = compiled.maxDeletionRatio;
-  const ratio = inScope === 0 ? 0 : deleted / inScope;
-  if (ratioCap !== null && ratio > ratioCap) {
-    reasons.push(
-      `maxDeletionRatio: the plan deletes ${deleted} of ${inScope} images in scope (${percent(ratio)}), more than the cap of ${ratioCap} (${percent(ratioCap)}); check the plan (explain), narrow the rules, or raise maxDeletionRatio to ${Math.ceil(ratio * 1000) / 1000} if this deletion is meant`,
-    );
-  }
-  return reasons.length > 0 ? { reason: reasons.join('; ') } : null;
-}
-
-function percent(fraction: number): string {
-  return `${(fraction * 100).toFixed(1).replace(/\.0$/, '')}%`;
 }
