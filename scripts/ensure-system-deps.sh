@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The real-registry and layout tests need Debian's docker-registry, skopeo, umoci and htpasswd.
+# The real-registry and layout tests need Debian's docker-registry, skopeo, umoci, htpasswd and openssl.
 # Install them when missing and we are root; otherwise stop with the exact command to run.
 set -euo pipefail
 missing=()
-for pair in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils; do
+for pair in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
