@@ -29,6 +29,7 @@ import {
   journaled,
   openApplyJournal,
   type Settle,
+  settleEarlierRuns,
 } from './apply-journal.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
@@ -193,6 +194,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   // Probe first: a registry with deletes disabled, or a refused delete scope, stops here.
   for (const repo of repositories) await client.probeDelete(repo, { signal });
   if (journal) {
+    await settleEarlierRuns(client, journal, plan, graph, signal);
     // Resumed work is believed only for plan operations the registry confirms (see the journal).
     await confirmFinished(client, journal, plan, signal);
     for (const o of await finishInterruptedRewrites(client, journal, plan, graph, signal))

@@ -1,0 +1,196 @@
+/**
+ * One undo journal across runs of different plans (issue 16 part 2): a run interrupted at any
+ * destructive request, then a re-plan (a different plan: what the first run deleted is gone) run
+ * with the same journal. The second run settles what the first left unfinished against the
+ * registry, appends its own run line and ends where a clean run ends; restore undoes both runs.
+ * Real docker-registry 2.8, in-process.
+ */
+import { copyFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CleanupPlan, planCleanup } from '../../src/index.js';
+import {
+  applyPlan,
+  JournalError,
+  journalLeftovers,
+  loadGraph,
+  RegistryClient,
+  restore,
+} from '../../src/registry/index.js';
+import { planDigest, readJournal } from '../../src/registry/journal.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { cleanupFixture } from '../helpers/fixtures.js';
+import { listTags, pushImage } from '../helpers/push.js';
+import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
+import { type RepositoryState, repositoryState } from '../helpers/registry-state.js';
+import { pullsCompletely } from '../helpers/skopeo.js';
+
+let reg: RunningRegistry;
+let dir: string;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  dir = await mkdtemp(join(tmpdir(), 'regprune-journal-runs-'));
+});
+afterAll(async () => {
+  await reg?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Plans keeping only `keep`; with `journal`, also sees what its last run left untagged. */
+async function planOf(
+  client: RegistryClient,
+  repo: string,
+  journal?: string,
+): Promise<CleanupPlan> {
+  const extraDigests = journal ? await journalLeftovers(journal, client.url) : [];
+  return planCleanup(await loadGraph(client, { repositories: [repo], extraDigests }), [
+    `${repo}:keep`,
+  ]);
+}
+
+function describeRequest(input: string | URL | Request, init?: RequestInit): string {
+  const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  return `${method} ${url.pathname}`;
+}
+
+const isDestructive = (request: string) => /^(PUT|DELETE) \/v2\/[^ ]+\/manifests\//.test(request);
+
+/**
+ * A fetch killed at its `at`-th manifest PUT or DELETE: the request is sent or not (`sent`), its
+ * answer is lost, and from then on nothing reaches the registry (what Ctrl-C twice or a kill -9
+ * leaves).
+ */
+function killedFetch(at: number, sent: boolean) {
+  let destructive = 0;
+  let dead = false;
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (dead) throw new Error('killed');
+    const request = describeRequest(input, init);
+    if (isDestructive(request) && ++destructive === at) {
+      dead = true;
+      if (sent) await (await fetch(input, init)).arrayBuffer();
+      throw new Error('killed');
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  return { fetchFn, killed: () => dead };
+}
+
+const fixture = { aliases: 2, drops: 2 };
+
+describe('a journal whose last run is of another plan (real docker-registry 2.8)', () => {
+  let reference: RepositoryState;
+  beforeAll(async () => {
+    await cleanupFixture(reg, 'runs-reference', fixture);
+    const client = new RegistryClient({ url: reg.url });
+    const result = await applyPlan(client, await planOf(client, 'runs-reference'));
+    expect(result.totals).toMatchObject({ failed: 0, skipped: 0 });
+    reference = await repositoryState(reg, 'runs-reference');
+  });
+
+  it.each([
+    ['not sent', false],
+    ['sent, answer lost', true],
+  ])(
+    'interrupted at any destructive request (%s), a re-plan with the same journal settles it, appends a run and ends clean; restore undoes both runs',
+    { timeout: 600_000 },
+    async (_, sent) => {
+      let points = 0;
+      for (let at = 1; ; at++) {
+        const repo = `runs-${at}-${sent ? 'sent' : 'unsent'}`;
+        const where = `killed at destructive request ${at} (${sent ? 'sent' : 'not sent'})`;
+        await cleanupFixture(reg, repo, fixture);
+        const before = await repositoryState(reg, repo);
+        const client = new RegistryClient({ url: reg.url });
+        const first = await planOf(client, repo);
+        const journal = join(dir, `${repo}.jsonl`);
+        const kill = killedFetch(at, sent);
+        const killedClient = new RegistryClient({
+          url: reg.url,
+          fetch: kill.fetchFn,
+          concurrency: 1,
+          retry: 0,
+        });
+        await applyPlan(killedClient, first, { journal }).catch(() => undefined);
+        if (!kill.killed()) {
+          expect(at, 'the plan has destructive requests to kill at').toBeGreaterThan(1);
+          break;
+        }
+        points++;
+
+        // The same command again: it plans again (what the first run deleted is gone).
+        const second = await planOf(client, repo, journal);
+        const result = await applyPlan(client, second, { journal });
+        expect(result.totals, where).toMatchObject({ failed: 0, skipped: 0 });
+        expect(await repositoryState(reg, repo), where).toEqual(reference);
+        await pullsCompletely(reg.host, repo, 'keep');
+
+        const state = await readJournal(journal);
+        const runs = state?.runs.map((r) => r.plan) ?? [];
+        expect(runs.at(0), where).toBe(planDigest(first));
+        expect(runs.at(-1), where).toBe(planDigest(second));
+        if (planDigest(first) !== planDigest(second)) {
+          expect(runs, where).toHaveLength(2);
+          // What the first run left unfinished is settled, and says so.
+          const open = (state?.intents ?? []).filter((i) => (state?.runOf.get(i.seq) ?? -1) === 0);
+          expect(open.length, where).toBeGreaterThan(0);
+        }
+        // Every intent of either run has its end: a further run has nothing to settle.
+        for (const intent of state?.intents ?? [])
+          expect(state?.ends.has(intent.seq), `${where}: end of record ${intent.seq}`).toBe(true);
+
+        // A journal copy is what the next week's run appends to; restore undoes both runs.
+        copyFileSync(journal, `${journal}.copy`);
+        const undone = await restore(client, journal);
+        expect(
+          undone.tags.filter((t) => t.status === 'conflict'),
+          where,
+        ).toEqual([]);
+        expect((await repositoryState(reg, repo)).tags, where).toEqual(before.tags);
+      }
+      expect(points).toBeGreaterThan(4);
+    },
+  );
+
+  it('a third run with another plan after a complete one appends again; nothing to settle', async () => {
+    const repo = 'runs-weekly';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'k' });
+    await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+    const client = new RegistryClient({ url: reg.url });
+    const journal = join(dir, 'weekly.jsonl');
+    expect((await applyPlan(client, await planOf(client, repo), { journal })).totals.done).toBe(1);
+    await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+    const second = await applyPlan(client, await planOf(client, repo), { journal });
+    expect(second.totals).toMatchObject({ done: 1, failed: 0, skipped: 0 });
+    expect(second.notes.join('\n')).not.toMatch(/earlier run of another plan/);
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+    expect((await readJournal(journal))?.runs).toHaveLength(2);
+    await restore(client, journal);
+    expect(await listTags(reg, repo)).toEqual(['a', 'b', 'keep']);
+  });
+
+  it('a journal of another registry is still refused before anything is sent', async () => {
+    const repo = 'runs-other-registry';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'k' });
+    await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+    const client = new RegistryClient({ url: reg.url });
+    const journal = join(dir, 'other-registry.jsonl');
+    await applyPlan(client, await planOf(client, repo), { journal });
+    await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+    // The same storage behind another address is another registry to the journal.
+    const proxy = await startFaultProxy(reg.url);
+    const other = new RegistryClient({ url: proxy.url });
+    const plan = planCleanup(await loadGraph(other, { repositories: [repo] }), [`${repo}:keep`]);
+    const requests = other.requestCount;
+    const error = await applyPlan(other, plan, { journal }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JournalError);
+    expect((error as Error).message).toMatch(/records a run against http:\/\/127\.0\.0\.1/);
+    expect(other.requestCount).toBe(requests);
+    expect(await listTags(reg, repo)).toEqual(['b', 'keep']);
+    await proxy.stop();
+  });
+});
