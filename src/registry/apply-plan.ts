@@ -17,7 +17,12 @@ import {
 import { checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
-import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  NOT_ATTEMPTED_STOPPED,
+  type OperationOutcome,
+} from '../core/target.js';
 import {
   type ApplyJournal,
   beginIntent,
@@ -83,6 +88,8 @@ interface Context {
   plan: CleanupPlan;
   graph: ImageGraph;
   signal: AbortSignal | undefined;
+  /** {@link ApplyOptions.stop}: no operation starts once it fired. */
+  stop: AbortSignal | undefined;
   outcomes: OperationOutcome[];
   /** Planned operations, plus each fallback-index rewrite as it is reported. */
   total: number;
@@ -175,6 +182,7 @@ export async function applyPlan(
       plan,
       graph,
       signal,
+      stop: options.stop,
       outcomes: [],
       total: plan.untag.length + plan.delete.length,
       onProgress: options.onProgress,
@@ -218,6 +226,10 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     signal?.throwIfAborted();
     if (ctx.progressError) throw ctx.progressError.error;
     const ops = waves.get(wave) as DeleteOperation[];
+    if (ctx.stop?.aborted) {
+      for (const op of ops) notAttempted(ctx, 'delete', op.image);
+      continue;
+    }
     const byRepo = new Map<string, DeleteOperation[]>();
     for (const op of ops) {
       const repo = repositoryOfImage(op.image);
@@ -256,7 +268,13 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
   const result = finish(false, ctx.outcomes, reclaimableBytes);
   if (journal) result.notes.push(...journal.notes);
+  if (ctx.outcomes.some((o) => o.reason === NOT_ATTEMPTED_STOPPED)) result.stopped = true;
   return result;
+}
+
+/** Reports an operation not started because the run was asked to stop. */
+function notAttempted(ctx: Context, action: 'untag' | 'delete', id: string): void {
+  report(ctx, { action, id, status: 'skipped', reason: NOT_ATTEMPTED_STOPPED });
 }
 
 /** Errors that end the whole run rather than one operation. */
@@ -286,6 +304,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     report(ctx, { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN });
     return;
   }
+  if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
   const interrupted = journal?.unfinished.get(`untag ${tag}`);
   // With a journal the manifest's bytes are needed too: one GET by tag gives them and the digest.
   const requests = [
@@ -327,6 +346,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       });
       return;
     }
+    if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
     const draft: IntentDraft | undefined =
       journal && fetched ? draftOf('untag', tag, repo, fetched, [name]) : undefined;
     const removal = await journaled(journal, draft, () =>
@@ -499,6 +519,7 @@ async function deleteInRepository(
         });
         return;
       }
+      if (ctx.stop?.aborted) return notAttempted(ctx, 'delete', op.image);
       const requests = [...listRequests];
       // Gone without a clean 202: the registry may have left its tags listed, pointing at nothing.
       const goneWithout202 = async (reason: string, settle: Settle) => {
@@ -533,6 +554,7 @@ async function deleteInRepository(
           const tags = [...(tagsAt.get(digest) ?? [])];
           draft = draftOf('delete', op.image, repo, fetched, tags, op.mediaType);
         }
+        if (ctx.stop?.aborted) return notAttempted(ctx, 'delete', op.image);
         requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
         const settle = await beginIntent(ctx.journal, draft);
         let result: Awaited<ReturnType<RegistryClient['deleteManifest']>>;
