@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CleanupPlan, planCleanup } from '../../src/index.js';
+import { type CleanupPlan, NOT_ATTEMPTED_STOPPED, planCleanup } from '../../src/index.js';
 import {
   applyPlan,
   JournalError,
@@ -22,7 +22,7 @@ import {
 import { planDigest, readJournal } from '../../src/registry/journal.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { cleanupFixture } from '../helpers/fixtures.js';
-import { listTags, pushImage } from '../helpers/push.js';
+import { listTags, pushImage, tagManifest } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { type RepositoryState, repositoryState } from '../helpers/registry-state.js';
 import { pullsCompletely } from '../helpers/skopeo.js';
@@ -193,4 +193,53 @@ describe('a journal whose last run is of another plan (real docker-registry 2.8)
     expect(await listTags(reg, repo)).toEqual(['b', 'keep']);
     await proxy.stop();
   });
+
+  it('restore undoes every run, newest first: a tag deleted in run 1, pushed again and deleted in run 2 gets its run-1 digest back', async () => {
+    const repo = 'runs-twice';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'k' });
+    const a = await pushImage(reg, repo, { tag: 't', salt: 'a' });
+    const client = new RegistryClient({ url: reg.url });
+    const journal = join(dir, 'twice.jsonl');
+    await applyPlan(client, await planOf(client, repo), { journal });
+    const b = await pushImage(reg, repo, { tag: 't', salt: 'b' });
+    await pushImage(reg, repo, { tag: 'u', salt: 'u' });
+    await applyPlan(client, await planOf(client, repo), { journal });
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+    expect((await readJournal(journal))?.runs).toHaveLength(2);
+
+    const result = await restore(client, journal);
+    // Undoing run 2 brings back t at b and u; undoing run 1 then brings back t at a: the tag
+    // ends where it was before the journal's first run, b stays in the registry by digest.
+    expect(result.tags.filter((t) => t.status === 'conflict')).toEqual([]);
+    expect(await listTags(reg, repo)).toEqual(['keep', 't', 'u']);
+    expect(await client.resolve(repo, 't')).toBe(a.digest);
+    expect(await client.resolve(repo, b.digest)).toBe(b.digest);
+  });
+
+  it('stop: fired before the run, nothing is sent after the probe; every operation is reported not attempted', async () => {
+    const repo = 'runs-stop';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'k' });
+    await tagManifest(reg, repo, 'alias', (await client0().resolve(repo, 'keep')) as string);
+    await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+    const client = new RegistryClient({ url: reg.url });
+    const plan = await planOf(client, repo);
+    const stop = new AbortController();
+    stop.abort();
+    const journal = join(dir, 'stop.jsonl');
+    const result = await applyPlan(client, plan, { journal, stop: stop.signal });
+    expect(result.stopped).toBe(true);
+    expect(result.outcomes.map((o) => [o.action, o.status, o.reason])).toEqual([
+      ['untag', 'skipped', NOT_ATTEMPTED_STOPPED],
+      ['delete', 'skipped', NOT_ATTEMPTED_STOPPED],
+    ]);
+    expect(await listTags(reg, repo)).toEqual(['a', 'alias', 'keep']);
+    expect((await readJournal(journal))?.intents).toEqual([]);
+    // The same plan and journal again, without stop: it finishes.
+    const again = await applyPlan(client, plan, { journal });
+    expect(again.stopped).toBeUndefined();
+    expect(again.totals).toMatchObject({ done: 2, failed: 0, skipped: 0 });
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+  });
 });
+
+const client0 = () => new RegistryClient({ url: reg.url });
