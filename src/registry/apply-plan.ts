@@ -62,8 +62,13 @@ export interface RegistryApplyOptions extends ApplyOptions {
    * placeholder push for an untag, fallback index rewrite) the manifest's exact bytes and the tags
    * on it are appended and fsynced; after it, how it ended (for a DELETE, once the tags a failing
    * registry may have left behind are removed too). {@link restore} undoes the run from
-   * it. Running again with the same plan and journal resumes: operations the journal records as
-   * done are not sent again. Default: no journal.
+   * it (every run it holds). Running again with the same plan and journal resumes: operations the
+   * journal records as done are not sent again. A journal whose last run is of another plan (a
+   * re-plan after an interrupted run, next week's cleanup) is appended to: what earlier runs left
+   * unfinished is first settled against the registry as it is now (see `settleEarlierRuns`), then
+   * a new run line starts; pass `journalLeftovers(journal, url)` to {@link loadGraph} as
+   * `extraDigests` when re-planning, so that manifests an interrupted run left untagged are
+   * planned too. A journal of another registry is refused. Default: no journal.
    *
    * A journal may be edited by others (a CI cache): a resumed run believes a record only for an
    * operation of this plan and only where the registry agrees (a "done" delete whose image is
