@@ -191,6 +191,51 @@ describe('Ctrl-C and a crash mid-apply (child processes)', () => {
     await expectConsistent(join(work, 'J.jsonl'));
   }, 180_000);
 
+  it('a second SIGINT exits at once (130); the journal still reads and the same command finishes the job', async () => {
+    const repo = 'team/twice';
+    await pushBuilds(reg, repo, 1, 30);
+    proxy.setRules([
+      {
+        method: 'DELETE',
+        path: /\/manifests\/sha256:/,
+        nth: 'all',
+        fault: { kind: 'delay', ms: 2_000 },
+      },
+    ]);
+    const args = [
+      'apply',
+      proxy.host,
+      '--repo',
+      repo,
+      '--keep',
+      `${repo}:latest`,
+      '--journal',
+      'twice.jsonl',
+      '--yes',
+    ];
+    const started = startCli(args);
+    const deletes = () => proxy.log.filter((l) => DIGEST_DELETE.test(l)).length;
+    await until('the first deletes', () => deletes() >= 1);
+    started.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    const startedAt = Date.now();
+    started.child.kill('SIGINT');
+    const first = await started.done;
+    // At once: not after the 2 s DELETEs in flight.
+    expect(Date.now() - startedAt).toBeLessThan(1_500);
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/interrupted again: exiting now/);
+    expect(await readJournal(join(work, 'twice.jsonl'))).toBeDefined();
+
+    proxy.setRules([]);
+    const again = await runCliProcess(args, { cwd: work });
+    expect(again.stderr).not.toMatch(/error/);
+    expect(again.code).toBe(0);
+    expect(await listTags(reg, repo)).toEqual(['latest']);
+    expect(await storedManifests(reg, repo)).toHaveLength(1);
+    await pullsCompletely(reg.host, repo, 'latest');
+  }, 180_000);
+
   it('a registry crash (SIGKILL) mid-apply: restarted on its data and port, the same command finishes the job', async () => {
     const crash = await startRegistry({ dataDir: join(work, 'crash-data') });
     const front = await startFaultProxy(crash.url);
