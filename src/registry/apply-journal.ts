@@ -50,8 +50,9 @@ export interface ApplyJournal {
    */
   unfinished: Map<string, JournalIntent>;
   /**
-   * Intents that earlier runs of other plans left without an end (an interrupted run, then a
-   * re-plan): settled by {@link settleEarlierRuns} before this run's work.
+   * Intents that earlier runs of other plans left without an end, or with a `failed` end of their
+   * own run (an interrupted or failed run, then a re-plan): settled by {@link settleEarlierRuns}
+   * before this run's work.
    */
   earlier: JournalIntent[];
   /** What the journal claimed that this run did not believe: for the result's notes. */
@@ -128,9 +129,13 @@ export async function openApplyJournal(
   ]);
   for (const intent of state?.intents ?? []) {
     const end = state?.ends.get(intent.seq);
-    if ((state?.runOf.get(intent.seq) ?? -1) < from) {
-      // A run of another plan: what it left unfinished is settled, the rest is history.
-      if (end === undefined) earlier.push(intent);
+    const run = state?.runOf.get(intent.seq) ?? -1;
+    if (run < from) {
+      // A run of another plan: what it left unfinished is settled, the rest is history. A
+      // `failed` end its own run wrote is unfinished too (a DELETE cut short by a registry crash
+      // may have unlinked the manifest and left its tags); one a later run's settling wrote is not.
+      if (end === undefined || (end === 'failed' && state?.endRunOf.get(intent.seq) === run))
+        earlier.push(intent);
       continue;
     }
     if (outsidePlan(intent, untags, deletes, repositories)) {
@@ -205,8 +210,9 @@ export async function journalLeftovers(
 }
 
 /**
- * Settles the intents earlier runs of other plans left without an end, against the registry as
- * it is now, one after another, and writes each one's end: an interrupted delete whose manifest is
+ * Settles the intents earlier runs of other plans left without an end or ended as `failed`,
+ * against the registry as it is now, one after another, and writes each one's end (so that no
+ * later run settles it again): an interrupted delete whose manifest is
  * gone is `done` (its tags left listed pointing at nothing are removed, as after a DELETE without
  * a clean 202); one whose manifest is still there is `failed` (not done: this plan decides
  * afresh). An interrupted untag is finished where the tag points at nothing or at regprune's own
@@ -237,7 +243,7 @@ export async function settleEarlierRuns(
     return tags;
   };
   for (const intent of journal.earlier) {
-    const what = `undo journal record ${intent.seq} (${intent.action} ${intent.id}), left unfinished by an earlier run of another plan`;
+    const what = `undo journal record ${intent.seq} (${intent.action} ${intent.id}), left unfinished or failed by an earlier run of another plan`;
     try {
       const [status, how] = await settleOne(
         client,

@@ -85,6 +85,8 @@ export interface JournalState {
   ends: Map<number, JournalEnd['status']>;
   /** `seq` of an intent → index in `runs` of the run it was written in (-1: before any run line). */
   runOf: Map<number, number>;
+  /** `seq` → index in `runs` of the run that wrote its (last) end. */
+  endRunOf: Map<number, number>;
   /** Highest `seq` used so far (0 when none). */
   lastSeq: number;
   /** Bytes up to the end of the last complete line: what follows is an unfinished write. */
@@ -227,6 +229,7 @@ export async function readJournal(
     intents: [],
     ends: new Map(),
     runOf: new Map(),
+    endRunOf: new Map(),
     lastSeq: 0,
     completeBytes,
     lastMac: '',
@@ -252,7 +255,10 @@ export async function readJournal(
       state.intents.push(record);
       state.runOf.set(record.seq, state.runs.length - 1);
       state.lastSeq = Math.max(state.lastSeq, record.seq);
-    } else state.ends.set(record.seq, record.status);
+    } else {
+      state.ends.set(record.seq, record.status);
+      state.endRunOf.set(record.seq, state.runs.length - 1);
+    }
   });
   return state;
 }

@@ -165,7 +165,8 @@ describe('Ctrl-C and a crash mid-apply (child processes)', () => {
       '--yes',
     ];
     const started = startCli(args);
-    const deletes = () => proxy.log.filter((l) => DIGEST_DELETE.test(l)).length;
+    const base = proxy.log.length;
+    const deletes = () => proxy.log.slice(base).filter((l) => DIGEST_DELETE.test(l)).length;
     await until('the first deletes', () => deletes() >= 3);
     started.child.kill('SIGINT');
     const first = await started.done;
@@ -214,7 +215,9 @@ describe('Ctrl-C and a crash mid-apply (child processes)', () => {
       '--yes',
     ];
     const started = startCli(args);
-    const deletes = () => proxy.log.filter((l) => DIGEST_DELETE.test(l)).length;
+    // The proxy's log holds the earlier tests' requests too: count from here.
+    const base = proxy.log.length;
+    const deletes = () => proxy.log.slice(base).filter((l) => DIGEST_DELETE.test(l)).length;
     await until('the first deletes', () => deletes() >= 1);
     started.child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 200));

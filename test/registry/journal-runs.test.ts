@@ -6,7 +6,7 @@
  * Real docker-registry 2.8, in-process.
  */
 import { copyFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +239,53 @@ describe('a journal whose last run is of another plan (real docker-registry 2.8)
     expect(again.stopped).toBeUndefined();
     expect(again.totals).toMatchObject({ done: 2, failed: 0, skipped: 0 });
     expect(await listTags(reg, repo)).toEqual(['keep']);
+  });
+
+  it('a DELETE that failed after the registry unlinked the manifest: the next run of another plan removes the tags it left pointing at nothing', async () => {
+    const repo = 'runs-torn';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const drop = await pushImage(reg, repo, { tag: 'drop', salt: 'drop' });
+    await tagManifest(reg, repo, 'drop-alias', drop.digest);
+    // An empty tag link makes 2.8's tag scan fail after it unlinked the manifest, and the answer is
+    // lost: what a registry crash in the middle of a DELETE leaves (a `failed` end, tags left).
+    const torn = join(reg.dataDir, 'docker/registry/v2/repositories', repo, '_manifests/tags/torn');
+    let tearing = true;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const tear =
+        tearing && describeRequest(input, init) === `DELETE /v2/${repo}/manifests/${drop.digest}`;
+      if (tear) {
+        tearing = false;
+        await mkdir(join(torn, 'current'), { recursive: true });
+        await writeFile(join(torn, 'current', 'link'), '');
+      }
+      try {
+        const response = await fetch(input, init);
+        // The registry failed half way and the connection dropped (its process crashed).
+        if (tear) throw new Error(`connection reset (answer ${response.status} lost)`);
+        return response;
+      } finally {
+        if (tear) await rm(torn, { recursive: true, force: true });
+      }
+    }) as typeof fetch;
+    const client = new RegistryClient({ url: reg.url });
+    const journal = join(dir, 'torn.jsonl');
+    const torner = new RegistryClient({ url: reg.url, fetch: fetchFn, retry: 0 });
+    const first = await applyPlan(torner, await planOf(client, repo), { journal });
+    expect(first.totals.failed).toBe(1);
+    expect((await listTags(reg, repo)).sort()).toEqual(['drop', 'drop-alias', 'keep']);
+    expect(await client.resolve(repo, 'drop')).toBeUndefined();
+
+    await pushImage(reg, repo, { tag: 'next', salt: 'next' });
+    const second = await applyPlan(client, await planOf(client, repo, journal), { journal });
+    expect(second.totals).toMatchObject({ failed: 0, skipped: 0 });
+    expect(second.notes.join('\n')).toMatch(
+      /left unfinished or failed by an earlier run of another plan: the image is gone: recorded as done; its tags drop, drop-alias were left listed pointing at nothing: removed them/,
+    );
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+    // Settled once: a further run of yet another plan has nothing to settle.
+    await pushImage(reg, repo, { tag: 'third', salt: 'third' });
+    const third = await applyPlan(client, await planOf(client, repo, journal), { journal });
+    expect(third.notes.join('\n')).not.toMatch(/earlier run of another plan/);
   });
 });
 
