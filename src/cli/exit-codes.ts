@@ -10,6 +10,11 @@ export const EXIT = {
   refused: 3,
   /** Applied in part: some operations failed or were skipped (e.g. changed since the plan). */
   partial: 4,
+  /**
+   * `apply` stopped by Ctrl-C (SIGINT): the operations in flight finished, the rest were not
+   * started; running the same command again (same `--journal`) continues.
+   */
+  interrupted: 130,
 } as const;
 
 /** One of {@link EXIT}'s values. */

@@ -56,6 +56,8 @@ Exit codes:
   3  the plan was refused by a safety cap of the policy; nothing was applied
   4  partly applied: some operations failed or were skipped (restore: some tags
      were moved since the cleanup and left alone)
+  130  apply stopped by Ctrl-C: what was in flight finished; run the same command
+     again to continue
 `,
   plan: `Usage: regprune plan <target> (--policy FILE | --keep TAG...) [options]
 
@@ -105,8 +107,10 @@ ${SELECT}
   --dry-run            show what would be done (and the requests), change nothing
   -y, --yes            do not ask for confirmation (required without a terminal)
   --journal FILE       registry only: record each operation in FILE as it is done,
-                       so 'regprune restore' can undo the run; running again with the
-                       same plan and FILE resumes. With REGPRUNE_JOURNAL_KEY set, its
+                       so 'regprune restore' can undo the run. Run the same command
+                       again with the same FILE after Ctrl-C, a crash or a failure:
+                       it finishes what was left half done and appends a new run
+                       (a weekly job may keep one FILE). With REGPRUNE_JOURNAL_KEY set, its
                        lines are chained with an HMAC of that key (needed to resume
                        or restore; without it a plain hash chain)
   --format FORMAT      table (default), json ({ plan, result }), or markdown
@@ -117,8 +121,12 @@ ${AUTH}
 Registries free storage only when their own garbage collection runs afterwards
 (e.g. docker-registry garbage-collect, without --delete-untagged on 2.8).
 
+Ctrl-C stops starting operations, lets those in flight finish, prints the result
+and the command to continue, and exits 130; a second Ctrl-C exits at once (the
+journal stays consistent).
+
 Exit codes: 0 done, 1 error, 2 usage, 3 refused by a safety cap (nothing applied),
-4 partly applied (some operations failed or were skipped).
+4 partly applied (some operations failed or were skipped), 130 stopped by Ctrl-C.
 
 Examples:
   regprune apply oci:./layout --keep latest --dry-run

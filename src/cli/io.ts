@@ -14,6 +14,15 @@ export interface CliIo {
   stderrIsTTY: boolean;
   /** Directory relative paths (`--policy`, `oci:DIR`) are resolved against. */
   cwd: string;
+  /**
+   * Subscribes `listener` to interrupts (Ctrl-C: SIGINT) while `apply` runs; returns what
+   * unsubscribes. Absent: interrupts are left to their default (in-process runs).
+   */
+  onInterrupt?: (listener: () => void) => () => void;
+  /** Ends the process at once with `code` (a second Ctrl-C during `apply`). */
+  exitNow?: (code: number) => void;
+  /** The command line (after `regprune`); `runCli` sets it, `apply` prints it to continue. */
+  commandLine?: readonly string[];
 }
 
 /** The process's own streams and environment. */
@@ -26,6 +35,13 @@ export function processIo(): CliIo {
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     cwd: process.cwd(),
+    onInterrupt: (listener) => {
+      process.on('SIGINT', listener);
+      return () => {
+        process.off('SIGINT', listener);
+      };
+    },
+    exitNow: (code) => process.exit(code),
   };
 }
 

@@ -4,6 +4,7 @@ import type { CleanupPlan } from '../core/plan-types.js';
 import type { ApplyOptions, ApplyResult } from '../core/target.js';
 import { loadLayoutGraph } from '../layout/load-graph.js';
 import { layoutTarget } from '../layout/target.js';
+import { journalLeftovers } from '../registry/apply-journal.js';
 import { applyPlan, type RegistryApplyOptions } from '../registry/apply-plan.js';
 import { RegistryClient } from '../registry/client.js';
 import { readInventory, writeInventory } from '../registry/inventory.js';
@@ -71,7 +72,13 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Op
     async load({ dates, onProgress }) {
       const state = options.state === undefined ? undefined : resolve(io.cwd, options.state);
       const previous = state ? await readInventory(state, { registry: client.host }) : undefined;
+      // A re-plan after an interrupted run: what that run left untagged is seen and planned too.
+      const journal = options.journal === undefined ? undefined : resolve(io.cwd, options.journal);
+      const leftovers = journal
+        ? await journalLeftovers(journal, client.url, { key: journalKeyOf(io) })
+        : [];
       graph = await loadGraph(client, {
+        ...(leftovers.length > 0 ? { extraDigests: leftovers } : {}),
         dates,
         ...(repositories ? { repositories } : {}),
         ...(onProgress ? { onProgress } : {}),

@@ -41,6 +41,7 @@ export async function runCli(
   const io: CliIo = {
     ...given,
     stderr: (text) => given.stderr(redactCredentials(text)),
+    commandLine: given.commandLine ?? argv,
   };
   try {
     const line = parseCommandLine(argv);

@@ -32,4 +32,5 @@ export * from './policy/index.js';
 export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';
 export { compareIds } from './sort.js';
 export type * from './target.js';
+export { NOT_ATTEMPTED_STOPPED } from './target.js';
 export type * from './types.js';

@@ -36,7 +36,15 @@ export interface ApplyResult {
   reclaimableBytes: number;
   /** Things a person should know, e.g. that storage is freed only by the registry's garbage collection. */
   notes: string[];
+  /**
+   * `true` when {@link ApplyOptions.stop} ended the run early: operations not started are
+   * `skipped` with the reason {@link NOT_ATTEMPTED_STOPPED}. Absent otherwise.
+   */
+  stopped?: boolean;
 }
+
+/** The reason of an operation that was not started because {@link ApplyOptions.stop} fired. */
+export const NOT_ATTEMPTED_STOPPED = 'not attempted: stopped';
 
 /** Options every adapter's apply understands. */
 export interface ApplyOptions {
@@ -44,8 +52,18 @@ export interface ApplyOptions {
   dryRun?: boolean;
   /** Called after each operation. */
   onProgress?: (event: { done: number; total: number; outcome: OperationOutcome }) => void;
-  /** Stops between operations. */
+  /** Aborts the run, requests in flight included (the run rejects with the abort reason). */
   signal?: AbortSignal;
+  /**
+   * Stops the run gently (e.g. on Ctrl-C): checked between operations, it starts no new
+   * operation, lets those in flight finish (their requests are not aborted, an undo journal gets
+   * their end), and resolves with the usual result, `stopped: true`, the operations not started
+   * `skipped` with the reason {@link NOT_ATTEMPTED_STOPPED}. Registry adapter: checked before
+   * each untag and each manifest DELETE. Layout adapter: checked before `index.json` is rewritten
+   * and before each blob removal (a stop after the rewrite leaves unneeded blobs, which a later
+   * run removes as strays). Default: never stops.
+   */
+  stop?: AbortSignal;
 }
 
 /**

@@ -9,7 +9,12 @@ import type { ImageGraph } from '../core/image-graph.js';
 import { checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
-import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  NOT_ATTEMPTED_STOPPED,
+  type OperationOutcome,
+} from '../core/target.js';
 import { InvalidPlanError } from './errors/invalid-plan-error.js';
 import { type LayoutScan, scanLayout } from './load-graph.js';
 import { layoutDigest, layoutImageId } from './naming.js';
@@ -109,12 +114,22 @@ export async function applyLayoutPlan(
   // Skips were decided up front, before anything changes.
   for (const outcome of outcomes) if (outcome.status === 'skipped') report(outcome);
   let reclaimed = 0;
+  let stopped = false;
   if (dryRun) {
     for (const outcome of outcomes) if (outcome.status === 'planned') report(outcome);
     reclaimed = blobs.reduce((sum, b) => sum + b.size, 0);
   } else {
     options.signal?.throwIfAborted();
-    if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
+    if (options.stop?.aborted) {
+      // Nothing changed yet: every planned operation is reported as not started.
+      for (const outcome of outcomes) {
+        if (outcome.status !== 'planned') continue;
+        outcome.status = 'skipped';
+        outcome.reason = NOT_ATTEMPTED_STOPPED;
+        report(outcome);
+      }
+      stopped = true;
+    } else if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
     for (const outcome of outcomes) {
       if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
       outcome.status = 'done';
@@ -127,6 +142,14 @@ export async function applyLayoutPlan(
       blobOutcomes.map((outcome, i) =>
         io(async () => {
           if (stop || options.signal?.aborted) return;
+          if (options.stop?.aborted) {
+            if (outcome.status !== 'planned') return;
+            stopped = true;
+            outcome.status = 'skipped';
+            outcome.reason = NOT_ATTEMPTED_STOPPED;
+            report(outcome);
+            return;
+          }
           const blob = blobs[i] as BlobToRemove;
           const file = blobFile(blob.digest);
           const folder = file.slice(0, file.lastIndexOf('/'));
@@ -181,7 +204,18 @@ export async function applyLayoutPlan(
       `${work.skippedCount} planned operation${work.skippedCount === 1 ? ' was' : 's were'} skipped because the layout changed since the plan; plan again to review them`,
     );
   }
-  return { dryRun, outcomes, totals, reclaimableBytes: bytes, notes };
+  if (stopped)
+    notes.push(
+      'stopped before every operation was done: apply the same plan again (blobs left behind are removed as strays)',
+    );
+  return {
+    dryRun,
+    outcomes,
+    totals,
+    reclaimableBytes: bytes,
+    notes,
+    ...(stopped ? { stopped } : {}),
+  };
 }
 
 interface Decision {

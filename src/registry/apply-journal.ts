@@ -18,6 +18,7 @@ import { recheckPlan } from '../core/recheck.js';
 import type { OperationOutcome } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
+import { removeDanglingTags } from './dangling-tags.js';
 import { JournalError } from './errors/journal-error.js';
 import {
   JOURNAL_FORMAT,
@@ -29,8 +30,10 @@ import {
   readJournal,
 } from './journal.js';
 import { Loader } from './loader.js';
+import { parseManifest } from './manifest.js';
 import { OCI_MANIFEST } from './media-types.js';
 import type { FetchedManifest } from './types.js';
+import { removeOwnPlaceholder } from './untag.js';
 
 /** The journal of one `applyPlan` run and what earlier runs of the same plan finished. */
 export interface ApplyJournal {
@@ -46,6 +49,12 @@ export interface ApplyJournal {
    * operations of the plan (rewrites: of a fallback tag in one of its repositories).
    */
   unfinished: Map<string, JournalIntent>;
+  /**
+   * Intents that earlier runs of other plans left without an end, or with a `failed` end of their
+   * own run (an interrupted or failed run, then a re-plan): settled by {@link settleEarlierRuns}
+   * before this run's work.
+   */
+  earlier: JournalIntent[];
   /** What the journal claimed that this run did not believe: for the result's notes. */
   notes: string[];
 }
@@ -78,10 +87,13 @@ function ignoredNote(intent: JournalIntent): string {
 export type IntentDraft = Omit<JournalIntent, 'type' | 'seq'>;
 
 /**
- * Opens the journal for a run of `plan`. An existing journal must belong to the same plan and
- * registry (and pass its integrity chain, keyed with `key` when given); its finished operations
- * are then skipped (resume). Records naming an operation that is not in the plan are ignored and
- * noted.
+ * Opens the journal for a run of `plan`. An existing journal must be of the same registry (and
+ * pass its integrity chain, keyed with `key` when given). When its last run is of the same plan,
+ * this run resumes it: finished operations are skipped. Otherwise (a re-plan after a partial run,
+ * next week's cleanup) a new run is appended; intents earlier runs left without an end are
+ * collected in {@link ApplyJournal.earlier} and settled against the registry by
+ * {@link settleEarlierRuns} before any work. Records naming an operation that is not in the plan
+ * are ignored and noted.
  * @throws {JournalError}
  */
 export async function openApplyJournal(
@@ -94,21 +106,21 @@ export async function openApplyJournal(
   const state = await readJournal(path, { key });
   const finished = new Map<string, number>();
   const unfinished = new Map<string, JournalIntent>();
+  const earlier: JournalIntent[] = [];
   const notes: string[] = [];
-  for (const run of state?.runs ?? []) {
-    if (run.plan !== digest)
-      throw new JournalError(
-        path,
-        `it records a run of another plan (${run.plan}, this plan is ${digest}); use a new journal file per plan`,
-      );
+  const runs = state?.runs ?? [];
+  for (const run of runs) {
     if (normalizeRegistry(run.registry) !== normalizeRegistry(registry))
       throw new JournalError(
         path,
         `it records a run against ${run.registry}, not ${registry}; use a new journal file`,
       );
   }
-  if (state && state.intents.length > 0 && state.runs.length === 0)
+  if (state && state.intents.length > 0 && runs.length === 0)
     throw new JournalError(path, 'it names no plan and registry (no run line); refused');
+  // The runs this one resumes: the last runs, as long as they are of this plan.
+  let from = runs.length;
+  while (from > 0 && runs[from - 1]?.plan === digest) from--;
   const untags = new Map(plan.untag.map((op) => [op.tag, op.image]));
   const deletes = new Set(plan.delete.map((op) => op.image));
   const repositories = new Set([
@@ -116,12 +128,21 @@ export async function openApplyJournal(
     ...plan.delete.map((op) => repositoryOfImage(op.image)),
   ]);
   for (const intent of state?.intents ?? []) {
+    const end = state?.ends.get(intent.seq);
+    const run = state?.runOf.get(intent.seq) ?? -1;
+    if (run < from) {
+      // A run of another plan: what it left unfinished is settled, the rest is history. A
+      // `failed` end its own run wrote is unfinished too (a DELETE cut short by a registry crash
+      // may have unlinked the manifest and left its tags); one a later run's settling wrote is not.
+      if (end === undefined || (end === 'failed' && state?.endRunOf.get(intent.seq) === run))
+        earlier.push(intent);
+      continue;
+    }
     if (outsidePlan(intent, untags, deletes, repositories)) {
       notes.push(ignoredNote(intent));
       continue;
     }
     const key = `${intent.action} ${intent.id}`;
-    const end = state?.ends.get(intent.seq);
     if (end === 'done') {
       finished.set(key, intent.seq);
       unfinished.delete(key);
@@ -135,7 +156,174 @@ export async function openApplyJournal(
     registry,
     at: new Date().toISOString(),
   });
-  return { writer, finished, unfinished, notes };
+  return { writer, finished, unfinished, earlier, notes };
+}
+
+/**
+ * Manifests the journal's last run may have left unreachable through tags, as `repo@sha256:…`:
+ * the children and subjects of manifests it deleted or rewrote that it did not delete itself (an
+ * interrupted run that deleted an index but not yet its children). The OCI API cannot list
+ * untagged manifests, so a re-plan after an interrupted run sees them only when they are passed
+ * to {@link loadGraph} as `extraDigests`; the policy then decides about them as about any
+ * untagged manifest. Empty when there is no journal or it is of another registry.
+ * @throws {JournalError} when the journal is damaged or breaks its integrity chain.
+ */
+export async function journalLeftovers(
+  path: string,
+  registry: string,
+  options: { key?: JournalKey | undefined } = {},
+): Promise<string[]> {
+  const state = await readJournal(path, options);
+  const last = (state?.runs.length ?? 0) - 1;
+  if (!state || last < 0) return [];
+  if (state.runs.some((r) => normalizeRegistry(r.registry) !== normalizeRegistry(registry)))
+    return [];
+  const intents = state.intents.filter((i) => state.runOf.get(i.seq) === last);
+  const deleted = new Set(
+    intents
+      .filter((i) => i.action === 'delete' && state.ends.get(i.seq) === 'done')
+      .map((i) => imageId(i.repository, i.digest)),
+  );
+  const out = new Set<string>();
+  for (const intent of intents) {
+    let parsed: ReturnType<typeof parseManifest>;
+    try {
+      parsed = parseManifest(
+        Buffer.from(intent.manifest, 'base64'),
+        intent.mediaType,
+        intent.repository,
+        intent.digest,
+      );
+    } catch {
+      continue; // not a manifest this version reads: nothing to follow
+    }
+    const named = [...parsed.manifests.map((d) => d.digest)];
+    if (parsed.subject) named.push(parsed.subject.digest);
+    if (intent.action === 'delete' && state.ends.get(intent.seq) !== 'done')
+      named.push(intent.digest);
+    for (const digest of named) {
+      const id = imageId(intent.repository, digest);
+      if (!deleted.has(id)) out.add(id);
+    }
+  }
+  return [...out].sort();
+}
+
+/**
+ * Settles the intents earlier runs of other plans left without an end or ended as `failed`,
+ * against the registry as it is now, one after another, and writes each one's end (so that no
+ * later run settles it again): an interrupted delete whose manifest is
+ * gone is `done` (its tags left listed pointing at nothing are removed, as after a DELETE without
+ * a clean 202); one whose manifest is still there is `failed` (not done: this plan decides
+ * afresh). An interrupted untag is finished where the tag points at nothing or at regprune's own
+ * placeholder for it. An interrupted fallback-index rewrite deletes its old index only for a
+ * fallback tag of a repository of this plan, with the new index on the tag, and where no current
+ * tag or image needs the old one ({@link oldIndexInUse}); otherwise the old index stays (an
+ * untagged index, nothing lost). Each settled intent is noted; one that cannot be settled now (a
+ * registry error) keeps no end, is noted, and is tried again by the next run.
+ */
+export async function settleEarlierRuns(
+  client: RegistryClient,
+  journal: ApplyJournal,
+  plan: CleanupPlan,
+  graph: ImageGraph,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const repositories = new Set([
+    ...plan.untag.map((op) => repositoryOfTag(op.tag)),
+    ...plan.delete.map((op) => repositoryOfImage(op.image)),
+  ]);
+  const listed = new Map<string, Set<string>>();
+  const tagsOf = async (repo: string) => {
+    let tags = listed.get(repo);
+    if (!tags) {
+      tags = new Set(await client.listTags(repo, { signal }));
+      listed.set(repo, tags);
+    }
+    return tags;
+  };
+  for (const intent of journal.earlier) {
+    const what = `undo journal record ${intent.seq} (${intent.action} ${intent.id}), left unfinished or failed by an earlier run of another plan`;
+    try {
+      const [status, how] = await settleOne(
+        client,
+        intent,
+        plan,
+        graph,
+        repositories,
+        tagsOf,
+        signal,
+      );
+      await journal.writer.append({ type: 'end', seq: intent.seq, status });
+      journal.notes.push(`${what}: ${how}`);
+    } catch (error) {
+      if (error instanceof JournalError || signal?.aborted) throw error;
+      journal.notes.push(
+        `${what}: could not be settled now (${(error as Error).message}); the next run tries again`,
+      );
+    }
+  }
+}
+
+async function settleOne(
+  client: RegistryClient,
+  intent: JournalIntent,
+  plan: CleanupPlan,
+  graph: ImageGraph,
+  repositories: ReadonlySet<string>,
+  tagsOf: (repo: string) => Promise<Set<string>>,
+  signal: AbortSignal | undefined,
+): Promise<['done' | 'failed', string]> {
+  const repo = intent.repository;
+  if (intent.action === 'delete') {
+    if ((await client.resolve(repo, intent.digest, { signal })) !== undefined)
+      return [
+        'failed',
+        'the image is still there: recorded as not done (this plan decides afresh)',
+      ];
+    const cleanup = await removeDanglingTags(client, repo, intent.tags, await tagsOf(repo), signal);
+    const removed =
+      cleanup.removed.length > 0
+        ? `; its tags ${cleanup.removed.join(', ')} were left listed pointing at nothing: removed them`
+        : '';
+    return ['done', `the image is gone: recorded as done${removed}`];
+  }
+  const name = tagName(intent.id);
+  if (repositoryOfTag(intent.id) !== repo)
+    return ['failed', 'its tag is not in its repository: ignored, nothing sent'];
+  if (intent.action === 'untag') {
+    const now = await client.resolve(repo, name, { signal });
+    if (now === intent.digest)
+      return ['failed', 'the tag still points at the image: recorded as not done'];
+    if (now === undefined) {
+      const cleanup = await removeDanglingTags(client, repo, [name], await tagsOf(repo), signal);
+      return cleanup.removed.length > 0
+        ? ['done', 'the tag was left listed pointing at nothing: removed it']
+        : ['done', 'the tag is gone: recorded as done'];
+    }
+    const cleared = await removeOwnPlaceholder(client, repo, name, now, signal);
+    return cleared.removed
+      ? ['done', 'its placeholder was left on the tag: deleted it']
+      : ['failed', `the tag now points at ${imageId(repo, now)} (pushed since): left alone`];
+  }
+  const old = imageId(repo, intent.digest);
+  if (
+    !intent.replacement ||
+    intent.tags.length !== 1 ||
+    !repositories.has(repo) ||
+    classifyTag(name).kind !== 'fallback'
+  )
+    return [
+      'failed',
+      `not a fallback-index rewrite in a repository of this plan: ${old} is left as it is`,
+    ];
+  const now = await client.resolve(repo, name, { signal });
+  if (now !== intent.replacement || intent.digest === intent.replacement)
+    return ['failed', 'the tag does not hold the rewritten index: nothing to finish'];
+  const inUse = await oldIndexInUse(client, plan, graph, intent, signal);
+  if (inUse) return ['failed', `its old index ${old} is not deleted, because ${inUse}`];
+  await client.deleteManifest(repo, intent.digest, { signal });
+  return ['done', `finished it: deleted the old index ${old}`];
 }
 
 /**

@@ -17,7 +17,12 @@ import {
 import { checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
-import type { ApplyOptions, ApplyResult, OperationOutcome } from '../core/target.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  NOT_ATTEMPTED_STOPPED,
+  type OperationOutcome,
+} from '../core/target.js';
 import {
   type ApplyJournal,
   beginIntent,
@@ -30,6 +35,7 @@ import {
   mediaTypeOf,
   openApplyJournal,
   type Settle,
+  settleEarlierRuns,
 } from './apply-journal.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
@@ -60,8 +66,13 @@ export interface RegistryApplyOptions extends ApplyOptions {
    * placeholder push for an untag, fallback index rewrite) the manifest's exact bytes and the tags
    * on it are appended and fsynced; after it, how it ended (for a DELETE, once the tags a failing
    * registry may have left behind are removed too). {@link restore} undoes the run from
-   * it. Running again with the same plan and journal resumes: operations the journal records as
-   * done are not sent again. Default: no journal.
+   * it (every run it holds). Running again with the same plan and journal resumes: operations the
+   * journal records as done are not sent again. A journal whose last run is of another plan (a
+   * re-plan after an interrupted run, next week's cleanup) is appended to: what earlier runs left
+   * unfinished is first settled against the registry as it is now (see `settleEarlierRuns`), then
+   * a new run line starts; pass `journalLeftovers(journal, url)` to {@link loadGraph} as
+   * `extraDigests` when re-planning, so that manifests an interrupted run left untagged are
+   * planned too. A journal of another registry is refused. Default: no journal.
    *
    * A journal may be edited by others (a CI cache): a resumed run believes a record only for an
    * operation of this plan and only where the registry agrees (a "done" delete whose image is
@@ -86,6 +97,8 @@ interface Context {
   plan: CleanupPlan;
   graph: ImageGraph;
   signal: AbortSignal | undefined;
+  /** {@link ApplyOptions.stop}: no operation starts once it fired. */
+  stop: AbortSignal | undefined;
   outcomes: OperationOutcome[];
   /** Planned operations, plus each fallback-index rewrite as it is reported. */
   total: number;
@@ -215,6 +228,7 @@ export async function applyPlanTuned(
       plan,
       graph,
       signal,
+      stop: options.stop,
       outcomes: [],
       total: plan.untag.length + plan.delete.length,
       onProgress: options.onProgress,
@@ -240,6 +254,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   // Probe first: a registry with deletes disabled, or a refused delete scope, stops here.
   for (const repo of repositories) await client.probeDelete(repo, { signal });
   if (journal) {
+    await settleEarlierRuns(client, journal, plan, graph, signal);
     // Resumed work is believed only for plan operations the registry confirms (see the journal).
     await confirmFinished(client, journal, plan, signal);
     for (const o of await finishInterruptedRewrites(client, journal, plan, graph, signal))
@@ -263,6 +278,10 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     signal?.throwIfAborted();
     if (ctx.progressError) throw ctx.progressError.error;
     const ops = waves.get(wave) as DeleteOperation[];
+    if (ctx.stop?.aborted) {
+      for (const op of ops) notAttempted(ctx, 'delete', op.image);
+      continue;
+    }
     const byRepo = new Map<string, DeleteOperation[]>();
     for (const op of ops) {
       const repo = repositoryOfImage(op.image);
@@ -301,6 +320,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
   const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes);
   if (journal) result.notes.push(...journal.notes);
+  if (ctx.outcomes.some((o) => o.reason === NOT_ATTEMPTED_STOPPED)) result.stopped = true;
   return result;
 }
 
@@ -332,6 +352,11 @@ function inPlanOrder(plan: CleanupPlan, outcomes: OperationOutcome[]): Operation
         (a.k[3] < b.k[3] ? -1 : a.k[3] > b.k[3] ? 1 : 0),
     )
     .map(({ o }) => o);
+}
+
+/** Reports an operation not started because the run was asked to stop. */
+function notAttempted(ctx: Context, action: 'untag' | 'delete', id: string): void {
+  report(ctx, { action, id, status: 'skipped', reason: NOT_ATTEMPTED_STOPPED });
 }
 
 /** Errors that end the whole run rather than one operation. */
@@ -367,6 +392,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     report(ctx, { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN });
     return;
   }
+  if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
   const interrupted = journal?.unfinished.get(`untag ${tag}`);
   // The manifest's bytes are needed for the undo journal, and until the registry's tag DELETE is
   // known to leave the manifest (see TagGuard): one GET by tag gives them and the digest.
@@ -410,6 +436,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
       });
       return;
     }
+    if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
     const draft: IntentDraft | undefined =
       journal && fetched ? draftOf('untag', tag, repo, fetched, [name]) : undefined;
     const guard = fetched && {
@@ -652,6 +679,11 @@ async function deleteInRepository(
   const attempts = new Map<string, number>();
   while (pending.length > 0) {
     ctx.signal?.throwIfAborted();
+    if (ctx.stop?.aborted) {
+      // Asked to stop: the DELETEs already sent finished; none is started after them.
+      for (const op of pending) notAttempted(ctx, 'delete', op.image);
+      return;
+    }
     const batch: DeleteOperation[] = [];
     while (pending.length > 0 && batch.length < size) {
       const op = pending.shift() as DeleteOperation;

@@ -6,6 +6,7 @@
 export type { ImageGraph } from '../core/image-graph.js';
 export type { CleanupPlan } from '../core/plan-types.js';
 export type { ApplyResult, CleanupTarget } from '../core/target.js';
+export { journalLeftovers } from './apply-journal.js';
 export { applyPlan, GC_NOTE, type RegistryApplyOptions } from './apply-plan.js';
 export type { RegistryCredentials } from './auth.js';
 export { RegistryClient, type RequestOptions } from './client.js';

@@ -33,11 +33,15 @@ export interface JournalIntegrity {
 /** The journal format written by this version. */
 export const JOURNAL_FORMAT = 'regprune.journal.v1';
 
-/** One `applyPlan` run starts. Every run of one journal carries the same plan and registry. */
+/**
+ * One `applyPlan` run starts. A journal may hold runs of several plans (a weekly cleanup re-plans
+ * and appends to the same file), all against one registry; the records after a run line, up to the
+ * next, belong to that run.
+ */
 export interface JournalRun {
   type: 'run';
   format: typeof JOURNAL_FORMAT;
-  /** Digest of the plan's operations: a journal belongs to exactly one plan. */
+  /** Digest of the plan's operations: a resumed run continues the last run only for this plan. */
   plan: string;
   registry: string;
   at: string;
@@ -79,6 +83,10 @@ export interface JournalState {
   intents: JournalIntent[];
   /** `seq` → how the operation ended. */
   ends: Map<number, JournalEnd['status']>;
+  /** `seq` of an intent → index in `runs` of the run it was written in (-1: before any run line). */
+  runOf: Map<number, number>;
+  /** `seq` → index in `runs` of the run that wrote its (last) end. */
+  endRunOf: Map<number, number>;
   /** Highest `seq` used so far (0 when none). */
   lastSeq: number;
   /** Bytes up to the end of the last complete line: what follows is an unfinished write. */
@@ -220,6 +228,8 @@ export async function readJournal(
     runs: [],
     intents: [],
     ends: new Map(),
+    runOf: new Map(),
+    endRunOf: new Map(),
     lastSeq: 0,
     completeBytes,
     lastMac: '',
@@ -243,8 +253,12 @@ export async function readJournal(
     if (record.type === 'run') state.runs.push(record);
     else if (record.type === 'intent') {
       state.intents.push(record);
+      state.runOf.set(record.seq, state.runs.length - 1);
       state.lastSeq = Math.max(state.lastSeq, record.seq);
-    } else state.ends.set(record.seq, record.status);
+    } else {
+      state.ends.set(record.seq, record.status);
+      state.endRunOf.set(record.seq, state.runs.length - 1);
+    }
   });
   return state;
 }

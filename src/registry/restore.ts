@@ -162,7 +162,10 @@ function checkRegistry(path: string, state: JournalState, url: string, allow: bo
 }
 
 /**
- * Undoes an `applyPlan` run from its undo journal (`applyPlan(…, { journal })`): re-pushes every
+ * Undoes every `applyPlan` run of an undo journal (`applyPlan(…, { journal })`), as if undoing
+ * them newest first: a tag gets the digest its first record names, i.e. where it pointed before
+ * the journal's first run touched it (a tag deleted in one run, pushed again and deleted in a
+ * later run points at its first digest again; the later digest is pushed back by digest). Re-pushes every
  * journaled manifest by digest (children before their index, subjects before their referrers)
  * and points every journaled tag at its original digest again. Tags someone moved since are left
  * alone and reported as `conflict`. It needs `pull,push` on the repositories.

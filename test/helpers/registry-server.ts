@@ -35,6 +35,8 @@ export interface StartRegistryOptions {
   deleteEnabled?: boolean;
   /** Reuse an existing data directory (e.g. to restart after garbage collection). */
   dataDir?: string;
+  /** Listen on this port (e.g. to restart a crashed registry where its clients expect it). Default: a free one. */
+  port?: number;
   /** Serve HTTPS with this certificate and key (PEM files); the URL becomes `https://127.0.0.1:PORT`. */
   tls?: { certificate: string; key: string };
 }
@@ -47,8 +49,11 @@ export interface RunningRegistry {
   port: number;
   dataDir: string;
   configPath: string;
-  /** Stops the server and (unless `keepData`) removes its temporary directory. */
-  stop(options?: { keepData?: boolean }): Promise<void>;
+  /**
+   * Stops the server (SIGTERM, or `SIGKILL` to crash it) and (unless `keepData`) removes its
+   * temporary directory.
+   */
+  stop(options?: { keepData?: boolean; signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -157,7 +162,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   assertBinary();
   const dir = await mkdtemp(join(tmpdir(), 'regprune-registry-'));
   const dataDir = options.dataDir ?? join(dir, 'data');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let auth: string | undefined;
   if (options.auth === 'htpasswd') {
     const path = await htpasswdFile(dir, options.users ?? { user: 'secret' });
@@ -214,7 +219,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     async stop(stopOptions = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        child.kill(stopOptions.signal ?? 'SIGTERM');
         await exited;
       }
       if (!stopOptions.keepData && !options.dataDir)

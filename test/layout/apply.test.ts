@@ -5,6 +5,7 @@ import {
   type CleanupPlan,
   PlanRefusedError as CorePlanRefusedError,
   ImageGraph,
+  NOT_ATTEMPTED_STOPPED,
   PlanMismatchError,
   planCleanup,
 } from '../../src/index.js';
@@ -398,5 +399,24 @@ describe('applyLayoutPlan on layouts umoci and skopeo wrote', () => {
     expect(after.every((d) => blobsBefore.includes(d))).toBe(true);
     const g = await loadLayoutGraph(dir);
     expect(g.targetsOf(g.tagTarget('two') as string, 'child')).toHaveLength(2);
+  });
+});
+
+describe('applyLayoutPlan with stop (ApplyOptions.stop)', () => {
+  it('stopped before the start: nothing changes, every planned operation is "not attempted: stopped"; the same plan again finishes', async () => {
+    const b = await build(chain(true));
+    const before = await snapshot(b.dir);
+    const plan = planCleanup(await loadLayoutGraph(b.dir), ['version2', 'latest']);
+    const stop = new AbortController();
+    stop.abort();
+    const result = await applyLayoutPlan(b.dir, plan, { stop: stop.signal });
+    expect(result.stopped).toBe(true);
+    expect(result.outcomes.length).toBeGreaterThan(0);
+    for (const o of result.outcomes)
+      expect(o).toMatchObject({ status: 'skipped', reason: NOT_ATTEMPTED_STOPPED });
+    expect(await snapshot(b.dir)).toEqual(before);
+    const again = await applyLayoutPlan(b.dir, plan);
+    expect(again.stopped).toBeUndefined();
+    expect(again.totals.failed + again.totals.skipped).toBe(0);
   });
 });

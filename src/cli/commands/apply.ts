@@ -1,5 +1,7 @@
 import { resultMarkdown, resultTable } from '../../core/format/result.js';
 import { plural } from '../../core/format/text.js';
+import type { CleanupPlan } from '../../core/plan-types.js';
+import { NOT_ATTEMPTED_STOPPED } from '../../core/target.js';
 import { verifyMarkdown, verifySummary, verifyTable } from '../../registry/format-verify.js';
 import type { CommandOptions } from '../args.js';
 import { NotConfirmedError, UsageError } from '../errors.js';
@@ -9,6 +11,13 @@ import { makePlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';
 import { createProgress } from '../progress.js';
 import { formatPlan, refusedMessage } from './format-plan.js';
+
+/** `regprune ARGS` as a POSIX shell reads it back. */
+function commandText(argv: readonly string[]): string {
+  const quote = (word: string) =>
+    /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  return ['regprune', ...argv].map(quote).join(' ');
+}
 
 /** Refuses up front (before any network) when nobody can be asked and `--yes` is missing. */
 function checkConfirmable(options: CommandOptions, io: CliIo): void {
@@ -56,14 +65,48 @@ export async function applyCommand(options: CommandOptions, io: CliIo): Promise<
     const answer = (await readLine(io))?.trim().toLowerCase();
     if (answer !== 'y' && answer !== 'yes') throw new NotConfirmedError();
   }
+  // Ctrl-C once: start nothing new, let what is in flight finish, report, exit 130. Twice: now.
+  const stop = new AbortController();
+  const unsubscribe = options.dryRun
+    ? () => {}
+    : (io.onInterrupt?.(() => {
+        if (stop.signal.aborted) {
+          io.stderr(
+            `\ninterrupted again: exiting now${options.journal !== undefined ? `; the undo journal ${options.journal} is consistent, run the same command again to continue` : ''}\n`,
+          );
+          io.exitNow?.(EXIT.interrupted);
+          return;
+        }
+        stop.abort();
+        io.stderr(
+          '\nstopping: no new operation starts; waiting for those in flight to finish (Ctrl-C again exits at once)\n',
+        );
+      }) ?? (() => {}));
+  try {
+    return await applyAndReport(options, io, target, plan, stop.signal, progress);
+  } finally {
+    unsubscribe();
+  }
+}
+
+async function applyAndReport(
+  options: CommandOptions,
+  io: CliIo,
+  target: Awaited<ReturnType<typeof openTarget>>,
+  plan: CleanupPlan,
+  stop: AbortSignal,
+  progress: ReturnType<typeof createProgress>,
+): Promise<ExitCode> {
+  const json = options.format === 'json';
   const result = await target.apply(plan, {
     dryRun: options.dryRun,
     onProgress: (event) => progress.apply(event),
+    stop,
     ...(options.journal !== undefined ? { journal: options.journal } : {}),
   });
   progress.end();
   const verified =
-    options.verify && !result.dryRun && target.verify
+    options.verify && !result.dryRun && !result.stopped && target.verify
       ? await target.verify(plan.keptTags)
       : undefined;
   if (json) {
@@ -82,6 +125,13 @@ export async function applyCommand(options: CommandOptions, io: CliIo): Promise<
       `error: after applying, ${verifySummary(verified)}; run \`regprune verify\` for details, and \`regprune restore --journal\` if a journal was kept\n`,
     );
     return EXIT.error;
+  }
+  if (result.stopped) {
+    const left = result.outcomes.filter((o) => o.reason === NOT_ATTEMPTED_STOPPED).length;
+    io.stderr(
+      `stopped by Ctrl-C: ${plural(left, 'operation')} not started${options.journal !== undefined ? `; the undo journal ${options.journal} records what was done` : ''}. To continue, run the same command again:\n  ${commandText(io.commandLine ?? [])}\n`,
+    );
+    return EXIT.interrupted;
   }
   const { failed, skipped } = result.totals;
   if (!result.dryRun && failed + skipped > 0) {
