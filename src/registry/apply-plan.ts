@@ -44,6 +44,7 @@ import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { JournalError } from './errors/journal-error.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
+import { RegistryUnreachableError } from './errors/registry-unreachable-error.js';
 import type { JournalIntent, JournalKey } from './journal.js';
 import { loadGraph } from './load-graph.js';
 import { Loader } from './loader.js';
@@ -97,8 +98,14 @@ interface Context {
   plan: CleanupPlan;
   graph: ImageGraph;
   signal: AbortSignal | undefined;
-  /** {@link ApplyOptions.stop}: no operation starts once it fired. */
+  /** {@link ApplyOptions.stop}, or the registry found dead: no operation starts once it fired. */
   stop: AbortSignal | undefined;
+  /** Fired when the registry stopped answering (see {@link noteFailure}). */
+  dead: AbortController;
+  /** Operations in a row that failed because the registry could not be reached. */
+  unreachable: number;
+  /** Why the run stopped by itself, for the operations not attempted. */
+  deadReason: string | undefined;
   outcomes: OperationOutcome[];
   /** Planned operations, plus each fallback-index rewrite as it is reported. */
   total: number;
@@ -139,6 +146,7 @@ export interface ApplyTuning {
 
 function report(ctx: Context, outcome: OperationOutcome): void {
   ctx.outcomes.push(outcome);
+  if (outcome.status === 'done') ctx.unreachable = 0;
   // Rewrites are not in the plan; they are found as the run goes.
   if (outcome.action === 'rewrite') ctx.total++;
   try {
@@ -223,12 +231,16 @@ export async function applyPlanTuned(
         extraDigests: plan.delete.map((op) => op.image),
         signal,
       }));
+    const dead = new AbortController();
     const ctx: Context = {
       client,
       plan,
       graph,
       signal,
-      stop: options.stop,
+      stop: options.stop ? AbortSignal.any([options.stop, dead.signal]) : dead.signal,
+      dead,
+      unreachable: 0,
+      deadReason: undefined,
       outcomes: [],
       total: plan.untag.length + plan.delete.length,
       onProgress: options.onProgress,
@@ -295,6 +307,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
           await deleteInRepository(ctx, repo, list);
         } catch (error) {
           if (mustStop(error, signal)) throw error;
+          noteFailure(ctx, error);
           // The re-check could not run: nothing unchecked is deleted, and what these images point
           // at stays too (they are not gone, so later waves see them as remaining pointers).
           const reported = new Set(ctx.outcomes.map((o) => o.id));
@@ -320,7 +333,15 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
   const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes);
   if (journal) result.notes.push(...journal.notes);
-  if (ctx.outcomes.some((o) => o.reason === NOT_ATTEMPTED_STOPPED)) result.stopped = true;
+  const notTried = ctx.outcomes.filter(
+    (o) => o.reason === NOT_ATTEMPTED_STOPPED || o.reason === ctx.deadReason,
+  ).length;
+  if (notTried > 0) result.stopped = true;
+  if (ctx.deadReason) {
+    result.notes.push(
+      `${ctx.deadReason}; ${notTried} operation${notTried === 1 ? ' was' : 's were'} not attempted. Run the same apply again when the registry is back (with the same journal, if one was kept).`,
+    );
+  }
   return result;
 }
 
@@ -354,9 +375,27 @@ function inPlanOrder(plan: CleanupPlan, outcomes: OperationOutcome[]): Operation
     .map(({ o }) => o);
 }
 
-/** Reports an operation not started because the run was asked to stop. */
+/** Reports an operation not started because the run was asked to stop, or the registry died. */
 function notAttempted(ctx: Context, action: 'untag' | 'delete', id: string): void {
-  report(ctx, { action, id, status: 'skipped', reason: NOT_ATTEMPTED_STOPPED });
+  report(ctx, { action, id, status: 'skipped', reason: ctx.deadReason ?? NOT_ATTEMPTED_STOPPED });
+}
+
+/**
+ * Operations in a row that may fail because the registry cannot be reached (each after every
+ * retry) before the run stops by itself: a registry that died must end the run in seconds, with
+ * the rest "not attempted", not retry every remaining operation for minutes.
+ */
+const DEAD_AFTER = 3;
+
+/** Counts a failed operation: enough unreachable failures in a row stop the run. */
+function noteFailure(ctx: Context, error: unknown): void {
+  if (!(error instanceof RegistryUnreachableError)) return;
+  ctx.unreachable++;
+  if (ctx.unreachable >= DEAD_AFTER && !ctx.dead.signal.aborted) {
+    const cause = error.causeCode ? ` (${error.causeCode})` : '';
+    ctx.deadReason = `not attempted: the registry stopped answering${cause} — ${DEAD_AFTER} operations in a row failed after every retry`;
+    ctx.dead.abort();
+  }
 }
 
 /** Errors that end the whole run rather than one operation. */
@@ -464,6 +503,7 @@ async function untagOne(ctx: Context, tag: string, image: string): Promise<void>
     });
   } catch (error) {
     if (mustStop(error, ctx.signal)) throw error;
+    noteFailure(ctx, error);
     report(ctx, {
       action: 'untag',
       id: tag,
@@ -728,6 +768,7 @@ async function deleteUnchecked(ctx: Context, repo: string, ops: DeleteOperation[
         });
       } catch (error) {
         if (mustStop(error, ctx.signal)) throw error;
+        noteFailure(ctx, error);
         report(ctx, {
           action: 'delete',
           id: op.image,
@@ -793,6 +834,7 @@ async function deleteBatch(
   };
   const failed = (op: DeleteOperation, error: unknown, requests: string[]) => {
     if (mustStop(error, ctx.signal)) throw error;
+    noteFailure(ctx, error);
     report(ctx, {
       action: 'delete',
       id: op.image,
@@ -996,6 +1038,7 @@ async function deleteBatch(
       }
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
+      noteFailure(ctx, error);
       for (const item of deleted)
         item.notes.push(
           `whether a tag pushed onto it meanwhile went with it could not be checked: ${(error as Error).message}`,
@@ -1089,6 +1132,7 @@ async function restoreVanished(
       );
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
+      noteFailure(ctx, error);
       item.lost.push(tag);
       item.notes.push((error as Error).message);
       continue;
@@ -1124,6 +1168,7 @@ async function restoreVanished(
       );
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
+      noteFailure(ctx, error);
       item.lost.push(tag);
       item.notes.push((error as Error).message);
       continue;
@@ -1166,6 +1211,7 @@ async function removeTagsLeftBehind(
     listed = new Set(await ctx.client.listTags(repo, { signal: ctx.signal }));
   } catch (error) {
     if (mustStop(error, ctx.signal)) throw error;
+    noteFailure(ctx, error);
     for (const gone of goneUnclean) {
       await gone.settle('failed').catch(() => {});
       report(ctx, {
@@ -1202,6 +1248,7 @@ async function removeTagsLeftBehind(
       });
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
+      noteFailure(ctx, error);
       await gone.settle('failed').catch(() => {});
       report(ctx, {
         action: 'delete',
@@ -1305,6 +1352,7 @@ async function rewriteFallbackIndexes(
       }
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
+      noteFailure(ctx, error);
       unrewritten.add(subject);
       report(ctx, {
         action: 'rewrite',

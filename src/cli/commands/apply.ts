@@ -126,7 +126,7 @@ async function applyAndReport(
     );
     return EXIT.error;
   }
-  if (result.stopped) {
+  if (result.stopped && stop.aborted) {
     const left = result.outcomes.filter((o) => o.reason === NOT_ATTEMPTED_STOPPED).length;
     io.stderr(
       `stopped by Ctrl-C: ${plural(left, 'operation')} not started${options.journal !== undefined ? `; the undo journal ${options.journal} records what was done` : ''}. To continue, run the same command again:\n  ${commandText(io.commandLine ?? [])}\n`,
@@ -134,6 +134,12 @@ async function applyAndReport(
     return EXIT.interrupted;
   }
   const { failed, skipped } = result.totals;
+  if (result.stopped) {
+    // Stopped by itself: the registry died. Say so, and how to go on, before the totals.
+    for (const note of result.notes.filter((n) => n.startsWith('not attempted:'))) {
+      io.stderr(`error: ${note}\n  ${commandText(io.commandLine ?? [])}\n`);
+    }
+  }
   if (!result.dryRun && failed + skipped > 0) {
     io.stderr(
       `error: partly applied: ${failed} failed, ${skipped} skipped (see the result for why); plan again to review what is left\n`,

@@ -1,0 +1,63 @@
+/**
+ * A registry that dies during an apply (Debian's real docker-registry, killed with SIGKILL after a
+ * few deletes) ends the run after a few failures: the rest is "not attempted", not retried
+ * operation by operation for minutes, and every planned operation still has an outcome.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planCleanup } from '../../src/index.js';
+import { applyPlan } from '../../src/registry/apply-plan.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { loadGraph } from '../../src/registry/load-graph.js';
+import { pushImage } from '../helpers/push.js';
+import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
+
+let reg: RunningRegistry;
+const REPOS = ['a/app', 'b/app', 'c/app', 'd/app'];
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  await Promise.all(
+    REPOS.map(async (repo) => {
+      await pushImage(reg, repo, { tag: 'keep' });
+      for (let i = 0; i < 10; i++) await pushImage(reg, repo, { tag: `old-${i}` });
+    }),
+  );
+});
+afterAll(async () => {
+  await reg?.stop().catch(() => {});
+});
+
+describe('a registry that dies mid-apply', () => {
+  it('stops after a few unreachable failures; the rest is not attempted, with the cause', async () => {
+    const client = new RegistryClient({ url: reg.url, retry: { limit: 2, baseDelay: 100 } });
+    const graph = await loadGraph(client, { repositories: REPOS });
+    const plan = planCleanup(graph, (tag) => tag.endsWith(':keep'));
+    expect(plan.delete).toHaveLength(40);
+    let done = 0;
+    let killed: Promise<void> | undefined;
+    const result = await applyPlan(client, plan, {
+      graph,
+      onProgress: ({ outcome }) => {
+        if (outcome.status === 'done' && ++done === 5) killed = reg.stop({ signal: 'SIGKILL' });
+      },
+    });
+    await killed;
+    // Every planned deletion has exactly one outcome.
+    expect(result.outcomes.map((o) => o.id).sort()).toEqual(plan.delete.map((o) => o.image).sort());
+    const by = (status: string) => result.outcomes.filter((o) => o.status === status);
+    expect(by('done').length).toBeGreaterThanOrEqual(5);
+    const notTried = by('skipped').filter((o) => o.reason?.startsWith('not attempted:'));
+    expect(notTried.length).toBeGreaterThan(0);
+    expect(notTried[0]?.reason).toMatch(
+      /^not attempted: the registry stopped answering \(ECONNREFUSED\) — 3 operations in a row failed/,
+    );
+    // Failed: the few that tried before the run stopped (at most one in flight per repository
+    // besides the three that decided it), not every remaining operation.
+    expect(by('failed').length).toBeLessThanOrEqual(3 + REPOS.length);
+    expect(by('done').length + by('failed').length + notTried.length).toBe(40);
+    expect(result.stopped).toBe(true);
+    expect(result.notes.join('\n')).toMatch(
+      /operations were not attempted\. Run the same apply again/,
+    );
+  });
+});
