@@ -125,6 +125,8 @@ export function computePlan(
         ? [...graphWarnings, ...loaded.warnings].sort(byIdThenCode)
         : loaded.warnings,
   };
+  const dangling = graphWarnings.filter((w) => w.code === 'DANGLING_TAG').map((w) => w.id);
+  if (dangling.length > 0) plan.danglingTags = [...new Set(dangling)].sort(compareIds);
   defineLazySection(plan, 'keptTags', () => {
     const out: string[] = new Array(keptTagCount);
     const first = tagCount - keptTagCount;

@@ -213,6 +213,9 @@ export function parsePlan(input: unknown): CleanupPlan {
     refused: refused === null ? null : { reason: (refused as { reason: string }).reason },
     warnings: list(plan, 'warnings', warningOf, false),
   };
+  if (plan.danglingTags !== undefined) {
+    result.danglingTags = field(plan, 'danglingTags', '', isStringArray, 'an array of tag ids');
+  }
   if (isArray(plan.tagDecisions))
     result.tagDecisions = plan.tagDecisions as CleanupPlan['tagDecisions'];
   const origin = originOf(plan.origin);

@@ -134,6 +134,12 @@ export interface CleanupPlan {
   /** Set when a safety cap refused the plan: adapters must not apply it. */
   refused: { reason: string } | null;
   warnings: PlanWarning[];
+  /**
+   * Tags the registry lists whose manifest answers 404 (`DANGLING_TAG` warnings), in repositories
+   * the plan may change, sorted: apply removes them (a tag that points at a manifest again by then
+   * is left alone). Absent when there are none.
+   */
+  danglingTags?: string[];
   /** Where the plan came from; absent for plans made without saying (e.g. a bare `planCleanup`). */
   origin?: PlanOrigin;
 }

@@ -242,7 +242,7 @@ export async function applyPlanTuned(
       unreachable: 0,
       deadReason: undefined,
       outcomes: [],
-      total: plan.untag.length + plan.delete.length,
+      total: plan.untag.length + plan.delete.length + (plan.danglingTags?.length ?? 0),
       onProgress: options.onProgress,
       gone: new Set(),
       journal,
@@ -274,6 +274,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   }
 
   await Promise.all(plan.untag.map((op) => untagOne(ctx, op.tag, op.image)));
+  await removePlannedDanglingTags(ctx);
 
   const waves = new Map<number, DeleteOperation[]>();
   for (const op of plan.delete) {
@@ -373,6 +374,57 @@ function inPlanOrder(plan: CleanupPlan, outcomes: OperationOutcome[]): Operation
         (a.k[3] < b.k[3] ? -1 : a.k[3] > b.k[3] ? 1 : 0),
     )
     .map(({ o }) => o);
+}
+
+/**
+ * Removes the plan's dangling tags (listed, manifest 404), repository by repository, one tag after
+ * another: each is resolved again first, and one that points at a manifest now is left alone.
+ */
+async function removePlannedDanglingTags(ctx: Context): Promise<void> {
+  const byRepo = new Map<string, string[]>();
+  for (const tag of ctx.plan.danglingTags ?? []) {
+    const repo = repositoryOfTag(tag);
+    byRepo.set(repo, [...(byRepo.get(repo) ?? []), tagName(tag)]);
+  }
+  await Promise.all(
+    [...byRepo].map(async ([repo, names]) => {
+      if (ctx.stop?.aborted) {
+        for (const name of names) notAttempted(ctx, 'untag', tagId(repo, name));
+        return;
+      }
+      const listRequest = `GET /v2/${repo}/tags/list`;
+      try {
+        const listed = new Set(await ctx.client.listTags(repo, { signal: ctx.signal }));
+        const cleanup = await removeDanglingTags(ctx.client, repo, names, listed, ctx.signal);
+        const left = new Map(cleanup.leftAlone.map((l) => [l.tag, l.digest]));
+        for (const name of names) {
+          const digest = left.get(name);
+          report(ctx, {
+            action: 'untag',
+            id: tagId(repo, name),
+            status: cleanup.removed.includes(name) ? 'done' : 'skipped',
+            reason: cleanup.removed.includes(name)
+              ? 'dangling tag (listed, its manifest answered 404): removed'
+              : digest
+                ? `changed since plan: the tag points at ${imageId(repo, digest)} now; left alone`
+                : 'the tag is no longer listed',
+            requests: [listRequest, ...cleanup.requests],
+          });
+        }
+      } catch (error) {
+        if (mustStop(error, ctx.signal)) throw error;
+        noteFailure(ctx, error);
+        for (const name of names) {
+          report(ctx, {
+            action: 'untag',
+            id: tagId(repo, name),
+            status: 'failed',
+            reason: `dangling tag not removed: ${(error as Error).message}`,
+          });
+        }
+      }
+    }),
+  );
 }
 
 /** Reports an operation not started because the run was asked to stop, or the registry died. */
@@ -1377,7 +1429,11 @@ function dryRunResult(
     for (const subject of options.graph?.targetsOf(op.image, 'referrer') ?? [])
       referrerSubjects.add(subject);
   }
-  const total = plan.untag.length + plan.delete.length + referrerSubjects.size;
+  const total =
+    plan.untag.length +
+    plan.delete.length +
+    referrerSubjects.size +
+    (plan.danglingTags?.length ?? 0);
   const push = (outcome: OperationOutcome) => {
     outcomes.push(outcome);
     options.onProgress?.({ done: outcomes.length, total, outcome });
@@ -1397,6 +1453,22 @@ function dryRunResult(
         `HEAD /v2/${repo}/manifests/${name}`,
         `DELETE /v2/${repo}/manifests/${name}`,
         `or, where tags cannot be deleted: HEAD /v2/${repo}/blobs/sha256:44136fa… + PUT /v2/${repo}/manifests/${name} (unique placeholder) + DELETE /v2/${repo}/manifests/<placeholder digest>`,
+      ],
+    });
+  }
+  for (const tag of plan.danglingTags ?? []) {
+    const repo = repositoryOfTag(tag);
+    const name = tagName(tag);
+    push({
+      action: 'untag',
+      id: tag,
+      status: 'planned',
+      reason:
+        'dangling tag (listed, its manifest answers 404): removed unless it points at a manifest again by then',
+      requests: [
+        `GET /v2/${repo}/tags/list`,
+        `HEAD /v2/${repo}/manifests/${name} (still 404?)`,
+        `DELETE /v2/${repo}/manifests/${name}, or where tags cannot be deleted: a unique placeholder pushed to the tag and deleted by digest`,
       ],
     });
   }

@@ -101,7 +101,7 @@ export function buildGraph(loader: Loader, graph = new ImageGraph()): ImageGraph
       graph.addWarning({
         code: 'DANGLING_TAG',
         id: tagId(repo, tag),
-        message: `${tagId(repo, tag)} is listed by the registry, but its manifest answers 404 (left by an interrupted delete, or deleted while the tags were read); it is not in the graph`,
+        message: `${tagId(repo, tag)} is listed by the registry, but its manifest answers 404 (left by an interrupted delete, or deleted while the tags were read); it is not in the graph, and apply removes it unless its repository is out of policy scope (a tag that points at a manifest again by then is left alone)`,
       });
     }
     for (const [tag, digest] of data.tags) {

@@ -93,6 +93,20 @@ export function planMarkdown(
           ]),
         ),
   );
+  const dangling = plan.danglingTags ?? [];
+  if (dangling.length > 0) {
+    out.push(
+      '',
+      `### Dangling tags (${dangling.length}; listed, pointing at nothing; apply removes them)`,
+      '',
+    );
+    out.push(
+      details(
+        plural(dangling.length, 'tag'),
+        capped(['tag'], dangling, max, (t) => [code(t)]),
+      ),
+    );
+  }
   out.push('', `### Untag (${plural(plan.untag.length, 'tag')}; their images stay)`, '');
   out.push(
     plan.untag.length === 0

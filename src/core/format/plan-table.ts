@@ -53,6 +53,14 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
       plan.untag.map((op) => [op.tag, op.image]),
     ),
   );
+  const dangling = plan.danglingTags ?? [];
+  if (dangling.length > 0) {
+    out.push(
+      '',
+      `Dangling tags (${plural(dangling.length, 'tag')} listed, pointing at nothing; apply removes them)`,
+    );
+    for (const tag of dangling) out.push(`  ${tag}`);
+  }
   out.push('', `Delete (${plural(plan.delete.length, 'image')}, in this order, wave by wave)`);
   out.push(
     listTable(

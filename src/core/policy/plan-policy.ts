@@ -1,6 +1,6 @@
 import { capRefusal } from '../caps.js';
 import type { ImageGraph } from '../image-graph.js';
-import { repositoryOfImage } from '../naming.js';
+import { repositoryOfImage, repositoryOfTag } from '../naming.js';
 import { computePlan, type EngineOptions, type Seed } from '../plan-engine.js';
 import type { CleanupPlan, PlanWarning } from '../plan-types.js';
 import { compareIds } from '../sort.js';
@@ -77,6 +77,10 @@ export function planWithPolicy(
   }
   warnings.sort((a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code));
   plan.warnings = warnings;
+  // A dangling tag in a repository no rule covers is left alone, like everything there.
+  const dangling = plan.danglingTags?.filter((tag) => evaluation.inScope(repositoryOfTag(tag)));
+  if (dangling && dangling.length > 0) plan.danglingTags = dangling;
+  else delete plan.danglingTags;
   plan.tagDecisions = evaluation.decisions;
   plan.refused = capRefusal(
     {

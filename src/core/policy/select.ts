@@ -32,6 +32,8 @@ export interface Evaluation {
   keptTags: Set<string>;
   /** Repositories (of tags and images) that no rule matches. */
   outOfScope: Set<string>;
+  /** Whether some rule matches the repository (any repository, in the graph or not). */
+  inScope: (repository: string) => boolean;
   /** Images in `protect.images` that the graph holds, sorted. */
   protectedImages: string[];
   /** Images whose date a criterion needed but is unknown, with why. */
@@ -424,7 +426,17 @@ export function evaluatePolicy(
       warnings,
     );
   }
-  return { decisions, keptTags, outOfScope, protectedImages, unknownDates, warnings, dates, now };
+  return {
+    decisions,
+    keptTags,
+    outOfScope,
+    inScope,
+    protectedImages,
+    unknownDates,
+    warnings,
+    dates,
+    now,
+  };
 }
 
 /**
