@@ -38,6 +38,8 @@ export type Fault =
   | { kind: 'link-loop' }
   /** Forward, then set `Link: <next>; rel="next"`. */
   | { kind: 'link'; next: string }
+  /** Forward, then add a `Link` to this same path with a new `page` each time: pages without end. */
+  | { kind: 'link-endless' }
   /** Answer 307 with `Location: <to><path?query>` without forwarding (a storage redirect to a CDN). */
   | { kind: 'redirect'; to: string }
   /** Forward after `ms` (the upstream request is sent even if the client has gone). */
@@ -120,6 +122,7 @@ export async function startFaultProxy(
   let seen: number[] = [];
   const log: string[] = [];
   const injected: string[] = [];
+  let pages = 0;
   const pick = (method: string, path: string): Fault | undefined => {
     let chosen: Fault | undefined;
     rules.forEach((rule, i) => {
@@ -218,6 +221,12 @@ export async function startFaultProxy(
       case 'link':
         up.headers.link = `<${fault.next}>; rel="next"`;
         break;
+      case 'link-endless': {
+        const next = new URL(path, 'http://proxy');
+        next.searchParams.set('page', String(++pages));
+        up.headers.link = `<${next.pathname}${next.search}>; rel="next"`;
+        break;
+      }
       default:
         break;
     }

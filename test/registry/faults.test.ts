@@ -11,6 +11,7 @@ import {
   startFaultProxy,
 } from '../helpers/fault-proxy.js';
 import { cleanupFixture } from '../helpers/fixtures.js';
+import { type ForeignServer, startForeignServer } from '../helpers/foreign-server.js';
 import { manifestStatus } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { type RepositoryState, repositoryState } from '../helpers/registry-state.js';
@@ -18,6 +19,9 @@ import { pullsCompletely } from '../helpers/skopeo.js';
 
 let reg: RunningRegistry;
 let proxy: FaultProxy;
+/** Another origin the registry "redirects" to, answering 401 with a token realm of its own. */
+let foreign: ForeignServer;
+const foreignRedirect: Fault = { kind: 'redirect', to: '' };
 let dir: string;
 let direct: RegistryClient;
 /** The fault-free load of `loadbase`, as JSON. */
@@ -30,6 +34,14 @@ const FIXTURE = { aliases: 1, drops: 2 };
 beforeAll(async () => {
   reg = await startRegistry();
   proxy = await startFaultProxy(reg.url);
+  foreign = await startForeignServer((_req, res) => {
+    res.writeHead(401, {
+      'www-authenticate': `Bearer realm="${foreign.url}/token",service="foreign"`,
+      'content-length': '0',
+    });
+    res.end();
+  });
+  foreignRedirect.to = foreign.url;
   dir = await mkdtemp(join(tmpdir(), 'regprune-faults-'));
   direct = new RegistryClient({ url: reg.url });
   await cleanupFixture(reg, 'loadbase', FIXTURE);
@@ -41,6 +53,7 @@ beforeAll(async () => {
   reference = await repositoryState(reg, 'reference');
 });
 afterAll(async () => {
+  await foreign?.stop();
   await proxy?.stop();
   await reg?.stop();
   await rm(dir, { recursive: true, force: true });
@@ -52,6 +65,8 @@ function faultyClient(): RegistryClient {
     url: proxy.url,
     timeout: 400,
     retry: { limit: 3, baseDelay: 5, maxDelay: 2_000 },
+    // Small enough that endless pages end in a fraction of a second.
+    listLimits: { entries: 2_000 },
   });
 }
 
@@ -189,6 +204,24 @@ const CLASSES: FaultClass[] = [
     [['GET', TAGS, [1]]],
     [['GET', TAGS, [1]]],
   ),
+  faultClass(
+    'body dripped (a byte every 150 ms)',
+    { kind: 'drip', ms: 150 },
+    [['GET', MANIFEST, [1]]],
+    [['GET', TAG_REF, [1]]],
+  ),
+  faultClass(
+    'endless Link pages',
+    { kind: 'link-endless' },
+    [['GET', TAGS, 'all']],
+    [['GET', TAGS, 'all']],
+  ),
+  faultClass(
+    '401 from a foreign origin (redirect)',
+    foreignRedirect,
+    [['GET', MANIFEST, [1]]],
+    [['GET', TAG_REF, [1]]],
+  ),
 ];
 
 function errorName(error: unknown): string {
@@ -269,6 +302,8 @@ describe('fault injection between regprune and a real docker-registry 2.8', () =
   }
 
   afterAll(async () => {
+    // The foreign origin's challenge was never taken up: its token realm got no request.
+    expect(foreign.received.filter((r) => r.path.startsWith('/token'))).toEqual([]);
     const table = [
       '| Fault | Phase | Outcome | Runs |',
       '| --- | --- | --- | ---: |',
