@@ -12,6 +12,8 @@ export interface CliIo {
   stdinIsTTY: boolean;
   /** Whether standard error is a terminal: progress is drawn only then. */
   stderrIsTTY: boolean;
+  /** The terminal's width when standard error is one (progress lines are cut to fit). */
+  stderrColumns?: number;
   /** Directory relative paths (`--policy`, `oci:DIR`) are resolved against. */
   cwd: string;
   /**
@@ -34,6 +36,7 @@ export function processIo(): CliIo {
     env: process.env,
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    ...(process.stderr.columns ? { stderrColumns: process.stderr.columns } : {}),
     cwd: process.cwd(),
     onInterrupt: (listener) => {
       process.on('SIGINT', listener);

@@ -25,11 +25,15 @@ export function createProgress(io: CliIo): Progress {
   if (!io.stderrIsTTY) return { status() {}, load() {}, apply() {}, end() {} };
   let drawn = false;
   let last = 0;
+  // One column short of the width: a line that fills the last column wraps on some terminals, and
+  // a wrapped line is no longer cleared by the next redraw.
+  const width = Math.max(20, (io.stderrColumns ?? 80) - 1);
   const draw = (text: string, force = false) => {
     const now = Date.now();
     if (!force && now - last < 50) return;
     last = now;
-    io.stderr(`\r\x1b[K${text}`);
+    const line = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+    io.stderr(`\r\x1b[K${line}`);
     drawn = true;
   };
   return {
