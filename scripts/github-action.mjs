@@ -55,15 +55,22 @@ function argv() {
   const args = ['apply', target];
   const policy = input('policy');
   const keep = list('keep');
+  const drop = list('drop');
   const plan = input('plan');
-  const bases = [policy && 'policy', keep.length > 0 && 'keep', plan && 'plan'].filter(Boolean);
+  const bases = [
+    policy && 'policy',
+    keep.length > 0 && 'keep',
+    drop.length > 0 && 'drop',
+    plan && 'plan',
+  ].filter(Boolean);
   if (bases.length !== 1)
     fail(
       2,
-      `give exactly one of the inputs policy, keep and plan (given: ${bases.join(', ') || 'none'})`,
+      `give exactly one of the inputs policy, keep, drop and plan (given: ${bases.join(', ') || 'none'})`,
     );
   if (policy) args.push('--policy', policy);
   for (const tag of keep) args.push('--keep', tag);
+  for (const tag of drop) args.push('--drop', tag);
   if (plan) args.push('--plan', plan);
   if (input('plan-sha256')) args.push('--plan-sha256', input('plan-sha256'));
   for (const repo of list('repositories')) args.push('--repo', repo);

@@ -27,6 +27,8 @@ export interface CommandOptions {
   ref?: string;
   policy?: string;
   keep: string[];
+  /** `--drop`: tags to remove ("keep every tag except these"). */
+  drop?: string[];
   repos: string[];
   /** `--now`; `undefined` means the current time. */
   now?: Date;
@@ -68,6 +70,7 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
   policy: { type: 'string' },
   keep: { type: 'string', multiple: true },
+  drop: { type: 'string', multiple: true },
   repo: { type: 'string', multiple: true },
   storage: { type: 'string' },
   state: { type: 'string' },
@@ -247,6 +250,22 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
       throw usage('--plan-sha256', 'expects the 64 hex digits `sha256sum plan.json` prints');
     }
   }
+  const drop = values.drop ?? [];
+  if (drop.length > 0 && (policy !== undefined || keep.length > 0 || savedPlan !== undefined)) {
+    throw usage(
+      '--drop',
+      `cannot be combined with ${policy !== undefined ? '--policy' : keep.length > 0 ? '--keep' : '--plan'}: --drop keeps every tag except the ones named`,
+    );
+  }
+  for (const tag of drop) {
+    if (tag === '') throw usage('--drop', 'needs a tag name');
+    if (target.kind === 'registry' && !/^[^:@]+:[^:@/]+$/.test(tag)) {
+      throw usage(
+        '--drop',
+        `${JSON.stringify(tag)}: registry tags are written repo:tag, e.g. team/app:pr-123`,
+      );
+    }
+  }
   if (policy !== undefined && keep.length > 0) {
     throw usage(
       '--keep',
@@ -254,10 +273,16 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     );
   }
   if (policy === '') throw usage('--policy', 'needs a file name');
-  if (command !== 'graph' && policy === undefined && keep.length === 0 && savedPlan === undefined) {
+  if (
+    command !== 'graph' &&
+    policy === undefined &&
+    keep.length === 0 &&
+    drop.length === 0 &&
+    savedPlan === undefined
+  ) {
     throw usage(
       '--policy',
-      `regprune ${command} needs --policy FILE or at least one --keep TAG${command === 'apply' ? ' (or --plan FILE)' : ''}`,
+      `regprune ${command} needs --policy FILE, at least one --keep TAG or --drop TAG${command === 'apply' ? ' (or --plan FILE)' : ''}`,
     );
   }
   for (const tag of keep) {
@@ -363,6 +388,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(command === 'explain' && ref !== undefined ? { ref } : {}),
     ...(policy !== undefined ? { policy } : {}),
     keep,
+    ...(drop.length > 0 ? { drop } : {}),
     repos,
     ...(now ? { now } : {}),
     format,

@@ -7,7 +7,10 @@ const TARGET = `<target>  a registry: https://host[:port], http://host[:port], o
 const KEEP = `  --policy FILE        retention policy (YAML or JSON; see examples/policies/)
   --keep TAG           keep this exact tag (repeatable; no globs). Registry tags are
                        written repo:tag (e.g. team/app:latest), layout tags as named in
-                       index.json (e.g. latest). Use a policy for patterns.`;
+                       index.json (e.g. latest). Use a policy for patterns.
+  --drop TAG           "delete these": keep every tag except this exact one
+                       (repeatable; e.g. team/app:pr-123 when a pull request closes).
+                       Its image goes only if no other tag still needs it.`;
 
 const SELECT = `  --repo GLOB          registry only: load only these repositories (repeatable;
                        * and ? within a path segment, ** across segments). Default: the
@@ -38,9 +41,9 @@ const HELP: Record<CommandName | 'main', string> = {
 and OCI image layouts: keep what a kept tag reaches, delete the rest, dependents first.
 
 Usage:
-  regprune plan    <target> (--policy FILE | --keep TAG...) [options]
-  regprune apply   <target> (--policy FILE | --keep TAG... | --plan FILE) [--dry-run] [--yes] [options]
-  regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
+  regprune plan    <target> (--policy FILE | --keep TAG... | --drop TAG...) [options]
+  regprune apply   <target> (--policy FILE | --keep TAG... | --drop TAG... | --plan FILE) [--dry-run] [--yes] [options]
+  regprune explain <target> <ref> (--policy FILE | --keep TAG... | --drop TAG...) [options]
   regprune graph   <target> [--policy FILE | --keep TAG...] [--format mermaid|dot|json]
   regprune restore <registry> --journal FILE [--format table|json]
   regprune verify  <registry> [--repo GLOB...] [--format table|json|markdown]
@@ -59,7 +62,7 @@ Exit codes:
   130  apply stopped by Ctrl-C: what was in flight finished; run the same command
      again to continue
 `,
-  plan: `Usage: regprune plan <target> (--policy FILE | --keep TAG...) [options]
+  plan: `Usage: regprune plan <target> (--policy FILE | --keep TAG... | --drop TAG...) [options]
 
 Loads the target's image graph and prints what a cleanup would do: tags to remove,
 images to delete (in a safe order), why every other image stays, reclaimable bytes.
@@ -84,7 +87,7 @@ Examples:
   regprune plan registry.example.com --repo 'team/**' --policy policy.yaml
   regprune plan http://127.0.0.1:5000 --policy policy.yaml --format json > plan.json
 `,
-  apply: `Usage: regprune apply <target> (--policy FILE | --keep TAG... | --plan FILE) [options]
+  apply: `Usage: regprune apply <target> (--policy FILE | --keep TAG... | --drop TAG... | --plan FILE) [options]
 
 Plans as 'regprune plan' does, prints the plan, then carries it out: untags, then
 deletes, dependents first, re-checking each repository's tags just before deleting
@@ -133,7 +136,7 @@ Examples:
   regprune apply registry.example.com --policy policy.yaml --yes --format markdown
   regprune apply registry.example.com --plan plan.json --plan-sha256 "$(sha256sum plan.json | cut -c1-64)" --yes
 `,
-  explain: `Usage: regprune explain <target> <ref> (--policy FILE | --keep TAG...) [options]
+  explain: `Usage: regprune explain <target> <ref> (--policy FILE | --keep TAG... | --drop TAG...) [options]
 
 Says why an image or tag is kept, untagged or deleted under the plan: the policy rule
 that kept a tag, or the path from a kept tag that reaches an image.

@@ -6,7 +6,7 @@ import { refuseOverCaps } from '../core/caps.js';
 import { InvalidPolicyError } from '../core/errors/invalid-policy-error.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
-import { planCleanup } from '../core/plan.js';
+import { planCleanup, planDropTags } from '../core/plan.js';
 import { checkPlanTarget, parsePlan } from '../core/plan-file.js';
 import type { CleanupPlan, PlanOrigin } from '../core/plan-types.js';
 import { loadPolicy } from '../core/policy/load.js';
@@ -120,6 +120,13 @@ export async function makePlan(
     plan.origin = { ...origin('keep'), keep: [...options.keep] };
     return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }
+  if (options.drop && options.drop.length > 0) {
+    const plan = planDropTags(graph, options.drop);
+    addRepoWarnings(plan.warnings, emptyRepos);
+    if (options.caps) refuseOverCaps(plan, options.caps, plan.summary.images, CLI_CAPS);
+    plan.origin = { ...origin('drop'), drop: [...options.drop] };
+    return { graph, plan, basis: `drop ${options.drop.join(', ')}` };
+  }
   return { graph, plan: undefined, basis: undefined };
 }
 
@@ -167,7 +174,9 @@ async function readSavedPlan(
   const made =
     plan.origin.basis === 'keep'
       ? `keep ${plan.origin.keep?.join(', ') ?? '?'}`
-      : `policy ${plan.origin.policyDigest ?? '?'}`;
+      : plan.origin.basis === 'drop'
+        ? `drop ${plan.origin.drop?.join(', ') ?? '?'}`
+        : `policy ${plan.origin.policyDigest ?? '?'}`;
   return {
     graph,
     plan,

@@ -24,6 +24,7 @@ export {
   type KeepTags,
   orphanedImages,
   planCleanup,
+  planDropTags,
   resolveKeepTags,
 } from './plan.js';
 export { checkPlanTarget, parsePlan } from './plan-file.js';

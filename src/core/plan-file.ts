@@ -121,7 +121,7 @@ function originOf(value: unknown): PlanOrigin | undefined {
   for (const key of ['policyDigest', 'now', 'madeAt'] as const) {
     if (value[key] !== undefined) origin[key] = field(value, key, 'origin', isString, 'a string');
   }
-  for (const key of ['keep', 'repositories'] as const) {
+  for (const key of ['keep', 'drop', 'repositories'] as const) {
     if (value[key] !== undefined)
       origin[key] = field(value, key, 'origin', isStringArray, 'an array of strings');
   }

@@ -80,12 +80,14 @@ export interface TagDecision {
 export interface PlanOrigin {
   /** The target the plan was made for, as the adapters describe it: `http://host:port` or `oci:/abs/dir`. */
   target: string;
-  /** What decided it: a retention policy or a keep list. */
-  basis: 'policy' | 'keep';
+  /** What decided it: a retention policy, a keep list, or a list of tags to drop. */
+  basis: 'policy' | 'keep' | 'drop';
   /** `sha256:<hex>` of the policy file's bytes (policy plans). */
   policyDigest?: string;
   /** The keep list as given (keep-list plans). */
   keep?: string[];
+  /** The tags to drop as given (`--drop` plans). */
+  drop?: string[];
   /** The time ages were measured from, ISO 8601 (policy plans). */
   now?: string;
   /** The repository selection (`--repo`), when one narrowed the load. */

@@ -21,6 +21,7 @@ export type KeepTags = Iterable<string> | ((tag: string) => boolean);
 function keptTagRoots(
   graph: ImageGraph,
   keepTags: KeepTags,
+  role: 'keep' | 'drop' = 'keep',
 ): { flags: Uint8Array; roots: Int32Array } {
   const store = storeOf(graph);
   const allTags = store.sortedTags();
@@ -31,7 +32,7 @@ function keptTagRoots(
     const names = typeof keepTags === 'string' ? [keepTags] : keepTags;
     const unknown = store.flagSortedTags(names, flags);
     if (unknown.length > 0)
-      throw new UnknownTagError([...new Set(unknown)].sort(compareIds), allTags.length);
+      throw new UnknownTagError([...new Set(unknown)].sort(compareIds), allTags.length, role);
   }
   const roots = new Int32Array(allTags.length);
   let count = 0;
@@ -120,7 +121,42 @@ export function planCleanup(
   options: PolicyPlanOptions = {},
 ): CleanupPlan {
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
-  const { flags, roots } = keptTagRoots(graph, keep);
+  return planFromFlags(graph, keptTagRoots(graph, keep), LISTED, NOT_LISTED);
+}
+
+/**
+ * Plans the "delete these" cleanup (a pull request closed: drop `app:pr-123`): every tag is kept
+ * except `dropTags`, with the same closure as any plan, so a dropped tag's image stays when another
+ * tag or a kept index still needs it (then only the tag is removed).
+ *
+ * @throws {UnknownTagError} when a named tag is not in the graph (a typo would leave the tag meant).
+ * @example
+ * ```ts
+ * const plan = planDropTags(graph, ['team/app:pr-123']);
+ * ```
+ */
+export function planDropTags(graph: ImageGraph, dropTags: Iterable<string>): CleanupPlan {
+  const names = typeof dropTags === 'string' ? [dropTags] : [...dropTags];
+  const { flags: dropped } = keptTagRoots(graph, names, 'drop');
+  const kept = new Uint8Array(dropped.length);
+  const roots: number[] = [];
+  for (let i = 0; i < dropped.length; i++) {
+    if (dropped[i] === 1) continue;
+    kept[i] = 1;
+    roots.push(i);
+  }
+  return planFromFlags(graph, { flags: kept, roots: Int32Array.from(roots) }, NOT_DROPPED, DROPPED);
+}
+
+const NOT_DROPPED = 'not in dropTags';
+const DROPPED = 'listed in dropTags';
+
+function planFromFlags(
+  graph: ImageGraph,
+  { flags, roots }: { flags: Uint8Array; roots: Int32Array },
+  keptReason: string,
+  droppedReason: string,
+): CleanupPlan {
   const plan = computePlan(graph, roots, flags);
   const allTags = storeOf(graph).sortedTags();
   plan.tagDecisions = [];
@@ -132,7 +168,7 @@ export function planCleanup(
         tag: allTags[i] as string,
         kept: listed,
         rule: null,
-        reason: listed ? LISTED : NOT_LISTED,
+        reason: listed ? keptReason : droppedReason,
       };
     }
     return decisions;

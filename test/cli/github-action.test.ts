@@ -231,7 +231,7 @@ describe('the action against a real registry', () => {
     const run = await runAction('bad', { target: reg.url, keep: 'a/b:c', policy: 'p.yaml' });
     expect(run.code).toBe(2);
     expect(run.log).toContain(
-      '::error title=regprune::give exactly one of the inputs policy, keep and plan',
+      '::error title=regprune::give exactly one of the inputs policy, keep, drop and plan',
     );
     expect(run.outputs['exit-code']).toBe('2');
   });
