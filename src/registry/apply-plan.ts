@@ -399,15 +399,16 @@ async function removePlannedDanglingTags(ctx: Context): Promise<void> {
         const left = new Map(cleanup.leftAlone.map((l) => [l.tag, l.digest]));
         for (const name of names) {
           const digest = left.get(name);
+          // Gone already (e.g. removed while an earlier run's leftovers were settled) is the goal.
           report(ctx, {
             action: 'untag',
             id: tagId(repo, name),
-            status: cleanup.removed.includes(name) ? 'done' : 'skipped',
+            status: digest ? 'skipped' : 'done',
             reason: cleanup.removed.includes(name)
               ? 'dangling tag (listed, its manifest answered 404): removed'
               : digest
                 ? `changed since plan: the tag points at ${imageId(repo, digest)} now; left alone`
-                : 'the tag is no longer listed',
+                : 'dangling tag: already gone (no longer listed)',
             requests: [listRequest, ...cleanup.requests],
           });
         }
