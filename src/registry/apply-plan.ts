@@ -1173,27 +1173,9 @@ async function restoreVanished(
   const back: Array<[string, string]> = [];
   for (const tag of vanishedNew) {
     // Pushed after the read before the DELETE, gone after it: it pointed at the one image deleted.
-    const item = deleted[0] as BatchItem;
-    try {
-      item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
-      await ctx.client.putManifest(
-        repo,
-        tag,
-        item.fetched.bytes,
-        mediaTypeOf(item.fetched, item.op.mediaType),
-        { signal: ctx.signal },
-      );
-    } catch (error) {
-      if (mustStop(error, ctx.signal)) throw error;
-      noteFailure(ctx, error);
-      item.lost.push(tag);
-      item.notes.push((error as Error).message);
-      continue;
+    if (await pushBack(ctx, repo, watch, deleted[0] as BatchItem, tag)) {
+      back.push([tag, (deleted[0] as BatchItem).digest]);
     }
-    watch.tags.set(tag, item.digest);
-    item.restored.push(tag);
-    ctx.gone.delete(item.op.image);
-    back.push([tag, item.digest]);
   }
   for (const [tag, last] of vanished) {
     // Went with its image, as planned (the re-check let it), or with one deleted earlier.
@@ -1209,16 +1191,9 @@ async function restoreVanished(
     item.requests.push(
       `HEAD /v2/${repo}/manifests/${last} (is what ${tag} pointed at still there?)`,
     );
+    let there: boolean;
     try {
-      if ((await ctx.client.resolve(repo, last, { signal: ctx.signal })) === undefined) continue;
-      item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
-      await ctx.client.putManifest(
-        repo,
-        tag,
-        item.fetched.bytes,
-        mediaTypeOf(item.fetched, item.op.mediaType),
-        { signal: ctx.signal },
-      );
+      there = (await ctx.client.resolve(repo, last, { signal: ctx.signal })) !== undefined;
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
       noteFailure(ctx, error);
@@ -1226,13 +1201,43 @@ async function restoreVanished(
       item.notes.push((error as Error).message);
       continue;
     }
-    watch.tags.set(tag, item.digest);
-    item.restored.push(tag);
-    ctx.gone.delete(item.op.image);
-    back.push([tag, item.digest]);
+    if (there && (await pushBack(ctx, repo, watch, item, tag))) back.push([tag, item.digest]);
   }
   // What a pushed-back tag reaches stays too.
   if (back.length > 0) await recheckAdded(ctx, repo, back);
+}
+
+/**
+ * Pushes `tag` back onto the deleted image `item` from the bytes in hand (its blobs stay until
+ * the registry's GC); the image counts as there again. False when the push failed (recorded).
+ */
+async function pushBack(
+  ctx: Context,
+  repo: string,
+  watch: TagWatch,
+  item: BatchItem,
+  tag: string,
+): Promise<boolean> {
+  try {
+    item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
+    await ctx.client.putManifest(
+      repo,
+      tag,
+      item.fetched.bytes,
+      mediaTypeOf(item.fetched, item.op.mediaType),
+      { signal: ctx.signal },
+    );
+  } catch (error) {
+    if (mustStop(error, ctx.signal)) throw error;
+    noteFailure(ctx, error);
+    item.lost.push(tag);
+    item.notes.push((error as Error).message);
+    return false;
+  }
+  watch.tags.set(tag, item.digest);
+  item.restored.push(tag);
+  ctx.gone.delete(item.op.image);
+  return true;
 }
 
 /** A planned image with tags that went without a clean 202: its tags are checked afterwards. */
