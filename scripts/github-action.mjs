@@ -109,6 +109,12 @@ function run(command, args, childEnv) {
 
 const md = (text) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' ');
 
+/** The CLI's reason: its last `error:` line (hints may follow it), else its last line. */
+function lastError(stderr) {
+  const lines = stderr.trim().split('\n');
+  return lines.findLast((l) => l.startsWith('error:')) ?? lines.at(-1) ?? '';
+}
+
 function details(title, rows, header) {
   if (rows.length === 0) return '';
   const shown = rows.slice(0, LIST_CAP);
@@ -161,8 +167,7 @@ function summaryText(target, plan, result, dryRun, stderr, code) {
       '',
       `**Refused by a safety cap:** ${md(plan.refused.reason)} — nothing was applied.`,
     );
-  if (code !== 0 && !plan.refused)
-    lines.push('', `**Exit ${code}:** ${md(stderr.trim().split('\n').at(-1) ?? '')}`);
+  if (code !== 0 && !plan.refused) lines.push('', `**Exit ${code}:** ${md(lastError(stderr))}`);
   const perRepo = new Map();
   for (const op of plan.delete) {
     const repo = op.image.slice(0, op.image.indexOf('@'));
@@ -222,7 +227,7 @@ let document;
 try {
   document = JSON.parse(outcome.stdout);
 } catch {
-  const last = outcome.stderr.trim().split('\n').at(-1) ?? 'no output';
+  const last = lastError(outcome.stderr) || 'no output';
   summary(`### regprune failed\n\n${md(last)}\n`);
   fail(outcome.code || 1, last);
 }
@@ -247,6 +252,6 @@ if (outcome.code !== 0) {
       ? `refused by a safety cap: ${plan.refused?.reason ?? ''} (nothing was applied)`
       : outcome.code === 4
         ? `partly applied: ${result?.totals.failed ?? 0} failed, ${result?.totals.skipped ?? 0} skipped (see the job summary)`
-        : (outcome.stderr.trim().split('\n').at(-1) ?? `exit ${outcome.code}`);
+        : lastError(outcome.stderr) || `exit ${outcome.code}`;
   fail(outcome.code, reason);
 }

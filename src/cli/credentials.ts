@@ -5,6 +5,12 @@ import { UsageError } from './errors.js';
 import { type CliIo, readAll } from './io.js';
 
 /**
+ * Where the credentials of a command came from, by its io: an access refusal can then say which
+ * credentials were refused (the secret itself is never kept here).
+ */
+export const credentialSources = new WeakMap<CliIo, string>();
+
+/**
  * The credentials for a registry target, first found wins:
  * 1. `--username` with `--password-stdin` (the password is the first line of standard input);
  * 2. `REGPRUNE_USERNAME` and `REGPRUNE_PASSWORD` (`--username` overrides the user name);
@@ -34,6 +40,7 @@ export async function resolveCredentials(
     if (password === '') {
       throw new UsageError(command, '--password-stdin', 'standard input held no password');
     }
+    credentialSources.set(io, `--username ${username} with --password-stdin`);
     return { username, password };
   }
   if (envPassword !== undefined) {
@@ -45,6 +52,10 @@ export async function resolveCredentials(
         'is set but no user name is: set REGPRUNE_USERNAME or pass --username',
       );
     }
+    credentialSources.set(
+      io,
+      `user ${username} (${options.username !== undefined ? '--username' : 'REGPRUNE_USERNAME'}) with REGPRUNE_PASSWORD`,
+    );
     return { username, password: envPassword };
   }
   if (options.username !== undefined) {
@@ -61,5 +72,13 @@ export async function resolveCredentials(
     : env.HOME
       ? `${env.HOME}/.docker/config.json`
       : undefined;
-  return credentialsFromDockerConfig(host, { env, ...(dockerPath ? { path: dockerPath } : {}) });
+  const found = await credentialsFromDockerConfig(host, {
+    env,
+    ...(dockerPath ? { path: dockerPath } : {}),
+  });
+  credentialSources.set(
+    io,
+    found ? `Docker's config for ${host} (${dockerPath ?? 'config.json'})` : 'none (anonymous)',
+  );
+  return found;
 }

@@ -1,5 +1,6 @@
 import { redactCredentials } from '../core/errors/redact.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
+import { AuthError } from '../registry/errors/auth-error.js';
 import { type CommandOptions, parseCommandLine } from './args.js';
 import { applyCommand } from './commands/apply.js';
 import { explainCommand } from './commands/explain.js';
@@ -7,6 +8,7 @@ import { graphCommand } from './commands/graph.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
+import { credentialSources } from './credentials.js';
 import { UsageError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { helpText } from './help.js';
@@ -68,6 +70,14 @@ function reportError(error: unknown, io: CliIo): ExitCode {
   }
   if (error instanceof RegpruneError) {
     io.stderr(`error: ${error.message}\n`);
+    const source = credentialSources.get(io);
+    if (error instanceof AuthError && (error.status === 401 || error.status === 403) && source) {
+      io.stderr(
+        source === 'none (anonymous)'
+          ? 'No credentials were given: pass --username with --password-stdin, set REGPRUNE_USERNAME and REGPRUNE_PASSWORD, or log in with Docker.\n'
+          : `The credentials used came from ${source}; check them (or that the account may do this).\n`,
+      );
+    }
     return error.code === 'PLAN_REFUSED' ? EXIT.refused : EXIT.error;
   }
   const message = error instanceof Error ? error.message : String(error);

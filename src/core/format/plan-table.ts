@@ -19,7 +19,7 @@ export function summaryLine(plan: CleanupPlan): string {
   return [
     `${plural(s.images, 'image')}, ${plural(s.tags, 'tag')}`,
     `keep ${plural(s.keptImages, 'image')}`,
-    `delete ${plural(s.deletedImages, 'image')} (${plural(s.deletedTags, 'tag')} go with them)`,
+    `delete ${plural(s.deletedImages, 'image')} (${plural(s.deletedTags, 'tag')} ${s.deletedTags === 1 ? 'goes' : 'go'} with ${s.deletedImages === 1 ? 'it' : 'them'})`,
     `untag ${plural(s.untaggedTags, 'tag')}`,
     `reclaimable ${formatBytes(plan.reclaimableBytes)} in ${plural(plan.blobs.length, 'blob')}`,
   ].join(' · ');
