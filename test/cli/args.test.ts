@@ -100,7 +100,7 @@ describe('parseCommandLine', () => {
       /"yaml" is not one of table, json, markdown/,
     ],
     [['graph', 'oci:x', '--format', 'table'], '--format', /mermaid, dot, json/],
-    [['plan', 'oci:x'], '--policy', /needs --policy FILE or at least one --keep/],
+    [['plan', 'oci:x'], '--policy', /needs --policy FILE, at least one --keep TAG or --drop TAG/],
     [['plan', 'oci:x', '--policy', 'p', '--keep', 'a'], '--keep', /cannot be combined/],
     [['plan'], '<target>', /missing/],
     [['explain', 'oci:x', '--keep', 'a'], '<ref>', /missing/],
