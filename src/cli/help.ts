@@ -4,7 +4,8 @@ const TARGET = `<target>  a registry: https://host[:port], http://host[:port], o
             (HTTPS, except localhost and 127.x.x.x, which use HTTP);
             or an OCI image layout: oci:DIR`;
 
-const KEEP = `  --policy FILE        retention policy (YAML or JSON; see examples/policies/)
+const KEEP = `  --policy FILE        retention policy (YAML or JSON; examples in the package's
+                       examples/policies/)
   --keep TAG           keep this exact tag (repeatable; no globs). Registry tags are
                        written repo:tag (e.g. team/app:latest), layout tags as named in
                        index.json (e.g. latest). Use a policy for patterns.
