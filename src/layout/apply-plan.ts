@@ -1,3 +1,5 @@
+// Over 400 lines: decide, rewrite index.json, re-check the boundary and remove blobs are one
+// transaction over one scan; issue 14 moves the pure deciding half into the core.
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -1,3 +1,5 @@
+// Over 400 lines: scanning a layout and turning it into a graph share one bounded I/O queue and the
+// stat cache; issue 14 splits reading from building.
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';

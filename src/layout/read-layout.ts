@@ -1,3 +1,5 @@
+// Over 400 lines: every bounded, non-blocking file read of a layout and the boundary checks on its
+// folders sit together so that no read bypasses them.
 import { createHash } from 'node:crypto';
 import { constants, type Dirent, type Stats } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';

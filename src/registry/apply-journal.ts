@@ -1,3 +1,5 @@
+// Over 400 lines: opening, resuming, settling earlier runs and finishing interrupted operations all
+// read the same journal state; issue 14's apply folder is where it is split.
 /**
  * How `applyPlan` uses the undo journal: opening it (or resuming from it), recording an intent
  * before each destructive request and its end after, and finishing what an interrupted run left

@@ -1,3 +1,6 @@
+// Over 400 lines (about 1,100): transport, auth, paging and every endpoint in one class that shares
+// private state (token cache, limits, deadlines); issue 14 splits it into transport, auth, error
+// mapping and endpoints.
 import { readFileSync } from 'node:fs';
 import ky, { type KyInstance } from 'ky';
 import pLimit, { type LimitFunction } from 'p-limit';

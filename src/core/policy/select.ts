@@ -1,3 +1,5 @@
+// Over 400 lines: evaluating a policy (scopes, orderings, keepNewest, typo checks) shares one
+// per-repository tag index; the unmatched-pattern checks already live in unmatched.ts.
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { ImageGraph } from '../image-graph.js';
 import { digestOfImage, repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
