@@ -13,6 +13,7 @@ export const UNIT_TESTS = [
   'test/registry/fakes.test.ts',
   'test/registry/hostile.test.ts',
   'test/registry/units.test.ts',
+  'test/docs-links.test.ts',
   'test/project-split.test.ts',
 ];
 

@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplyResult, type CleanupPlan, planCleanup, RegpruneError } from '../../src/index.js';
 import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
@@ -315,20 +315,19 @@ describe('fault injection between regprune and a real docker-registry 2.8', () =
 });
 
 /**
- * Puts the table into `.tmp/readme-reliability.md` between the fault-table markers (the rest of
- * that file is prose written by hand).
+ * Puts the table into docs/safety.md between the fault-table markers, so the counts the page shows
+ * are those of the last run (the rest of the page is prose written by hand). The markers must be
+ * there: a page that lost them fails the run instead of getting a table appended somewhere.
  */
 async function writeFaultTable(table: string): Promise<void> {
-  const path = join(import.meta.dirname, '../../.tmp/readme-reliability.md');
+  const path = join(import.meta.dirname, '../../docs/safety.md');
   const start = '<!-- fault-table:start -->';
   const end = '<!-- fault-table:end -->';
-  const block = `${start}\n${table}\n${end}`;
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const next =
-    text.includes(start) && text.includes(end)
-      ? text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length)
-      : `${text}${text ? '\n' : ''}${block}\n`;
-  // A clean clone has no .tmp/ (it is git-ignored).
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, next);
+  const text = await readFile(path, 'utf8');
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  expect(from, `${path} has no fault-table markers`).toBeGreaterThanOrEqual(0);
+  expect(to, `${path}: the fault-table end marker must follow the start`).toBeGreaterThan(from);
+  const next = `${text.slice(0, from)}${start}\n${table}\n${text.slice(to)}`;
+  if (next !== text) await writeFile(path, next);
 }
