@@ -147,3 +147,27 @@ describe('links between the README and docs/', () => {
     expect(pages.filter((page) => !linked.has(page))).toEqual([]);
   });
 });
+
+describe("the README's first screen", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const commands = firstBlock.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim());
+
+  it('runs the demo with a script package.json has', () => {
+    expect(readme.indexOf('```sh')).toBeLessThan(1_000);
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(commands).toContain('npm ci && npm run demo');
+    expect(scripts.demo).toMatch(/examples\/demo\/run-demo\.ts/);
+  });
+
+  it('runs all tests with exactly the command CI runs', () => {
+    const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8').split('\n');
+    const testCommand = ci.find((line) => /^npm (test|run test)\b/.test(line));
+    expect(testCommand).toBe('npm test');
+    expect(commands).toContain(testCommand);
+  });
+
+  it('stays short: everything else is in docs/', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(250);
+  });
+});
