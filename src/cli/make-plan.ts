@@ -11,10 +11,10 @@ import { checkPlanTarget, parsePlan } from '../core/plan-file.js';
 import type { CleanupPlan, PlanOrigin } from '../core/plan-types.js';
 import { loadPolicy } from '../core/policy/load.js';
 import type { RetentionPolicy } from '../core/policy/types.js';
+import type { CleanupTarget } from '../core/target.js';
 import type { CommandOptions } from './args.js';
 import { CliFileError } from './errors.js';
 import type { CliIo } from './io.js';
-import type { OpenedTarget } from './open-target.js';
 import type { Progress } from './progress.js';
 import {
   addRepoWarnings,
@@ -74,7 +74,7 @@ async function readPolicy(
  */
 export async function makePlan(
   options: CommandOptions,
-  target: OpenedTarget,
+  target: CleanupTarget,
   io: CliIo,
   progress: Progress,
 ): Promise<Planned> {
@@ -82,7 +82,7 @@ export async function makePlan(
   const read = options.policy !== undefined ? await readPolicy(options.policy, io) : undefined;
   const policy = read?.policy;
   progress.status(`loading ${target.description}`);
-  const graph = await target.load({
+  const graph = await target.loadGraph({
     // Policies order and age tags by `created`; keep lists need no dates.
     dates: policy !== undefined,
     onProgress: (event) => progress.load(event),
@@ -140,7 +140,7 @@ const MAX_PLAN_BYTES = 512 * 1024 * 1024;
 async function readSavedPlan(
   options: CommandOptions,
   file: string,
-  target: OpenedTarget,
+  target: CleanupTarget,
   io: CliIo,
   progress: Progress,
 ): Promise<Planned> {
@@ -169,7 +169,10 @@ async function readSavedPlan(
   }
   checkPlanTarget(plan, target.description);
   progress.status(`loading ${target.description}`);
-  const graph = await target.load({ dates: false, onProgress: (event) => progress.load(event) });
+  const graph = await target.loadGraph({
+    dates: false,
+    onProgress: (event) => progress.load(event),
+  });
   progress.end();
   const made =
     plan.origin.basis === 'keep'

@@ -35,3 +35,4 @@ export { compareIds } from './sort.js';
 export type * from './target.js';
 export { NOT_ATTEMPTED_STOPPED } from './target.js';
 export type * from './types.js';
+export type * from './verify-report.js';

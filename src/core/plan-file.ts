@@ -237,3 +237,34 @@ export function checkPlanTarget(plan: CleanupPlan, target: string): void {
     `the plan was made for ${recorded}, not for ${target}; a plan is applied only to the target it was made for`,
   );
 }
+
+/**
+ * The cheap check every adapter's `applyPlan` makes of the plan object it is handed (a full
+ * check of a plan read from a file is {@link parsePlan}): the plan format and its operation lists.
+ * @throws {InvalidPlanError} naming the first field that is wrong.
+ */
+export function assertPlanShape(plan: unknown): asserts plan is CleanupPlan {
+  if (!isObject(plan))
+    throw new InvalidPlanError('plan', `expected an object, found ${describe(plan)}`);
+  if (plan.format !== 'regprune.plan.v1') {
+    throw new InvalidPlanError(
+      'format',
+      `expected "regprune.plan.v1", found ${describe(plan.format)} (is this a regprune plan?)`,
+    );
+  }
+  for (const name of ['untag', 'delete', 'keep', 'blobs', 'keptTags'] as const) {
+    if (!isArray(plan[name]))
+      throw new InvalidPlanError(name, `expected an array, found ${describe(plan[name])}`);
+  }
+}
+
+/**
+ * What `CleanupTarget.checkPlan` does: {@link parsePlan}, then {@link checkPlanTarget}.
+ * @throws {InvalidPlanError} when `input` is not a plan.
+ * @throws {PlanMismatchError} when it records another target than `target`.
+ */
+export function parsePlanFor(input: unknown, target: string): CleanupPlan {
+  const plan = parsePlan(input);
+  checkPlanTarget(plan, target);
+  return plan;
+}

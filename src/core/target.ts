@@ -1,5 +1,6 @@
 import type { ImageGraph } from './image-graph.js';
 import type { CleanupPlan } from './plan-types.js';
+import type { VerifyReport } from './verify-report.js';
 
 /** What an adapter did (or, in a dry run, would do) with one operation. */
 export interface OperationOutcome {
@@ -66,13 +67,62 @@ export interface ApplyOptions {
   stop?: AbortSignal;
 }
 
+/** Counters of a load in progress, as an adapter reports them. */
+export interface LoadProgress {
+  /** What the adapter is reading now; `done` once the graph is complete. */
+  phase: 'repositories' | 'tags' | 'manifests' | 'dates' | 'done';
+  repositories: { done: number; total: number };
+  tags: { done: number; total: number };
+  manifests: { done: number; total: number };
+}
+
+/** Options every adapter's load understands. */
+export interface TargetLoadOptions {
+  /** Aborts the load (it rejects with the abort reason). */
+  signal?: AbortSignal;
+  /** Read `created` dates (needed by age- and newest-based policies). Default `false`. */
+  dates?: boolean;
+  /** Called as the load's counters change (the layout adapter reports only `done`). */
+  onProgress?: (event: LoadProgress) => void;
+}
+
 /**
  * The one narrow interface both adapters implement, so the CLI and scripts treat a registry and an
- * OCI layout alike: load a graph, carry out a plan.
+ * OCI layout alike: load a graph, check a plan from elsewhere, carry a plan out, and (where the
+ * adapter can) verify that tags still pull. The same caller mistake gets the same error from
+ * both: `InvalidPlanError` for something that is not a plan, `PlanMismatchError` for a plan
+ * made for another target.
+ * @example
+ * ```ts
+ * import { planCleanup, type CleanupTarget } from 'regprune';
+ * async function prune(target: CleanupTarget, keep: string[]) {
+ *   const plan = planCleanup(await target.loadGraph(), keep);
+ *   return target.applyPlan(plan, { dryRun: true });
+ * }
+ * ```
  */
 export interface CleanupTarget {
-  /** e.g. `http://127.0.0.1:5000` or `oci:/path/to/layout`. */
+  /** Which adapter this is: `registry` or `layout`. */
+  readonly kind: 'registry' | 'layout';
+  /** e.g. `http://127.0.0.1:5000` or `oci:/path/to/layout` (absolute). Plans record it. */
   readonly description: string;
-  loadGraph(options?: { signal?: AbortSignal; dates?: boolean }): Promise<ImageGraph>;
+  /** Reads the target into an image graph. */
+  loadGraph(options?: TargetLoadOptions): Promise<ImageGraph>;
+  /**
+   * Checks a plan that comes from elsewhere (a JSON file, a review step) before it is applied:
+   * its shape, and that it was made for this target. Returns the plan, typed.
+   * @throws {InvalidPlanError} when `plan` is not a regprune plan.
+   * @throws {PlanMismatchError} when the plan records another target.
+   */
+  checkPlan(plan: unknown): CleanupPlan;
+  /**
+   * Carries a plan out (or, with `dryRun`, reports what it would do). Checks the plan as
+   * {@link CleanupTarget.checkPlan} does first.
+   */
   applyPlan(plan: CleanupPlan, options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * Checks that these tags pull completely (manifest, index children, blobs, referrers' subjects).
+   * Only adapters that can check this offer it (the registry adapter does).
+   */
+  verify?(tags: readonly string[]): Promise<VerifyReport>;
 }

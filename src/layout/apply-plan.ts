@@ -8,7 +8,7 @@ import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js
 import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
-import { checkPlanTarget } from '../core/plan-file.js';
+import { assertPlanShape, checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
 import {
@@ -17,7 +17,6 @@ import {
   NOT_ATTEMPTED_STOPPED,
   type OperationOutcome,
 } from '../core/target.js';
-import { InvalidPlanError } from './errors/invalid-plan-error.js';
 import { type LayoutScan, scanLayout } from './load-graph.js';
 import { layoutDigest, layoutImageId } from './naming.js';
 import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
@@ -81,7 +80,7 @@ export async function applyLayoutPlan(
   plan: CleanupPlan,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
-  checkPlan(plan);
+  assertPlanShape(plan);
   if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
   checkPlanTarget(plan, `oci:${resolve(dir)}`);
   const dryRun = options.dryRun ?? false;
@@ -493,23 +492,6 @@ function isLayoutImageId(id: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function checkPlan(plan: unknown): asserts plan is CleanupPlan {
-  if (typeof plan !== 'object' || plan === null)
-    throw new InvalidPlanError(
-      'plan',
-      `expected an object, found ${plan === null ? 'null' : typeof plan}`,
-    );
-  const p = plan as Record<string, unknown>;
-  if (p.format !== 'regprune.plan.v1')
-    throw new InvalidPlanError(
-      'format',
-      `expected "regprune.plan.v1", found ${JSON.stringify(p.format)}`,
-    );
-  for (const field of ['untag', 'delete', 'keep', 'blobs'] as const) {
-    if (!Array.isArray(p[field])) throw new InvalidPlanError(field, 'expected an array');
   }
 }
 

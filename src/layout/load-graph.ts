@@ -10,7 +10,12 @@ import {
   type ParsedManifest,
   parseManifest,
 } from '../core/manifest.js';
-import { artifactTypeOf, CONFIG_LIMIT, IMAGE_CONFIG_TYPES } from '../core/media-types.js';
+import {
+  artifactTypeOf,
+  CONFIG_LIMIT,
+  IMAGE_CONFIG_TYPES,
+  MANIFEST_LIMIT,
+} from '../core/media-types.js';
 import type { ImageInfo, Platform } from '../core/types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import { layoutImageId } from './naming.js';
@@ -151,6 +156,74 @@ function statOnce(ctx: ScanContext, digest: string): Promise<BlobStat> {
   return pending;
 }
 
+/** Reads `layer` and everything it names, breadth-first, into `found`. */
+async function readAll(
+  ctx: ScanContext,
+  first: Pending[],
+  found: Map<string, Found>,
+  queued: Set<string>,
+): Promise<void> {
+  let layer = first;
+  for (const p of layer) queued.add(p.descriptor.digest);
+  // One level at a time: the reads of one level run concurrently, bounded by ctx.io.
+  while (layer.length > 0) {
+    ctx.signal?.throwIfAborted();
+    // Settle every read, then report the first failure in queue order, so a layout with several
+    // problems always names the same one.
+    const settled = await Promise.allSettled(layer.map((p) => readImage(ctx, p)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<ReadResult>).value);
+    const next: Pending[] = [];
+    for (const result of results) {
+      found.set(result.found.digest, result.found);
+      for (const p of result.pending) {
+        if (queued.has(p.descriptor.digest)) continue;
+        queued.add(p.descriptor.digest);
+        next.push(p);
+      }
+    }
+    layer = next;
+  }
+}
+
+/**
+ * Base images (`base.digest` annotations) not read yet whose manifest is a regular file in the
+ * layout, with the media type its own JSON states (one without a known manifest media type stays
+ * unresolved, with the `UNRESOLVED_BASE` warning).
+ */
+async function untaggedBases(
+  ctx: ScanContext,
+  found: Map<string, Found>,
+  queued: Set<string>,
+): Promise<Pending[]> {
+  const pending: Pending[] = [];
+  for (const f of found.values()) {
+    const base = f.base;
+    if (base === undefined || queued.has(base)) continue;
+    queued.add(base);
+    const stat = await statOnce(ctx, base);
+    if ('error' in stat || !stat.isFile || stat.size > MANIFEST_LIMIT) continue;
+    const where = `annotations["${BASE_DIGEST}"]`;
+    let mediaType: unknown;
+    try {
+      const { json } = await ctx.io(() =>
+        readManifestBlob(
+          ctx.dir,
+          { mediaType: '', digest: base, size: stat.size },
+          `${f.file} ${where}`,
+        ),
+      );
+      mediaType = json.mediaType;
+    } catch {
+      continue;
+    }
+    if (typeof mediaType !== 'string' || !isKnownManifestType(mediaType)) continue;
+    pending.push({ descriptor: { mediaType, digest: base, size: stat.size }, file: f.file, where });
+  }
+  return pending;
+}
+
 interface ReadResult {
   found: Found;
   /** Manifests and indexes this one names, still to read. */
@@ -175,31 +248,20 @@ export async function scanLayout(
 
   const found = new Map<string, Found>();
   const queued = new Set<string>();
-  let layer: Pending[] = [];
+  const layer: Pending[] = [];
   index.manifests.forEach((d, i) => {
     if (queued.has(d.digest)) return;
     queued.add(d.digest);
     layer.push({ descriptor: d, file: 'index.json', where: `manifests[${i}]` });
   });
-  // Breadth-first, one level at a time: the reads of one level run concurrently, bounded by ctx.io.
-  while (layer.length > 0) {
-    options.signal?.throwIfAborted();
-    // Settle every read, then report the first failure in queue order, so a layout with several
-    // problems always names the same one.
-    const settled = await Promise.allSettled(layer.map((p) => readImage(ctx, p)));
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const results = settled.map((r) => (r as PromiseFulfilledResult<ReadResult>).value);
-    const next: Pending[] = [];
-    for (const result of results) {
-      found.set(result.found.digest, result.found);
-      for (const p of result.pending) {
-        if (queued.has(p.descriptor.digest)) continue;
-        queued.add(p.descriptor.digest);
-        next.push(p);
-      }
-    }
-    layer = next;
+  await readAll(ctx, layer, found, queued);
+  // A base image named only by a base-digest annotation, in blobs/ but in no index.json entry, is
+  // still the parent of the images built on it, as the registry adapter loads such an untagged
+  // base too: read it, so both adapters see the same graph and apply never removes it as a stray.
+  for (;;) {
+    const bases = await untaggedBases(ctx, found, queued);
+    if (bases.length === 0) break;
+    await readAll(ctx, bases, found, queued);
   }
 
   const graph = new ImageGraph();

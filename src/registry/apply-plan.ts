@@ -8,6 +8,7 @@ import {
   fallbackIndexAfterDeletes,
   recheckRoots,
 } from '../core/attachments.js';
+import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import {
@@ -18,7 +19,7 @@ import {
   tagId,
   tagName,
 } from '../core/naming.js';
-import { checkPlanTarget } from '../core/plan-file.js';
+import { assertPlanShape, checkPlanTarget } from '../core/plan-file.js';
 import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
 import { recheckPlan } from '../core/recheck.js';
 import {
@@ -164,6 +165,17 @@ function report(ctx: Context, outcome: OperationOutcome): void {
 }
 
 function validate(plan: CleanupPlan): void {
+  // A layout's ids (`@sha256:…`) and tags (bare names) name no repository: the same caller
+  // mistake as a plan recording another target, so the same error as the layout adapter gives.
+  const layoutId = [...plan.delete.map((op) => op.image), ...plan.untag.map((op) => op.image)].find(
+    (id) => id.startsWith('@'),
+  );
+  if (layoutId !== undefined) {
+    throw new PlanMismatchError(
+      layoutId,
+      'it is an OCI layout image id (@<digest>), not a registry one (repo@<digest>): the plan was made for a layout, not for this registry',
+    );
+  }
   for (const op of plan.untag) {
     checkRepository(repositoryOfTag(op.tag), `plan untag ${op.tag}`);
     checkTag(tagName(op.tag), `plan untag ${op.tag}`);
@@ -193,6 +205,7 @@ function fallbackTagOf(digest: string): string {
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
  *
+ * @throws {InvalidPlanError} when `plan` is not a plan.
  * @throws {PlanRefusedError} when the plan was refused (nothing is touched).
  * @throws {PlanMismatchError} when the plan records another target (`plan.origin.target`).
  * @throws {DeleteDisabledError} when the registry refuses deletes (nothing is touched).
@@ -213,6 +226,7 @@ export async function applyPlanTuned(
   options: RegistryApplyOptions,
   tuning: ApplyTuning,
 ): Promise<ApplyResult> {
+  assertPlanShape(plan);
   if (plan.refused) throw new PlanRefusedError(plan.refused.reason);
   checkPlanTarget(plan, client.url);
   validate(plan);

@@ -5,7 +5,7 @@
  */
 export type { ImageGraph } from '../core/image-graph.js';
 export type { CleanupPlan } from '../core/plan-types.js';
-export type { ApplyResult, CleanupTarget } from '../core/target.js';
+export type { ApplyResult, CleanupTarget, TargetLoadOptions } from '../core/target.js';
 export { journalLeftovers } from './apply-journal.js';
 export { applyPlan, GC_NOTE, type RegistryApplyOptions } from './apply-plan.js';
 export type { RegistryCredentials } from './auth.js';
@@ -52,7 +52,7 @@ export {
   type StoredManifests,
 } from './storage/read-storage.js';
 export { StorageRootError } from './storage/storage-root-error.js';
-export { registryTarget } from './target.js';
+export { type RegistryTargetOptions, registryTarget } from './target.js';
 export type {
   FetchedManifest,
   ListLimits,

@@ -1,18 +1,16 @@
 import type { ImageGraph } from '../core/image-graph.js';
 import { digestOfImage, repositoryOfImage } from '../core/naming.js';
+import type { LoadProgress } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
 import { globMatcher, isGlob } from './glob.js';
 import { type PreviousImages, previousImageIds } from './inventory.js';
-import { type LoadCounters, Loader } from './loader.js';
+import { Loader } from './loader.js';
 import { checkDigest, checkRepository } from './reference.js';
 import { readStoredManifests } from './storage/read-storage.js';
 import { StorageRootError } from './storage/storage-root-error.js';
 
-/** A load progress event: counters so far. */
-export interface LoadProgress extends LoadCounters {
-  phase: 'repositories' | 'tags' | 'manifests' | 'dates' | 'done';
-}
+export type { LoadProgress } from '../core/target.js';
 
 /** Options of {@link loadGraph}. */
 export interface LoadGraphOptions {

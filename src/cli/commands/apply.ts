@@ -1,7 +1,7 @@
 import { resultMarkdown, resultTable } from '../../core/format/result.js';
 import { plural } from '../../core/format/text.js';
 import type { CleanupPlan } from '../../core/plan-types.js';
-import { NOT_ATTEMPTED_STOPPED } from '../../core/target.js';
+import { type CleanupTarget, NOT_ATTEMPTED_STOPPED } from '../../core/target.js';
 import { verifyMarkdown, verifySummary, verifyTable } from '../../registry/format-verify.js';
 import type { CommandOptions } from '../args.js';
 import { NotConfirmedError, UsageError } from '../errors.js';
@@ -92,17 +92,16 @@ export async function applyCommand(options: CommandOptions, io: CliIo): Promise<
 async function applyAndReport(
   options: CommandOptions,
   io: CliIo,
-  target: Awaited<ReturnType<typeof openTarget>>,
+  target: CleanupTarget,
   plan: CleanupPlan,
   stop: AbortSignal,
   progress: ReturnType<typeof createProgress>,
 ): Promise<ExitCode> {
   const json = options.format === 'json';
-  const result = await target.apply(plan, {
+  const result = await target.applyPlan(plan, {
     dryRun: options.dryRun,
     onProgress: (event) => progress.apply(event),
     stop,
-    ...(options.journal !== undefined ? { journal: options.journal } : {}),
   });
   progress.end();
   const verified =
