@@ -9,6 +9,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export const UNIT_TESTS = [
   'test/core/**/*.test.ts',
   'test/cli/args.test.ts',
+  'test/cli/options-table.test.ts',
   'test/layout/robust-load.test.ts',
   'test/registry/fakes.test.ts',
   'test/registry/hostile.test.ts',

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { repositoryOfTag } from '../core/naming.js';
 import { type CommandName, UsageError } from './errors.js';
+import { type OptionValues, parserOptions, registryOnlyGiven } from './options.js';
 import { repoMatchers } from './repo-selection.js';
 import { parseTarget, type TargetSpec } from './target-spec.js';
 
@@ -68,57 +69,6 @@ const PASSWORD_REFUSED =
 
 const COMMANDS: readonly CommandName[] = ['plan', 'apply', 'explain', 'graph', 'restore', 'verify'];
 
-const COMMON = {
-  help: { type: 'boolean', short: 'h' },
-  policy: { type: 'string' },
-  keep: { type: 'string', multiple: true },
-  drop: { type: 'string', multiple: true },
-  repo: { type: 'string', multiple: true },
-  storage: { type: 'string' },
-  state: { type: 'string' },
-  now: { type: 'string' },
-  'max-deletions': { type: 'string' },
-  'max-deletion-ratio': { type: 'string' },
-  format: { type: 'string', short: 'f' },
-  username: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
-  // Declared only to refuse it with a reason instead of "unknown option".
-  password: { type: 'string' },
-} as const;
-
-const APPLY = {
-  ...COMMON,
-  'dry-run': { type: 'boolean' },
-  yes: { type: 'boolean', short: 'y' },
-  journal: { type: 'string' },
-  plan: { type: 'string' },
-  'plan-sha256': { type: 'string' },
-  verify: { type: 'boolean' },
-} as const;
-
-/** `verify` reads a registry: its repositories, a format and credentials. */
-const VERIFY = {
-  help: COMMON.help,
-  repo: COMMON.repo,
-  format: COMMON.format,
-  username: COMMON.username,
-  'password-stdin': COMMON['password-stdin'],
-  password: COMMON.password,
-} as const;
-
-/** `restore` replays a journal: no plan, so none of the planning options. */
-const RESTORE = {
-  help: COMMON.help,
-  format: COMMON.format,
-  username: COMMON.username,
-  'password-stdin': COMMON['password-stdin'],
-  password: COMMON.password,
-  journal: APPLY.journal,
-  'allow-other-registry': { type: 'boolean' },
-  // Declared only to refuse it with a reason: the library has no dry run for restore.
-  'dry-run': APPLY['dry-run'],
-} as const;
-
 function isCommand(word: string | undefined): word is CommandName {
   return word !== undefined && (COMMANDS as readonly string[]).includes(word);
 }
@@ -169,18 +119,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (rest.some((arg) => arg === '--password' || arg.startsWith('--password='))) {
     throw new UsageError(command, '--password', PASSWORD_REFUSED);
   }
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof APPLY; allowPositionals: true }>>;
+  let parsed: { values: OptionValues; positionals: string[] };
   try {
     parsed = parseArgs({
       args: [...rest],
-      options:
-        command === 'apply'
-          ? APPLY
-          : command === 'restore'
-            ? RESTORE
-            : command === 'verify'
-              ? VERIFY
-              : COMMON,
+      options: parserOptions(command),
       allowPositionals: true,
       strict: true,
     }) as typeof parsed;
@@ -198,13 +141,20 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   return { kind: 'run', options: checkOptions(command, values, parsed.positionals) };
 }
 
-type Values = {
-  [K in keyof typeof APPLY]?: (typeof APPLY)[K] extends { multiple: true }
-    ? string[]
-    : (typeof APPLY)[K] extends { type: 'boolean' }
-      ? boolean
-      : string;
-} & { 'allow-other-registry'?: boolean };
+type Values = OptionValues;
+
+/** Options only registries take, given with a layout target: one check for all of them. */
+function checkRegistryOnly(command: CommandName, values: OptionValues, target: TargetSpec): void {
+  if (target.kind !== 'layout') return;
+  const given = registryOnlyGiven(command, values);
+  if (given) {
+    throw new UsageError(
+      command,
+      given.option,
+      `applies to registry targets only; ${given.reason}`,
+    );
+  }
+}
 
 function checkFormat(command: CommandName, value: string | undefined): OutputFormat {
   const formats: readonly string[] = FORMATS[command];
@@ -230,6 +180,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   }
   if (extra !== undefined) throw usage(extra, 'unexpected argument');
   const target = parseTarget(command, targetText);
+  checkRegistryOnly(command, values, target);
 
   const format = checkFormat(command, values.format);
 
@@ -298,9 +249,6 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   }
 
   const repos = values.repo ?? [];
-  if (repos.length > 0 && target.kind === 'layout') {
-    throw usage('--repo', 'applies to registry targets only; a layout has no repositories');
-  }
   if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
   if (repos.length > 0) {
     // Caught here, before any request: otherwise the tag would not be loaded and be reported as
@@ -318,9 +266,6 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   for (const name of ['storage', 'state'] as const) {
     const value = values[name];
     if (value === undefined) continue;
-    if (target.kind === 'layout') {
-      throw usage(`--${name}`, 'applies to registry targets only; a layout lists every image');
-    }
     if (value === '')
       throw usage(`--${name}`, name === 'storage' ? 'needs a directory' : 'needs a file name');
   }
@@ -363,25 +308,8 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   }
 
   const passwordStdin = values['password-stdin'] ?? false;
-  if (target.kind === 'layout' && (values.username !== undefined || passwordStdin)) {
-    throw usage(
-      values.username !== undefined ? '--username' : '--password-stdin',
-      'applies to registry targets only',
-    );
-  }
   if (values.username === '') throw usage('--username', 'needs a user name');
-  if (values.verify && target.kind === 'layout') {
-    throw usage('--verify', 'applies to registry targets only; a layout is rewritten atomically');
-  }
-  if (values.journal !== undefined) {
-    if (target.kind === 'layout') {
-      throw usage(
-        '--journal',
-        'applies to registry targets only; a layout is rewritten atomically',
-      );
-    }
-    if (values.journal === '') throw usage('--journal', 'needs a file name');
-  }
+  if (values.journal === '') throw usage('--journal', 'needs a file name');
 
   return {
     command,

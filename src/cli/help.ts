@@ -1,41 +1,25 @@
 import type { CommandName } from './errors.js';
+import { optionsHelp } from './options.js';
 
 const TARGET = `<target>  a registry: https://host[:port], http://host[:port], or host[:port]
             (HTTPS, except localhost and 127.x.x.x, which use HTTP);
             or an OCI image layout: oci:DIR`;
 
-const KEEP = `  --policy FILE        retention policy (YAML or JSON; examples in the package's
-                       examples/policies/)
-  --keep TAG           keep this exact tag (repeatable; no globs). Registry tags are
-                       written repo:tag (e.g. team/app:latest), layout tags as named in
-                       index.json (e.g. latest). Use a policy for patterns.
-  --drop TAG           "delete these": keep every tag except this exact one
-                       (repeatable; e.g. team/app:pr-123 when a pull request closes).
-                       Its image goes only if no other tag still needs it.`;
-
-const SELECT = `  --repo GLOB          registry only: load only these repositories (repeatable;
-                       * and ? within a path segment, ** across segments). Default: the
-                       whole catalog.
-  --storage DIR        registry only: the registry's filesystem storage root (read
-                       only), to find untagged manifests the API cannot list
-  --state FILE         registry only: remember the images seen in FILE, so the next
-                       run finds manifests that lost their tag since (any registry)
-  --now ISO-DATE       the time policy ages are measured from (default: now)
-  --max-deletions N    refuse the plan (exit 3, nothing applied) if it deletes more
-                       than N images (on top of a policy's own maxDeletions)
-  --max-deletion-ratio R
-                       refuse it if it deletes more than R (0 to 1) of the images
-                       loaded`;
-
 const AUTH = `Credentials (registries): --username NAME with --password-stdin, or the
 environment variables REGPRUNE_USERNAME and REGPRUNE_PASSWORD, or Docker's config
 ($DOCKER_CONFIG/config.json or ~/.docker/config.json, credential helpers included).
 A plain --password is refused: command lines are visible to other users and kept in
-shell history.
-  --username NAME      user name for the registry
-  --password-stdin     read the password (or token) from standard input`;
+shell history.`;
 
-const COMMON_HELP = '  -h, --help           show this help';
+/** The command's options, generated from the option table (credentials apart). */
+function options(command: CommandName): string {
+  return `Options:\n${optionsHelp(command, ['basis', 'select', 'apply', 'output'])}`;
+}
+
+/** The credentials paragraph and the credential options. */
+function auth(command: CommandName): string {
+  return `${AUTH}\n${optionsHelp(command, ['auth'])}`;
+}
 
 const HELP: Record<CommandName | 'main', string> = {
   main: `regprune — plan and perform safe cleanup of container images in OCI registries
@@ -71,14 +55,9 @@ Changes nothing.
 
 ${TARGET}
 
-Options:
-${KEEP}
-${SELECT}
-  --format FORMAT      table (default), json (the plan itself), or markdown
-                       (fits $GITHUB_STEP_SUMMARY)
-${COMMON_HELP}
+${options('plan')}
 
-${AUTH}
+${auth('plan')}
 
 Exit code 3 when a safety cap of the policy (maxDeletions, maxDeletionRatio)
 refuses the plan.
@@ -97,30 +76,9 @@ without one it needs --yes.
 
 ${TARGET}
 
-Options:
-${KEEP}
-${SELECT}
-  --plan FILE          apply a saved plan ('regprune plan … --format json') instead
-                       of planning anew: it must have been made for this target;
-                       nothing outside it is done, and every deletion is re-checked
-                       against the target as it is now
-  --plan-sha256 HEX    refuse the --plan file unless its sha256 is HEX (pin the
-                       reviewed file when it passes through other hands)
-  --verify             registry only: afterwards, check that every kept tag still
-                       pulls completely (as 'regprune verify' does); exit 1 if not
-  --dry-run            show what would be done (and the requests), change nothing
-  -y, --yes            do not ask for confirmation (required without a terminal)
-  --journal FILE       registry only: record each operation in FILE as it is done,
-                       so 'regprune restore' can undo the run. Run the same command
-                       again with the same FILE after Ctrl-C, a crash or a failure:
-                       it finishes what was left half done and appends a new run
-                       (a weekly job may keep one FILE). With REGPRUNE_JOURNAL_KEY set, its
-                       lines are chained with an HMAC of that key (needed to resume
-                       or restore; without it a plain hash chain)
-  --format FORMAT      table (default), json ({ plan, result }), or markdown
-${COMMON_HELP}
+${options('apply')}
 
-${AUTH}
+${auth('apply')}
 
 Registries free storage only when their own garbage collection runs afterwards
 (e.g. docker-registry garbage-collect, without --delete-untagged on 2.8).
@@ -147,13 +105,9 @@ ${TARGET}
           (registry: repo@sha256:...; layout: @sha256:...), a digest sha256:...,
           or a unique prefix of one (at least 6 hex digits)
 
-Options:
-${KEEP}
-${SELECT}
-  --format FORMAT      text (default) or json
-${COMMON_HELP}
+${options('explain')}
 
-${AUTH}
+${auth('explain')}
 
 Examples:
   regprune explain oci:./layout v1.0.0 --policy policy.yaml
@@ -168,13 +122,9 @@ styled by the plan: kept, untagged (stays but loses a tag), deleted.
 
 ${TARGET}
 
-Options:
-${KEEP}
-${SELECT}
-  --format FORMAT      mermaid (default), dot (Graphviz), or json
-${COMMON_HELP}
+${options('graph')}
 
-${AUTH}
+${auth('graph')}
 
 Examples:
   regprune graph oci:./layout --policy policy.yaml > graph.mmd
@@ -197,16 +147,9 @@ is gone it changes nothing and names it (exit 1). There is no --dry-run.
             localhost and 127.x.x.x, which use HTTP). OCI layouts keep no journal:
             apply rewrites them atomically.
 
-Options:
-  --journal FILE       the undo journal 'regprune apply --journal FILE' wrote (required)
-  --allow-other-registry
-                       restore a journal written for another registry (or naming
-                       none) into this one; refused without it
-  --format FORMAT      table (default), or json (the restore result: manifests, tags,
-                       notes)
-${COMMON_HELP}
+${options('restore')}
 
-${AUTH}
+${auth('restore')}
 
 The registry needs pull and push on the journal's repositories. A journal written
 with REGPRUNE_JOURNAL_KEY set needs the same key to be restored.
@@ -228,13 +171,9 @@ missing a child, missing blobs and referrers whose subject is gone.
 
 <registry>  https://host[:port], http://host[:port], or host[:port]
 
-Options:
-  --repo GLOB          check only these repositories (repeatable; * and ? within a
-                       path segment, ** across segments). Default: the whole catalog.
-  --format FORMAT      table (default), json (the VerifyReport), or markdown
-${COMMON_HELP}
+${options('verify')}
 
-${AUTH}
+${auth('verify')}
 
 Exit codes: 0 every tag pulls completely, 1 something is broken (or an error),
 2 usage.
