@@ -36,6 +36,7 @@ export {
 } from './journal.js';
 export { type LoadGraphOptions, type LoadProgress, loadGraph } from './load-graph.js';
 export type { Descriptor } from './manifest.js';
+export { MANIFEST_ACCEPT } from './media-types.js';
 export { GhcrPlatform, type GhcrPlatformOptions } from './platform/ghcr.js';
 export { GHCR_HOSTS, type PlatformOption } from './platform/select.js';
 export type {
@@ -43,7 +44,6 @@ export type {
   PlatformVersion,
   RegistryPlatform,
 } from './platform/types.js';
-export { MANIFEST_ACCEPT } from './media-types.js';
 export {
   RESTORE_NOTE,
   type RestoredManifest,
