@@ -83,7 +83,7 @@ function splitRepository(repository: string): { owner: string; pkg: string } {
 export class GhcrPlatform implements RegistryPlatform {
   readonly name = 'ghcr';
   readonly deleteAdvice =
-    `the GitHub Container Registry does not accept OCI deletes; regprune deletes through the GitHub Packages API instead, which needs a token with delete:packages: ${SCOPE_ADVICE}`;
+    `The GitHub Container Registry does not accept OCI deletes; regprune deletes through the GitHub Packages API instead, which needs a token with delete:packages: ${SCOPE_ADVICE}`;
   readonly #api: GitHubApi;
   readonly #namespaces = new Map<string, Promise<Namespace>>();
   #login: Promise<string | undefined> | undefined;
