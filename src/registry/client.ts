@@ -278,7 +278,6 @@ export class RegistryClient {
     this.host = base.host;
     this.#origin = base.origin;
     this.#credentials = options.auth;
-    this.platform = platformFor(base.host, options.platform, options.auth);
     this.#limit = pLimit(options.concurrency ?? 8);
     const retry =
       typeof options.retry === 'number' ? { limit: options.retry } : (options.retry ?? {});
@@ -302,6 +301,7 @@ export class RegistryClient {
           `RegistryClient: ${name} must be a positive whole number, got ${value}`,
         );
     const fetch = options.fetch ?? trustedFetch(options);
+    this.platform = platformFor(base.host, options.platform, options.auth, fetch);
     const common = {
       // Each hop gets what is left of its attempt's deadline (see #send); bodies, readLimited.
       timeout: this.#timeout,

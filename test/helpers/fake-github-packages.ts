@@ -1,3 +1,5 @@
+// Over 400 lines: one fake of GitHub's Packages REST API (endpoints, pagination, rate limits,
+// scopes, refusals, restore) and its ghcr-like /v2 front; the endpoints share the version store.
 /**
  * A FAKE of GitHub's Container Registry for tests without the internet, built from GitHub's REST
  * documentation ("REST API endpoints for packages", "Rate limits for the REST API", "Deleting and

@@ -13,17 +13,18 @@ export const GHCR_HOSTS: ReadonlySet<string> = new Set(['ghcr.io']);
 
 /**
  * The platform a client of `host` consults: the given one, GHCR for `ghcr.io` (token: the
- * credentials' password), or none.
+ * credentials' password; `fetch`: the client's, so its `ca` and `fetch` options apply), or none.
  */
 export function platformFor(
   host: string,
   option: PlatformOption | undefined,
   auth: RegistryCredentials | undefined,
+  fetch?: typeof globalThis.fetch,
 ): RegistryPlatform | undefined {
   if (option === 'none') return undefined;
   if (option && !('kind' in option)) return option;
   if (!option && !GHCR_HOSTS.has(host.toLowerCase())) return undefined;
   const token = auth && 'password' in auth ? auth.password : undefined;
   const { kind: _kind, ...rest } = option ?? { kind: 'ghcr' as const };
-  return new GhcrPlatform({ ...(token ? { token } : {}), ...rest });
+  return new GhcrPlatform({ ...(token ? { token } : {}), ...(fetch ? { fetch } : {}), ...rest });
 }
