@@ -15,7 +15,7 @@ export type { LoadProgress } from '../core/target.js';
 
 /** Options of {@link loadGraph}. */
 export interface LoadGraphOptions {
-  /** Repository names or globs (`team/*`, `team/**`). Default: every repository in the catalog. */
+  /** Repository names or globs (`team/*`, `team/**`). Default: every repository in the catalog (required where a platform API lists repositories, e.g. ghcr.io: globs start with a literal owner, `my-org/**`). */
   repositories?: readonly string[];
   /** Called as counters change. */
   onProgress?: (event: LoadProgress) => void;
@@ -56,7 +56,7 @@ export async function resolveRepositories(
     return [...new Set(patterns.map((p) => checkRepository(p, 'repositories option')))].sort();
   }
   // Hosted registries serve no catalog; their platform lists the packages of each owner.
-  if (patterns && client.platform) return client.platform.listRepositories(patterns, { signal });
+  if (client.platform) return client.platform.listRepositories(patterns ?? [], { signal });
   const catalog = await client.catalog({ signal });
   if (!patterns) return [...catalog].sort();
   const matchers = patterns.map(globMatcher);

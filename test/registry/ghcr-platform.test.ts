@@ -113,6 +113,8 @@ describe('GHCR platform on the fake GitHub Packages API over a real docker-regis
       'GET /user/packages/container/team%2Ftool1/versions?per_page=100&state=active',
     );
     await expect(platform.listRepositories(['*/x'])).rejects.toThrow(PlatformInputError);
+    // No repositories at all: GitHub has no catalog, so the load says how to name them.
+    await expect(loadGraph(client())).rejects.toThrow(/no catalog of every package.*--repo/);
   });
 
   it('follows Link pagination over versions (more than 100)', async () => {

@@ -6,7 +6,7 @@ export class PlatformInputError extends RegpruneError {
   readonly value: string;
 
   constructor(value: string, advice: string) {
-    super('PLATFORM_INPUT', `${JSON.stringify(value)}: ${advice}`);
+    super('PLATFORM_INPUT', value ? `${JSON.stringify(value)}: ${advice}` : advice);
     this.value = value;
   }
 }

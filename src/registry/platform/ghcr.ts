@@ -107,6 +107,11 @@ export class GhcrPlatform implements RegistryPlatform {
     patterns: readonly string[],
     options: PlatformRequestOptions = {},
   ): Promise<string[]> {
+    if (patterns.length === 0)
+      throw new PlatformInputError(
+        '',
+        'GitHub keeps no catalog of every package: name the repositories or an owner, e.g. `repositories: ["my-org/**"]` (CLI: --repo \'my-org/**\')',
+      );
     const owners = new Set<string>();
     for (const pattern of patterns) {
       const owner = pattern.split('/')[0] ?? '';
