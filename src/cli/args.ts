@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { repositoryOfTag } from '../core/naming.js';
 import { type CommandName, UsageError } from './errors.js';
 import { type OptionValues, parserOptions, registryOnlyGiven } from './options.js';
+import { type CliPlatform, checkPlatformOptions } from './platform-options.js';
 import { repoMatchers } from './repo-selection.js';
 import { parseTarget, type TargetSpec } from './target-spec.js';
 
@@ -56,6 +57,8 @@ export interface CommandOptions {
   verify?: boolean;
   /** `--max-deletions` / `--max-deletion-ratio`: caps on top of any policy's own. */
   caps?: { maxDeletions?: number; maxDeletionRatio?: number };
+  /** `--platform`, `--platform-api`, `--api-rps`: the registry's platform API (GHCR). */
+  platform?: CliPlatform;
 }
 
 /** What the command line asks for. */
@@ -142,6 +145,16 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 }
 
 type Values = OptionValues;
+
+/** The platform options as a spread: `{ platform }` when given. */
+function platformOf(
+  command: CommandName,
+  values: Values,
+  target: TargetSpec,
+): { platform?: CliPlatform } {
+  const platform = checkPlatformOptions(command, values, target);
+  return platform ? { platform } : {};
+}
 
 /** Options only registries take, given with a layout target: one check for all of them. */
 function checkRegistryOnly(command: CommandName, values: OptionValues, target: TargetSpec): void {
@@ -333,6 +346,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(planSha256 !== undefined ? { planSha256 } : {}),
     ...(values.verify ? { verify: true } : {}),
     ...(Object.keys(caps).length > 0 ? { caps } : {}),
+    ...platformOf(command, values, target),
   };
 }
 
@@ -363,6 +377,7 @@ function checkVerifyOptions(values: Values, positionals: string[]): CommandOptio
     passwordStdin: values['password-stdin'] ?? false,
     dryRun: false,
     yes: false,
+    ...platformOf('verify', values, target),
   };
 }
 
@@ -413,5 +428,6 @@ function checkRestoreOptions(values: Values, positionals: string[]): CommandOpti
     yes: false,
     journal,
     ...(values['allow-other-registry'] ? { allowOtherRegistry: true } : {}),
+    ...platformOf('restore', values, target),
   };
 }

@@ -3,6 +3,7 @@ import { credentialsFromDockerConfig } from '../registry/docker-config.js';
 import type { CommandOptions } from './args.js';
 import { UsageError } from './errors.js';
 import { type CliIo, readAll } from './io.js';
+import { usesGhcr } from './platform-options.js';
 
 /**
  * Where the credentials of a command came from, by its io: an access refusal can then say which
@@ -57,6 +58,14 @@ export async function resolveCredentials(
       `user ${username} (${options.username !== undefined ? '--username' : 'REGPRUNE_USERNAME'}) with REGPRUNE_PASSWORD`,
     );
     return { username, password: envPassword };
+  }
+  // GitHub Actions (and GitHub CLI users) hold the token in GITHUB_TOKEN; ghcr.io's token service
+  // and the Packages API both take it (the user name is not checked for a token; the actor's is sent).
+  const githubToken = io.env.GITHUB_TOKEN || undefined;
+  if (githubToken !== undefined && usesGhcr(options.platform, host)) {
+    const username = options.username ?? io.env.GITHUB_ACTOR ?? 'regprune';
+    credentialSources.set(io, `user ${username} with GITHUB_TOKEN`);
+    return { username, password: githubToken };
   }
   if (options.username !== undefined) {
     throw new UsageError(

@@ -9,7 +9,7 @@ const AUTH = `Credentials (registries): --username NAME with --password-stdin, o
 environment variables REGPRUNE_USERNAME and REGPRUNE_PASSWORD, or Docker's config
 ($DOCKER_CONFIG/config.json or ~/.docker/config.json, credential helpers included).
 A plain --password is refused: command lines are visible to other users and kept in
-shell history.`;
+shell history. On ghcr.io (or with --platform ghcr) GITHUB_TOKEN is used too.`;
 
 /** The command's options, generated from the option table (credentials apart). */
 function options(command: CommandName): string {

@@ -6,6 +6,7 @@ import { registryTarget } from '../registry/target.js';
 import type { CommandOptions } from './args.js';
 import { resolveCredentials } from './credentials.js';
 import type { CliIo } from './io.js';
+import { clientPlatform } from './platform-options.js';
 import type { TargetSpec } from './target-spec.js';
 
 /** `REGPRUNE_JOURNAL_KEY`: the key of the undo journal's HMAC chain (unset or empty: none). */
@@ -20,7 +21,12 @@ export async function openRegistryClient(
   io: CliIo,
 ): Promise<RegistryClient> {
   const auth = await resolveCredentials(options, spec.host, io);
-  return new RegistryClient({ url: spec.url, ...(auth ? { auth } : {}) });
+  const platform = clientPlatform(options.platform);
+  return new RegistryClient({
+    url: spec.url,
+    ...(auth ? { auth } : {}),
+    ...(platform ? { platform } : {}),
+  });
 }
 
 /**

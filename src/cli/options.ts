@@ -207,6 +207,30 @@ export const OPTIONS = {
     refused: true,
     help: 'refused: use --password-stdin',
   },
+  platform: {
+    type: 'string',
+    value: 'ghcr|none',
+    commands: ALL,
+    group: 'auth',
+    registryOnly: 'a layout has no platform API',
+    help: "use GitHub's Packages API (the default for ghcr.io: every version, untagged ones too, is listed, deleted and restored through it) or the OCI API alone",
+  },
+  'platform-api': {
+    type: 'string',
+    value: 'URL',
+    commands: ALL,
+    group: 'auth',
+    registryOnly: 'a layout has no platform API',
+    help: 'GitHub API base (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)',
+  },
+  'api-rps': {
+    type: 'string',
+    value: 'N',
+    commands: ALL,
+    group: 'auth',
+    registryOnly: 'a layout has no platform API',
+    help: "at most N GitHub API requests per second (default: no cap; GitHub's rate limits are waited out either way)",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 /** An option's long name. */

@@ -20,6 +20,12 @@ export interface ImageInfo {
   mediaType?: string;
   /** Creation time as an ISO 8601 string. */
   created?: string;
+  /**
+   * When the manifest was pushed to the registry (ISO 8601), where the registry's platform API
+   * says (GHCR: the package version's `created_at`). Unlike `created` it is never a reproducible
+   * build's 1970 date.
+   */
+  pushed?: string;
   /** Size in bytes of the manifest itself. */
   size?: number;
   platform?: Platform;

@@ -47,7 +47,9 @@ import type { RegistryClient } from './client.js';
 import { removeDanglingTags } from './dangling-tags.js';
 import { digestOf } from './digest.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
+import { DeleteRefusedError } from './errors/delete-refused-error.js';
 import { JournalError } from './errors/journal-error.js';
+import { RateLimitError } from './errors/rate-limit-error.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
 import { RegistryUnreachableError } from './errors/registry-unreachable-error.js';
 import type { JournalIntent, JournalKey } from './journal.js';
@@ -55,6 +57,7 @@ import { loadGraph } from './load-graph.js';
 import { Loader } from './loader.js';
 import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
+import { platformDryRun } from './platform/dry-run.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
 import { TagWatch } from './tag-watch.js';
 import type { FetchedManifest } from './types.js';
@@ -237,7 +240,10 @@ export async function applyPlanTuned(
       ...plan.delete.map((op) => repositoryOfImage(op.image)),
     ]),
   ].sort();
-  if (dryRun) return dryRunResult(plan, repositories, options);
+  if (dryRun) {
+    const result = dryRunResult(plan, repositories, options);
+    return client.platform ? platformDryRun(client.platform, result) : result;
+  }
   const signal = options.signal;
   // A journal of another plan or registry is refused before the registry is read again.
   const journal = options.journal
@@ -473,7 +479,12 @@ function noteFailure(ctx: Context, error: unknown): void {
 
 /** Errors that end the whole run rather than one operation. */
 function mustStop(error: unknown, signal: AbortSignal | undefined): boolean {
-  return error instanceof DeleteDisabledError || error instanceof JournalError || !!signal?.aborted;
+  return (
+    error instanceof DeleteDisabledError ||
+    error instanceof JournalError ||
+    error instanceof RateLimitError ||
+    !!signal?.aborted
+  );
 }
 
 const EARLIER_RUN = 'done by an earlier run (undo journal); not sent again';
@@ -851,11 +862,14 @@ async function deleteUnchecked(ctx: Context, repo: string, ops: DeleteOperation[
 /** A delete that failed: a run-ending error is rethrown, any other is its outcome. */
 function deleteFailed(ctx: Context, op: DeleteOperation, error: unknown, requests: string[]): void {
   if (mustStop(error, ctx.signal)) throw error;
-  noteFailure(ctx, error);
+  // The platform refused this one image (GitHub's 5,000-downloads rule): skipped, not failed;
+  // what it needs stays, since it is not gone.
+  const refused = error instanceof DeleteRefusedError;
+  if (!refused) noteFailure(ctx, error);
   report(ctx, {
     action: 'delete',
     id: op.image,
-    status: 'failed',
+    status: refused ? 'skipped' : 'failed',
     reason: (error as Error).message,
     requests,
   });

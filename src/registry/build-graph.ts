@@ -35,6 +35,8 @@ function infoOf(
   const created =
     (parsed.config && loader.created.get(parsed.config.digest)) ?? parsed.annotations?.[CREATED];
   if (created) info.created = created;
+  const pushed = loader.pushed.get(imageId(data.repository, digest));
+  if (pushed) info.pushed = pushed;
   return info;
 }
 

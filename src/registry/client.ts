@@ -30,6 +30,9 @@ import { RegistryUnreachableError } from './errors/registry-unreachable-error.js
 import { nextLink } from './link.js';
 import { type Descriptor, parseReferrersIndex } from './manifest.js';
 import { MANIFEST_ACCEPT, MANIFEST_LIMIT, OCI_INDEX } from './media-types.js';
+import { authAdvice, deleteDisabledAdvice } from './platform/advice.js';
+import { platformFor } from './platform/select.js';
+import type { RegistryPlatform } from './platform/types.js';
 import { checkDigest, checkReference, checkRepository, checkTag } from './reference.js';
 import { fetchTrusting } from './tls-fetch.js';
 import type { FetchedManifest, ListLimits, RegistryClientOptions, RetryOptions } from './types.js';
@@ -238,6 +241,11 @@ export class RegistryClient {
   readonly url: string;
   /** `host:port` of the registry. */
   readonly host: string;
+  /**
+   * The hosting platform's API this client lists, deletes and restores manifests through (GHCR's
+   * Packages API for ghcr.io), or `undefined` for the OCI API alone. See the `platform` option.
+   */
+  readonly platform: RegistryPlatform | undefined;
   readonly #origin: string;
   readonly #credentials: RegistryCredentials | undefined;
   readonly #limit: LimitFunction;
@@ -293,6 +301,7 @@ export class RegistryClient {
           `RegistryClient: ${name} must be a positive whole number, got ${value}`,
         );
     const fetch = options.fetch ?? trustedFetch(options);
+    this.platform = platformFor(base.host, options.platform, options.auth, fetch);
     const common = {
       // Each hop gets what is left of its attempt's deadline (see #send); bodies, readLimited.
       timeout: this.#timeout,
@@ -462,6 +471,9 @@ export class RegistryClient {
     checkRepository(repository, 'deleteManifest');
     checkReference(ref, `deleteManifest(${repository})`);
     const scope = repositoryScope(repository, 'delete');
+    // A platform deletes by digest through its own API (GHCR refuses the OCI DELETE).
+    if (this.platform && ref.includes(':'))
+      return this.#limit(() => this.platform?.deleteVersion(repository, ref, options) ?? 'missing');
     return this.#limit(async () => {
       const target = `v2/${repository}/manifests/${ref}`;
       let response = await this.#call({ method: 'DELETE', target, scope, ...options });
@@ -486,9 +498,12 @@ export class RegistryClient {
       }
       const isTag = !ref.includes(':');
       if (response.status === 405) {
-        await response.body?.cancel();
+        const code = await registryErrorCode(response);
         if (isTag && this.#tagDelete !== false) return 'unsupported';
-        throw new DeleteDisabledError(this.url);
+        throw new DeleteDisabledError(
+          this.url,
+          deleteDisabledAdvice(this.host, code, this.platform),
+        );
       }
       if (isTag && response.status === 400) {
         await response.body?.cancel();
@@ -505,6 +520,7 @@ export class RegistryClient {
    * @throws {DeleteDisabledError} {@link AuthError}
    */
   async probeDelete(repository: string, options: RequestOptions = {}): Promise<void> {
+    if (this.platform) return this.platform.probeDelete(repository, options);
     await this.deleteManifest(repository, `sha256:${'0'.repeat(64)}`, options);
   }
 
@@ -832,11 +848,13 @@ export class RegistryClient {
         response.status,
         `${method} ${this.#describe(target)}`,
         scope || undefined,
+        '',
+        authAdvice(this.host, method),
       );
     }
     const code = await registryErrorCode(response);
     if (response.status === 405 && code === 'UNSUPPORTED' && method === 'DELETE')
-      throw new DeleteDisabledError(this.url);
+      throw new DeleteDisabledError(this.url, deleteDisabledAdvice(this.host, code, this.platform));
     throw new RegistryHttpError(response.status, method, this.#describe(target), code);
   }
 
@@ -883,6 +901,8 @@ export class RegistryClient {
         401,
         `${call.method} ${this.#describe(call.target)}`,
         call.scope || undefined,
+        '',
+        authAdvice(this.host, call.method),
       );
     }
     return response;

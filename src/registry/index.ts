@@ -37,6 +37,13 @@ export {
 export { type LoadGraphOptions, type LoadProgress, loadGraph } from './load-graph.js';
 export type { Descriptor } from './manifest.js';
 export { MANIFEST_ACCEPT } from './media-types.js';
+export { GhcrPlatform, type GhcrPlatformOptions } from './platform/ghcr.js';
+export { GHCR_HOSTS, type PlatformOption } from './platform/select.js';
+export type {
+  PlatformRequestOptions,
+  PlatformVersion,
+  RegistryPlatform,
+} from './platform/types.js';
 export {
   RESTORE_NOTE,
   type RestoredManifest,

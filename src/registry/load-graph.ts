@@ -6,6 +6,7 @@ import type { RegistryClient } from './client.js';
 import { globMatcher, isGlob } from './glob.js';
 import { type PreviousImages, previousImageIds } from './inventory.js';
 import { Loader } from './loader.js';
+import { wantPlatformVersions } from './platform/load-versions.js';
 import { checkDigest, checkRepository } from './reference.js';
 import { readStoredManifests } from './storage/read-storage.js';
 import { StorageRootError } from './storage/storage-root-error.js';
@@ -14,7 +15,7 @@ export type { LoadProgress } from '../core/target.js';
 
 /** Options of {@link loadGraph}. */
 export interface LoadGraphOptions {
-  /** Repository names or globs (`team/*`, `team/**`). Default: every repository in the catalog. */
+  /** Repository names or globs (`team/*`, `team/**`). Default: every repository in the catalog (required where a platform API lists repositories, e.g. ghcr.io: globs start with a literal owner, `my-org/**`). */
   repositories?: readonly string[];
   /** Called as counters change. */
   onProgress?: (event: LoadProgress) => void;
@@ -54,6 +55,8 @@ export async function resolveRepositories(
   if (patterns && !patterns.some(isGlob)) {
     return [...new Set(patterns.map((p) => checkRepository(p, 'repositories option')))].sort();
   }
+  // Hosted registries serve no catalog; their platform lists the packages of each owner.
+  if (client.platform) return client.platform.listRepositories(patterns ?? [], { signal });
   const catalog = await client.catalog({ signal });
   if (!patterns) return [...catalog].sort();
   const matchers = patterns.map(globMatcher);
@@ -126,6 +129,8 @@ export async function loadGraph(
     // Tagged ones are loaded already; `want` fetches only what nothing reached, and leaves out
     // what the registry no longer has (a 404), so an image `previous` saw costs one GET at most.
     for (const [repo, digest] of stored) loader.want(repo, digest);
+    if (client.platform)
+      await wantPlatformVersions(client.platform, loader, repositories, controller.signal);
     if (options.previous) {
       const loaded = new Set(repositories);
       for (const id of previousImageIds(options.previous)) {

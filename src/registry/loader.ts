@@ -66,6 +66,8 @@ export class Loader {
     tags: { done: 0, total: 0 },
     manifests: { done: 0, total: 0 },
   };
+  /** `repo@digest` → when it was pushed, where a platform API says (GHCR's `created_at`). */
+  readonly pushed = new Map<string, string>();
   /** Config digest → created date (or null). */
   readonly created = new Map<string, string | null>();
   readonly #client: RegistryClient;

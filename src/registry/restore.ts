@@ -15,6 +15,7 @@ import {
   readJournal,
 } from './journal.js';
 import { parseManifest } from './manifest.js';
+import { restorePlatformVersions } from './platform/restore-versions.js';
 import { isPlaceholderFor } from './untag.js';
 
 /** A manifest named in the journal, after {@link restore}. */
@@ -195,6 +196,10 @@ export async function restore(
   const order = pushOrder(entries);
   const signal = options.signal;
 
+  // A platform that keeps deleted manifests (GitHub, 30 days) restores them itself first.
+  const platformRestored = client.platform?.restoreVersion
+    ? await restorePlatformVersions(client.platform, order, client, signal)
+    : new Set<string>();
   // Check everything first, so that a registry that lost blobs is left as it is.
   const present = new Set<string>();
   await Promise.all(
@@ -243,6 +248,10 @@ export async function restore(
   const manifests: RestoredManifest[] = [];
   for (const entry of order) {
     const { repository, digest } = entry;
+    if (platformRestored.has(key(repository, digest))) {
+      manifests.push({ repository, digest, status: 'restored' });
+      continue;
+    }
     if (present.has(key(repository, digest))) {
       manifests.push({ repository, digest, status: 'present' });
       continue;

@@ -1,4 +1,5 @@
 import type { RegistryCredentials } from './auth.js';
+import type { PlatformOption } from './platform/select.js';
 
 /** Retry settings. Retries cover 429 (honouring `Retry-After`), 502, 503, 504 and network errors. */
 export interface RetryOptions {
@@ -52,6 +53,14 @@ export interface RegistryClientOptions {
   ca?: string | string[];
   /** Like `ca`, read from a PEM file (may hold several certificates). Default: none. */
   caFile?: string;
+  /**
+   * A hosting platform's API to list every manifest (untagged ones too, with push times), delete
+   * and restore through: `{ kind: 'ghcr', apiUrl, … }` (GitHub Container Registry on GitHub
+   * Enterprise Server, or a test server), any {@link RegistryPlatform}, or `'none'`.
+   * Default: the GitHub Packages API (`https://api.github.com`, token: `auth`'s password) for
+   * `ghcr.io`, none elsewhere.
+   */
+  platform?: PlatformOption;
 }
 
 /** A manifest as fetched: its exact bytes, digest and media type. */

@@ -2,6 +2,7 @@
 export { PlanRefusedError } from '../../core/errors/plan-refused-error.js';
 export { AuthError } from './auth-error.js';
 export { DeleteDisabledError } from './delete-disabled-error.js';
+export { DeleteRefusedError } from './delete-refused-error.js';
 export { DigestMismatchError } from './digest-mismatch-error.js';
 export { DockerConfigError } from './docker-config-error.js';
 export { InsecureCredentialsError } from './insecure-credentials-error.js';
@@ -12,6 +13,8 @@ export { MalformedManifestError } from './malformed-manifest-error.js';
 export { MalformedResponseError } from './malformed-response-error.js';
 export { ManifestTooLargeError } from './manifest-too-large-error.js';
 export { PaginationLoopError } from './pagination-loop-error.js';
+export { PlatformInputError } from './platform-input-error.js';
+export { RateLimitError } from './rate-limit-error.js';
 export { RegistryHttpError } from './registry-http-error.js';
 export { RegistryUnreachableError } from './registry-unreachable-error.js';
 export { type MissingContent, RestoreBlobMissingError } from './restore-blob-missing-error.js';
