@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   'test/cli/args.test.ts',
   'test/cli/options-table.test.ts',
   'test/layout/robust-load.test.ts',
+  'test/registry/delete-advice.test.ts',
   'test/registry/fakes.test.ts',
   'test/registry/hostile.test.ts',
   'test/registry/units.test.ts',

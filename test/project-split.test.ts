@@ -22,6 +22,7 @@ const OUTSIDE_PROGRAMS = [
   'helpers/layout-tools.js',
   'helpers/registry-state.js',
   'helpers/fixtures.js',
+  'helpers/fake-github-packages.js',
   'helpers/tls.js',
   'node:child_process',
   'runCliProcess',
