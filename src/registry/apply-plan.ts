@@ -241,7 +241,7 @@ export async function applyPlanTuned(
     ]),
   ].sort();
   if (dryRun) {
-    const result = dryRunResult(plan, repositories, options);
+    const result = dryRunResult(plan, repositories, options, client);
     return client.platform ? platformDryRun(client.platform, result) : result;
   }
   const signal = options.signal;
@@ -358,7 +358,7 @@ async function applyWaves(ctx: Context, repositories: string[]): Promise<ApplyRe
   const reclaimableBytes = plan.blobs
     .filter((b) => !stillNeeded.has(b.id))
     .reduce((sum, b) => sum + (b.size ?? 0), 0);
-  const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes);
+  const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes, client);
   if (journal) result.notes.push(...journal.notes);
   const notTried = ctx.outcomes.filter(
     (o) => o.reason === NOT_ATTEMPTED_STOPPED || o.reason === ctx.deadReason,
@@ -493,10 +493,16 @@ function finish(
   dryRun: boolean,
   outcomes: OperationOutcome[],
   reclaimableBytes: number,
+  client: RegistryClient,
 ): ApplyResult {
   const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
   for (const o of outcomes) totals[o.status]++;
-  const notes = [GC_NOTE];
+  // distribution's garbage-collection advice is wrong on a hosted platform, which frees storage itself.
+  const notes = [
+    client.platform
+      ? `Deleted through the ${client.platform.name} API (${client.platform.apiUrl}); the platform frees the storage itself.`
+      : GC_NOTE,
+  ];
   if (dryRun) notes.unshift('Dry run: nothing was sent; `requests` list what would be.');
   return { dryRun, outcomes, totals, reclaimableBytes, notes };
 }
@@ -1460,6 +1466,7 @@ function dryRunResult(
   plan: CleanupPlan,
   repositories: string[],
   options: RegistryApplyOptions,
+  client: RegistryClient,
 ): ApplyResult {
   const outcomes: OperationOutcome[] = [];
   const referrerSubjects = new Set<string>();
@@ -1547,5 +1554,5 @@ function dryRunResult(
     });
   }
   if (outcomes[0]) outcomes[0].requests = [...probes, ...(outcomes[0].requests ?? [])];
-  return finish(true, outcomes, plan.reclaimableBytes);
+  return finish(true, outcomes, plan.reclaimableBytes, client);
 }

@@ -153,6 +153,9 @@ describe('GHCR platform on the fake GitHub Packages API over a real docker-regis
     const apiBefore = fake.apiLog.length;
     const result = await applyPlan(c, plan, { graph, journal });
     expect(result.outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+    // Not distribution's garbage-collection advice: GitHub frees the storage itself.
+    expect(result.notes.join('\n')).not.toMatch(/garbage-collect/);
+    expect(result.notes.join('\n')).toMatch(/Deleted through the ghcr API/);
     const apiDeletes = fake.apiLog.slice(apiBefore).filter((l) => l.startsWith('DELETE '));
     // Two planned versions plus the untag's placeholder version.
     expect(apiDeletes).toHaveLength(3);
