@@ -30,6 +30,11 @@ export const retentionPolicySchema = {
   required: ['rules'],
   properties: {
     $schema: { type: 'string' },
+    age: {
+      enum: ['created', 'pushed'],
+      description:
+        'Which time ages are measured from (keepNewest by created, keepYoungerThan, untagged): created (default, the build date in the image config) or pushed (when the registry received the image: storage revision link time, first run that saw it in a state file, or a platform API). An image lacking it uses the other one, with a plan warning.',
+    },
     rules: {
       type: 'array',
       minItems: 1,

@@ -154,12 +154,17 @@ function orderOf(rule: CompiledRule, dates: DateBook): Rank {
         (x, y, a, b) => compareChunks(x, y) || compareIds(a.name, b.name),
       );
   }
-  // Unknown dates sort as oldest; equal dates fall back to natural order of the names.
+  // Unknown dates sort as oldest; equal times fall back to the other age source (a state file
+  // gives every image of its first run one time), then to natural order of the names.
+  const cmp = (x: number, y: number) => (x < y ? -1 : x > y ? 1 : 0);
   return (list) =>
     sortKeyed(
       list,
-      (e) => dates.dateOf(e.image).ms ?? Number.NEGATIVE_INFINITY,
-      (x, y, a, b) => (x < y ? -1 : x > y ? 1 : 0) || compareNatural(a.name, b.name),
+      (e) => [dates.dateOf(e.image).ms ?? Number.NEGATIVE_INFINITY, dates.tiebreak(e.image)],
+      (x, y, a, b) =>
+        cmp(x[0] as number, y[0] as number) ||
+        cmp(x[1] as number, y[1] as number) ||
+        compareNatural(a.name, b.name),
     );
 }
 
@@ -307,7 +312,7 @@ export function evaluatePolicy(
   now: number | null,
 ): Evaluation {
   const warnings: PlanWarning[] = [];
-  const dates = new DateBook(graph);
+  const dates = new DateBook(graph, compiled.age);
   const unknownDates = new Map<string, string>();
   const inScope = inScopeOf(compiled.rules);
   const outOfScope = new Set<string>();
@@ -371,7 +376,7 @@ export function evaluatePolicy(
           else if (now - date.ms < young.ms) {
             keep(
               entry.tag,
-              `rule ${rule.number} keepYoungerThan ${young.text} (created ${new Date(date.ms).toISOString()})`,
+              `rule ${rule.number} keepYoungerThan ${young.text} (${date.source} ${new Date(date.ms).toISOString()})`,
             );
           }
         }
@@ -414,6 +419,8 @@ export function evaluatePolicy(
         decision = { tag, kept: false, rule: null, reason: NO_RULE };
       }
     }
+    const ageSource = dates.sourceRead(image);
+    if (ageSource) decision.ageSource = ageSource;
     if (decision.kept) keptTags.add(tag);
     decisions.push(decision);
   }

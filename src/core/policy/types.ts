@@ -1,4 +1,5 @@
 import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { AgeSource } from '../plan-types.js';
 
 /**
  * A retention policy: which tags to keep, what to protect, what to do with untagged images and
@@ -23,6 +24,16 @@ import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 export interface RetentionPolicy {
   /** Ignored by regprune; lets editors find the JSON Schema. */
   $schema?: string;
+  /**
+   * Which time of an image ages are measured from, for every criterion that reads one
+   * (`keepNewest` with `orderBy: created`, `keepYoungerThan`, `untagged.keepYoungerThan`,
+   * `untagged.keepNewest`). `created` (default): the build date in the image config. `pushed`:
+   * when the registry received it, where the loader can tell (the storage folder's revision link
+   * time, or the first run that saw the image in a state file, or a platform API). An image
+   * lacking the chosen time uses the other one, with a plan warning naming it; images with equal
+   * times rank by the other one.
+   */
+  age?: AgeSource;
   /** The rules (at least one). A tag is kept if any rule keeps it. */
   rules: RetentionRule[];
   /** Tags and images that are never untagged or deleted, whatever the rules say. */
@@ -94,12 +105,15 @@ export interface RetentionRule {
   groupBy?: string;
   /**
    * Order for `keepNewest`; "newest" is the end of the order. `created` (default): by the image's
-   * creation date, unknown dates oldest. `semver`: by version precedence, pre-releases before
+   * age time (the policy's `age` source: creation date, or pushed time), unknown dates oldest. `semver`: by version precedence, pre-releases before
    * their release, and tags that are not versions oldest (so `latest` never takes a slot from a
    * version). `name`: natural order (`main-10` after `main-9`).
    */
   orderBy?: OrderBy;
-  /** Keep tags whose image was created less than this long before `now`, e.g. `30d`. */
+  /**
+   * Keep tags whose image's age (by the policy's `age` source: created, or pushed) is less than
+   * this before `now`, e.g. `30d`.
+   */
   keepYoungerThan?: string;
 }
 
@@ -116,11 +130,14 @@ export interface ProtectSpec {
 
 /** What to do with images no tag points at and nothing kept reaches. */
 export interface UntaggedSpec {
-  /** Grace period by `created`: younger untagged images stay. Without it they are deleted. */
+  /**
+   * Grace period by the policy's `age` source (created, or pushed): younger untagged images stay.
+   * Without it (or `keepNewest`) they are deleted.
+   */
   keepYoungerThan?: string;
   /**
-   * Keep the N newest untagged images of each repository, by `created` (unknown dates rank
-   * oldest; equal dates by id). Keeps on its own beside `keepYoungerThan`. An index's platform
+   * Keep the N newest untagged images of each repository, by the policy's `age` source (unknown
+   * dates rank oldest; equal times by the other source, then by id). Keeps on its own beside `keepYoungerThan`. An index's platform
    * manifests follow their index and take no slot of their own; referrers follow their subject.
    */
   keepNewest?: number;

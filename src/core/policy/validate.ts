@@ -1,4 +1,5 @@
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { AgeSource } from '../plan-types.js';
 import { parseDuration } from './duration.js';
 import {
   compileRegex,
@@ -31,6 +32,8 @@ export interface CompiledRule {
 /** A validated policy with its patterns compiled. */
 export interface CompiledPolicy {
   policy: RetentionPolicy;
+  /** Where ages come from (`created` unless the policy says). */
+  age: AgeSource;
   rules: CompiledRule[];
   protectTags: Matcher[];
   protectImages: string[];
@@ -49,6 +52,7 @@ export interface CompiledPolicy {
 
 const POLICY_KEYS = [
   '$schema',
+  'age',
   'rules',
   'protect',
   'untagged',
@@ -69,6 +73,7 @@ const RULE_KEYS = [
 const PROTECT_KEYS = ['tags', 'images'] as const;
 const UNTAGGED_KEYS = ['keepYoungerThan', 'keepNewest'] as const;
 const ORDERS: readonly OrderBy[] = ['created', 'semver', 'name'];
+const AGE_SOURCES: readonly AgeSource[] = ['created', 'pushed'];
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -237,6 +242,14 @@ export function compilePolicy(value: unknown): CompiledPolicy {
   const raw = object(value, 'policy', POLICY_KEYS);
   const policy: RetentionPolicy = { rules: [] };
   if (raw.$schema !== undefined) policy.$schema = string(raw.$schema, '$schema');
+  let age: AgeSource = 'created';
+  if (raw.age !== undefined) {
+    if (typeof raw.age !== 'string' || !AGE_SOURCES.includes(raw.age as AgeSource)) {
+      fail('age', `must be one of ${AGE_SOURCES.join(', ')}, got ${describe(raw.age)}`);
+    }
+    age = raw.age as AgeSource;
+    policy.age = age;
+  }
   if (raw.rules === undefined) fail('rules', 'is required: list at least one rule');
   if (!Array.isArray(raw.rules))
     fail('rules', `must be a list of rules, got ${describe(raw.rules)}`);
@@ -323,6 +336,7 @@ export function compilePolicy(value: unknown): CompiledPolicy {
   const needsNow = untaggedGrace !== null || compiled.some((r) => r.keepYoungerThan !== null);
   return {
     policy,
+    age,
     rules: compiled,
     protectTags,
     protectImages,
