@@ -102,7 +102,19 @@ export const retentionPolicySchema = {
         { required: ['keepTags'] },
         { required: ['keepNewest'] },
         { required: ['keepYoungerThan'] },
+        { required: ['dropTags'] },
       ],
+      dependentSchemas: {
+        dropTags: {
+          not: {
+            anyOf: [
+              { required: ['keepTags'] },
+              { required: ['keepNewest'] },
+              { required: ['keepYoungerThan'] },
+            ],
+          },
+        },
+      },
       properties: {
         description: { type: 'string' },
         repositories: {
@@ -124,6 +136,12 @@ export const retentionPolicySchema = {
           ...tagPatterns,
           description:
             'Keep tags matching any of these. A literal name (no * or ?, not a /regex/) must name a tag this rule selects, or planning fails; write a tag that may not exist yet as a pattern, e.g. /^stable$/.',
+        },
+        dropTags: {
+          ...tagPatterns,
+          minItems: 1,
+          description:
+            "Keep every selected tag except those matching one of these (the policy form of --drop); a dropped tag's image stays when another tag or a kept index needs it. Not combined with keepTags, keepNewest or keepYoungerThan in one rule. A literal name must name a tag this rule selects, or planning fails.",
         },
         keepNewest: {
           type: 'integer',

@@ -255,6 +255,7 @@ function checkRule(
   byRepository: ReadonlyMap<string, readonly TagEntry[]>,
   tagHits: Uint8Array,
   keepHits: Uint8Array,
+  dropHits: Uint8Array,
   warnings: PlanWarning[],
 ): void {
   const index = rule.number - 1;
@@ -300,6 +301,19 @@ function checkRule(
     namesIn(true),
     warnings,
   );
+  if (rule.dropTags) {
+    checkTagEntries(
+      rule.dropTags,
+      dropHits,
+      {
+        list: `rules[${index}].dropTags`,
+        scope: `the tags rule ${rule.number} selects`,
+        why: 'A drop entry naming no tag is refused, as --drop is, because a typo there would leave the tag meant to go',
+      },
+      namesIn(true),
+      warnings,
+    );
+  }
 }
 
 /**
@@ -338,6 +352,8 @@ export function evaluatePolicy(
   }
 
   const reasons = new Map<string, { rule: number; reason: string }>();
+  /** The first `dropTags` entry that matched each tag, as its reason when no rule keeps it. */
+  const dropped = new Map<string, string>();
   for (const rule of compiled.rules) {
     const keep = (tag: string, reason: string) => {
       if (!reasons.has(tag)) reasons.set(tag, { rule: rule.number, reason });
@@ -349,6 +365,7 @@ export function evaluatePolicy(
     // Which entries matched anything, so that typos surface (see unmatched.ts).
     const tagHits = new Uint8Array(tagsOf?.length ?? 0);
     const keepHits = new Uint8Array(rule.keepTags.length);
+    const dropHits = new Uint8Array(rule.dropTags?.length ?? 0);
     for (const [repository, entries] of byRepository) {
       if (!covers(repository)) continue;
       const candidates = tagsOf
@@ -357,6 +374,15 @@ export function evaluatePolicy(
       for (const entry of candidates) {
         const hit = firstHit(rule.keepTags, keepHits, entry.name);
         if (hit) keep(entry.tag, `rule ${rule.number} keepTags ${JSON.stringify(hit.source)}`);
+      }
+      const drops = rule.dropTags;
+      if (drops) {
+        for (const entry of candidates) {
+          const hit = firstHit(drops, dropHits, entry.name);
+          if (!hit) keep(entry.tag, `rule ${rule.number} keeps every tag but dropTags`);
+          else if (!dropped.has(entry.tag))
+            dropped.set(entry.tag, `rule ${rule.number} dropTags ${JSON.stringify(hit.source)}`);
+        }
       }
       if (rule.keepNewest !== null) {
         if (rule.orderBy === 'created') {
@@ -382,7 +408,7 @@ export function evaluatePolicy(
         }
       }
     }
-    checkRule(rule, repositories, byRepository, tagHits, keepHits, warnings);
+    checkRule(rule, repositories, byRepository, tagHits, keepHits, dropHits, warnings);
   }
 
   const protectedImages = protectedImagesOf(graph, compiled.protectImages, warnings);
@@ -416,7 +442,7 @@ export function evaluatePolicy(
       } else if (byRule) {
         decision = { tag, kept: true, rule: byRule.rule, reason: byRule.reason };
       } else {
-        decision = { tag, kept: false, rule: null, reason: NO_RULE };
+        decision = { tag, kept: false, rule: null, reason: dropped.get(tag) ?? NO_RULE };
       }
     }
     const ageSource = dates.sourceRead(image);

@@ -92,6 +92,16 @@ export interface RetentionRule {
    */
   keepTags?: string[];
   /**
+   * "Keep every tag except these": the rule keeps every tag it selects that none of these patterns
+   * (globs or `/regex/`) match — the policy form of `--drop` / `planDropTags`. A dropped tag's
+   * image still stays when another tag, a kept index or another rule needs it (then only the tag
+   * goes). Stands alone: not combined with `keepTags`, `keepNewest` or `keepYoungerThan` in one
+   * rule (add a rule to keep some of the dropped tags). A literal entry that names no tag the rule
+   * selects makes planning throw {@link InvalidPolicyError}, as `--drop` does: a typo there would
+   * leave the tag meant to go. A pattern that matches nothing is a plan warning.
+   */
+  dropTags?: string[];
+  /**
    * Keep the N newest **images** among the selected tags of each repository (of each group with
    * `groupBy`), and every selected tag of those images. An image ranks by its best selected tag,
    * and uses one slot however many selected tags it carries.

@@ -23,6 +23,8 @@ export interface CompiledRule {
   repositories: Matcher[] | null;
   tags: Matcher[] | null;
   keepTags: Matcher[];
+  /** `dropTags`: the rule keeps every selected tag none of these match. */
+  dropTags: Matcher[] | null;
   keepNewest: number | null;
   groupBy: RegExp | null;
   orderBy: OrderBy;
@@ -65,6 +67,7 @@ const RULE_KEYS = [
   'repositories',
   'tags',
   'keepTags',
+  'dropTags',
   'keepNewest',
   'groupBy',
   'orderBy',
@@ -154,6 +157,7 @@ function compileRule(
     repositories: null,
     tags: null,
     keepTags: [],
+    dropTags: null,
     keepNewest: null,
     groupBy: null,
     orderBy: 'created',
@@ -176,6 +180,19 @@ function compileRule(
   if (raw.keepTags !== undefined) {
     rule.keepTags = stringList(raw.keepTags, at(path, 'keepTags'), true);
     compiled.keepTags = matchers(rule.keepTags, at(path, 'keepTags'), compileTagPattern);
+  }
+  if (raw.dropTags !== undefined) {
+    rule.dropTags = stringList(raw.dropTags, at(path, 'dropTags'), false);
+    compiled.dropTags = matchers(rule.dropTags, at(path, 'dropTags'), compileTagPattern);
+    const other = (['keepTags', 'keepNewest', 'keepYoungerThan'] as const).find(
+      (key) => raw[key] !== undefined,
+    );
+    if (other) {
+      fail(
+        at(path, 'dropTags'),
+        `cannot be combined with ${other} in one rule: dropTags keeps every tag it does not match; to keep some dropped tags, add a rule that selects them (tags) with ${other}`,
+      );
+    }
   }
   if (raw.keepNewest !== undefined) {
     const n = raw.keepNewest;
@@ -220,12 +237,13 @@ function compileRule(
   }
   if (
     raw.keepTags === undefined &&
+    raw.dropTags === undefined &&
     raw.keepNewest === undefined &&
     raw.keepYoungerThan === undefined
   ) {
     fail(
       path,
-      'keeps nothing: set keepTags, keepNewest or keepYoungerThan (to bring repositories into scope without keeping any tag, write keepTags: [])',
+      'keeps nothing: set keepTags, keepNewest, keepYoungerThan or dropTags (to bring repositories into scope without keeping any tag, write keepTags: [])',
     );
   }
   return { rule, compiled };
