@@ -20,7 +20,7 @@ export function planWithPolicy(
 ): CleanupPlan {
   const compiled = compilePolicy(policy);
   const now = resolveNow(compiled, options);
-  const evaluation = evaluatePolicy(graph, compiled, now);
+  const evaluation = evaluatePolicy(graph, compiled, now, options);
   const { keptTags, outOfScope, unknownDates } = evaluation;
 
   const seeds: Seed[] = [...keptTags].map((tag) => ({
@@ -28,7 +28,7 @@ export function planWithPolicy(
     tag,
   }));
   for (const image of evaluation.protectedImages) {
-    seeds.push({ image, tag: null, note: 'protected (protect.images)' });
+    seeds.push({ image, tag: null, note: `protected (${evaluation.protectedBy.get(image)})` });
   }
   let inScopeImages = 0;
   for (const image of graph.images()) {

@@ -2,7 +2,8 @@
 // per-repository tag index; the unmatched-pattern checks already live in unmatched.ts.
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { ImageGraph } from '../image-graph.js';
-import { digestOfImage, repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
+import { type ProtectOptions, resolveImageReferences } from '../image-references.js';
+import { repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
 import type { PlanWarning, TagDecision } from '../plan-types.js';
 import { compareIds } from '../sort.js';
 import { DateBook } from './dates.js';
@@ -36,8 +37,10 @@ export interface Evaluation {
   outOfScope: Set<string>;
   /** Whether some rule matches the repository (any repository, in the graph or not). */
   inScope: (repository: string) => boolean;
-  /** Images in `protect.images` that the graph holds, sorted. */
+  /** Images in `protect.images` or in use that the graph holds, sorted. */
   protectedImages: string[];
+  /** Why each protected image is: `protect.images`, or `in use, per SOURCE`. */
+  protectedBy: Map<string, string>;
   /** Images whose date a criterion needed but is unknown, with why. */
   unknownDates: Map<string, string>;
   warnings: PlanWarning[];
@@ -87,38 +90,28 @@ function inScopeOf(rules: readonly CompiledRule[]): (repository: string) => bool
   };
 }
 
+/**
+ * The images `protect.images` and the planning options' in-use references name, with why each
+ * stays (`protect.images` wins when both name one).
+ */
 function protectedImagesOf(
   graph: ImageGraph,
   ids: readonly string[],
+  protect: ProtectOptions,
   warnings: PlanWarning[],
-): string[] {
-  const found = new Set<string>();
-  let byDigest: Map<string, string[]> | undefined;
-  for (const id of ids) {
-    if (graph.hasImage(id)) {
-      found.add(id);
-      continue;
-    }
-    if (!byDigest) {
-      byDigest = new Map();
-      for (const image of graph.images()) {
-        const digest = digestOfImage(image);
-        const list = byDigest.get(digest);
-        if (list) list.push(image);
-        else byDigest.set(digest, [image]);
-      }
-    }
-    const matches = id.includes('@') ? undefined : byDigest.get(id);
-    if (matches) for (const image of matches) found.add(image);
-    else {
-      warnings.push({
-        code: 'PROTECTED_IMAGE_NOT_FOUND',
-        id,
-        message: `protect.images names ${id}, which the graph does not hold; check the id if it was meant to protect an image that exists`,
-      });
-    }
+): Map<string, string> {
+  const by = new Map<string, string>();
+  const host = protect.registryHost !== undefined ? { registryHost: protect.registryHost } : {};
+  if (protect.protectImages && protect.protectImages.length > 0) {
+    const source = protect.protectImagesSource ?? 'protectImages';
+    const inUse = resolveImageReferences(graph, protect.protectImages, { ...host, source });
+    warnings.push(...inUse.warnings);
+    for (const image of inUse.images) by.set(image, `in use, per ${source}`);
   }
-  return [...found].sort(compareIds);
+  const listed = resolveImageReferences(graph, ids, { ...host, source: 'protect.images' });
+  warnings.push(...listed.warnings);
+  for (const image of listed.images) by.set(image, 'protect.images');
+  return by;
 }
 
 /** Sorts tags ascending by the rule's order ("newest" last). */
@@ -324,6 +317,7 @@ export function evaluatePolicy(
   graph: ImageGraph,
   compiled: CompiledPolicy,
   now: number | null,
+  protect: ProtectOptions = {},
 ): Evaluation {
   const warnings: PlanWarning[] = [];
   const dates = new DateBook(graph, compiled.age);
@@ -411,8 +405,8 @@ export function evaluatePolicy(
     checkRule(rule, repositories, byRepository, tagHits, keepHits, dropHits, warnings);
   }
 
-  const protectedImages = protectedImagesOf(graph, compiled.protectImages, warnings);
-  const protectedSet = new Set(protectedImages);
+  const protectedBy = protectedImagesOf(graph, compiled.protectImages, protect, warnings);
+  const protectedImages = [...protectedBy.keys()].sort(compareIds);
   const decisions: TagDecision[] = [];
   const keptTags = new Set<string>();
   const protectHits = new Uint8Array(compiled.protectTags.length);
@@ -432,12 +426,13 @@ export function evaluatePolicy(
           rule: null,
           reason: `protected (protect.tags ${JSON.stringify(pattern.source)})`,
         };
-      } else if (protectedSet.has(image)) {
+      } else if (protectedBy.has(image)) {
+        const why = protectedBy.get(image) as string;
         decision = {
           tag,
           kept: true,
           rule: null,
-          reason: `protected (its image ${image} is in protect.images)`,
+          reason: `protected (its image ${image} is ${why === 'protect.images' ? 'in protect.images' : why})`,
         };
       } else if (byRule) {
         decision = { tag, kept: true, rule: byRule.rule, reason: byRule.reason };
@@ -467,6 +462,7 @@ export function evaluatePolicy(
     outOfScope,
     inScope,
     protectedImages,
+    protectedBy,
     unknownDates,
     warnings,
     dates,
@@ -494,5 +490,5 @@ export function selectTags(
   options: PolicyPlanOptions = {},
 ): TagDecision[] {
   const compiled = compilePolicy(policy);
-  return evaluatePolicy(graph, compiled, resolveNow(compiled, options)).decisions;
+  return evaluatePolicy(graph, compiled, resolveNow(compiled, options), options).decisions;
 }

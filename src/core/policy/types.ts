@@ -1,4 +1,5 @@
 import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { ProtectOptions } from '../image-references.js';
 import type { AgeSource } from '../plan-types.js';
 
 /**
@@ -134,7 +135,13 @@ export interface ProtectSpec {
    * entry that names no tag of the repositories in scope makes planning throw, as in `keepTags`.
    */
   tags?: string[];
-  /** Image ids (`repo@sha256:…`) or digests (`sha256:…`, any repository). Their tags stay too. */
+  /**
+   * Images never deleted, and their tags never removed: image ids (`repo@sha256:…`), digests
+   * (`sha256:…`, any repository), or image references as clusters report them (`repo:tag`,
+   * `host/repo:tag`, `host/repo@sha256:…`; a tag is resolved to the image it points at when the
+   * plan is made). References naming another registry host (when the planning options give
+   * `registryHost`) and ones the graph does not hold are plan warnings.
+   */
   images?: string[];
 }
 
@@ -153,8 +160,8 @@ export interface UntaggedSpec {
   keepNewest?: number;
 }
 
-/** Options for planning with a policy. */
-export interface PolicyPlanOptions {
+/** Options for planning with a policy (and the images in use it must keep, see {@link ProtectOptions}). */
+export interface PolicyPlanOptions extends ProtectOptions {
   /**
    * The time the policy's ages are measured from (`Date`, ISO 8601 string or epoch milliseconds).
    * Required when the policy uses `keepYoungerThan`; the core never reads the clock.
