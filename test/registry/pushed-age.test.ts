@@ -2,11 +2,13 @@
  * `age: pushed` on the real docker-registry 2.8: pushed times from the storage folder (the revision
  * link's modification time) and from the state file (the first run that saw an image).
  */
-import { utimes } from 'node:fs/promises';
+import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planCleanup } from '../../src/index.js';
+import { ImageGraph, planCleanup } from '../../src/index.js';
 import {
+  InventoryError,
+  inventoryOf,
   loadGraph,
   RegistryClient,
   readInventory,
@@ -144,6 +146,42 @@ describe('pushed times from the state file (--state)', () => {
     });
     expect(graph.imageInfo(`${repo}@${image.digest}`)?.pushed).toBe(
       new Date(NOW - 3 * DAY).toISOString(),
+    );
+  });
+});
+
+describe("the state file's firstSeen", () => {
+  const id = `app@sha256:${'a'.repeat(64)}`;
+  it('a file from before firstSeen existed counts its images as seen at its savedAt', async () => {
+    const file = join(work(), 'old-state.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        format: 'regprune.inventory.v1',
+        savedAt: '2024-05-01T00:00:00.000Z',
+        images: [id],
+      }),
+    );
+    const previous = await readInventory(file);
+    expect(previous?.firstSeen).toBeUndefined();
+    const graph = new ImageGraph().addImage(id);
+    const next = inventoryOf(graph, { previous, now: new Date(NOW) });
+    expect(next.firstSeen).toEqual({ [id]: '2024-05-01T00:00:00.000Z' });
+  });
+
+  it('a firstSeen time that is no time is refused, naming the entry and what to do', async () => {
+    const file = join(work(), 'bad-state.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        format: 'regprune.inventory.v1',
+        images: [id],
+        firstSeen: { [id]: 'soon' },
+      }),
+    );
+    await expect(readInventory(file)).rejects.toThrow(InventoryError);
+    await expect(readInventory(file)).rejects.toThrow(
+      /firstSeen\[".*"\] is "soon", not an ISO 8601 time; delete the entry/,
     );
   });
 });
