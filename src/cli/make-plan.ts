@@ -142,7 +142,7 @@ const MAX_PROTECT_BYTES = 64 * 1024 * 1024;
  */
 async function readProtectFrom(
   options: CommandOptions,
-  target: OpenedTarget,
+  target: CleanupTarget,
   io: CliIo,
 ): Promise<ProtectOptions> {
   const files = options.protectFrom ?? [];
