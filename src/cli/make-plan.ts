@@ -145,8 +145,10 @@ async function readProtectFrom(
   target: CleanupTarget,
   io: CliIo,
 ): Promise<ProtectOptions> {
+  // The registry's host also scopes the policy's protect.images references.
+  const host = target.kind === 'registry' ? { registryHost: new URL(target.description).host } : {};
   const files = options.protectFrom ?? [];
-  if (files.length === 0) return {};
+  if (files.length === 0) return host;
   const references: string[] = [];
   for (const file of files) {
     const bytes = await readBoundedFile(
@@ -161,7 +163,7 @@ async function readProtectFrom(
   return {
     protectImages: [...new Set(references)],
     protectImagesSource: files.join(', '),
-    ...(target.kind === 'registry' ? { registryHost: new URL(target.description).host } : {}),
+    ...host,
   };
 }
 

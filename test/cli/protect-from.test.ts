@@ -63,11 +63,15 @@ describe('--protect-from FILE', () => {
     await pullsCompletely(reg.host, 'inuse/app', 'v2');
   });
 
-  it('works with a policy too (plan)', async () => {
+  it('works with a policy too (plan), whose protect.images references are scoped to this host', async () => {
     const running = await pushImage(reg, 'inpolicy/app', { tag: 'old', salt: 'old' });
     await pushImage(reg, 'inpolicy/app', { tag: 'latest', salt: 'latest' });
     const policy = join(work(), 'policy.yaml');
-    await writeFile(policy, 'rules:\n  - keepTags: [latest]\n');
+    // protect.images is scoped to this registry's host as well: the other host's reference is ignored.
+    await writeFile(
+      policy,
+      'rules:\n  - keepTags: [latest]\nprotect:\n  images: ["other.example/inpolicy/app:old"]\n',
+    );
     const file = join(work(), 'policy-in-use.txt');
     await writeFile(file, `inpolicy/app@${running.digest}\n`);
     const run = await runCliProcess([
@@ -83,7 +87,14 @@ describe('--protect-from FILE', () => {
       'json',
     ]);
     expect(run.code).toBe(0);
-    const plan = JSON.parse(run.stdout) as { delete: unknown[]; keptTags: string[] };
+    const plan = JSON.parse(run.stdout) as {
+      delete: unknown[];
+      keptTags: string[];
+      warnings: Array<{ code: string; id: string }>;
+    };
+    expect(plan.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'PROTECTED_IMAGE_OTHER_REGISTRY other.example',
+    ]);
     expect(plan.delete).toEqual([]);
     expect(plan.keptTags).toEqual(['inpolicy/app:latest', 'inpolicy/app:old']);
     expect(await manifestStatus(reg, 'inpolicy/app', running.digest)).toBe(200);
