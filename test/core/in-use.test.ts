@@ -154,20 +154,30 @@ describe('protection in plans', () => {
 describe('safety (property)', () => {
   const tags = ['team/app:v1', 'team/app:v2', 'team/app:latest', 'tool:1.0'];
   const refs = [...tags, D('e'), `team/app@${D('b')}`, 'quay.io/x:1', 'team/app:gone'];
-  it('an in-use image is never deleted and none of its tags removed, whatever the keep or drop list', () => {
+  it('an in-use image is never deleted and none of its tags removed, whatever the keep list, drop list or policy', () => {
     fc.assert(
-      fc.property(fc.subarray(tags), fc.subarray(refs), fc.boolean(), (list, inUse, drop) => {
-        const g = graph();
-        const options = { protectImages: inUse, registryHost: 'registry.example.com' };
-        const plan = drop ? planDropTags(g, list, options) : planCleanup(g, list, options);
-        const { images } = resolveImageReferences(g, inUse, options);
-        const gone = new Set(plan.delete.map((op) => op.image));
-        const untagged = new Set(plan.untag.map((op) => op.tag));
-        for (const image of images) {
-          expect(gone.has(image)).toBe(false);
-          for (const tag of g.tagsOf(image)) expect(untagged.has(tag)).toBe(false);
-        }
-      }),
+      fc.property(
+        fc.subarray(tags),
+        fc.subarray(refs),
+        fc.constantFrom('keep', 'drop', 'policy'),
+        (list, inUse, mode) => {
+          const g = graph();
+          const options = { protectImages: inUse, registryHost: 'registry.example.com' };
+          const plan =
+            mode === 'drop'
+              ? planDropTags(g, list, options)
+              : mode === 'keep'
+                ? planCleanup(g, list, options)
+                : planCleanup(g, { rules: [{ keepNewest: 1, orderBy: 'name' }] }, options);
+          const { images } = resolveImageReferences(g, inUse, options);
+          const gone = new Set(plan.delete.map((op) => op.image));
+          const untagged = new Set(plan.untag.map((op) => op.tag));
+          for (const image of images) {
+            expect(gone.has(image)).toBe(false);
+            for (const tag of g.tagsOf(image)) expect(untagged.has(tag)).toBe(false);
+          }
+        },
+      ),
     );
   });
 });
