@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCommandLine } from '../src/cli/args.js';
 import { ImageGraph } from '../src/core/image-graph.js';
+import { parseImageReferences, resolveImageReferences } from '../src/core/image-references.js';
 import { planCleanup } from '../src/core/plan.js';
 import type { CleanupPlan } from '../src/core/plan-types.js';
 import { loadPolicy } from '../src/core/policy/load.js';
@@ -86,6 +87,36 @@ const POLICY_CASES: Record<string, () => Promise<void>> = {
       ]),
     );
   },
+  'pr-cleanup.yaml': async () => {
+    const g = new ImageGraph();
+    const ids: Record<string, string> = {};
+    const tag = (name: string, pushed: string, repo = 'team/app') => {
+      ids[name] ??= image(g, repo, name, { created: day('2024-01-01'), pushed });
+      g.setTag(`${repo}:${name}`, ids[name] as string);
+    };
+    tag('pr-1', day('2024-05-01'));
+    tag('pr-2-0a1b2c3', day('2024-05-30'));
+    tag('pr-3', day('2024-05-01'));
+    g.setTag('team/app:main', ids['pr-3'] as string);
+    tag('v1.0.0', day('2023-01-01'));
+    tag('pr-9', day('2023-01-01'), 'other/tool');
+    const plan = planCleanup(g, await policy('pr-cleanup.yaml'), { now: NOW });
+    // pr-1's build goes; pr-3's build stays for main (only the tag goes); pr-2 is two days old;
+    // v1.0.0 is no pull-request build; other/ is out of scope.
+    expect(deleted(plan)).toEqual([ids['pr-1']]);
+    expect(plan.untag).toEqual([{ tag: 'team/app:pr-3', image: ids['pr-3'] }]);
+    expect(plan.keptTags).toEqual([
+      'other/tool:pr-9',
+      'team/app:main',
+      'team/app:pr-2-0a1b2c3',
+      'team/app:v1.0.0',
+    ]);
+    expect(plan.tagDecisions?.find((d) => d.tag === 'team/app:pr-2-0a1b2c3')).toMatchObject({
+      rule: 2,
+      ageSource: 'pushed',
+    });
+    expect(plan.warnings).toEqual([]);
+  },
   'untagged-grace.yaml': async () => {
     const g = new ImageGraph();
     const app = image(g, 'app', 'v1', day('2023-01-01'));
@@ -115,6 +146,41 @@ describe('examples/policies', () => {
   });
   for (const [file, check] of Object.entries(POLICY_CASES))
     it(`${file} plans as its comments say`, check);
+});
+
+describe('examples/in-use/README.md', () => {
+  it('its regprune command lines parse and read the list with --protect-from', async () => {
+    const text = await readFile(join(ROOT, 'examples/in-use/README.md'), 'utf8');
+    const lines = text.split('\n').filter((line) => /^npx regprune /.test(line));
+    expect(lines.length).toBe(2);
+    for (const line of lines) {
+      const parsed = parseCommandLine(regpruneArgs(shellWords(line, {})));
+      expect(parsed.kind).toBe('run');
+      if (parsed.kind === 'run') expect(parsed.options.protectFrom).toEqual(['in-use.txt']);
+    }
+  });
+
+  it('what its kubectl and ECS commands print resolves as it says', () => {
+    const g = new ImageGraph();
+    const v1 = image(g, 'team/app', 'v1');
+    const v0 = image(g, 'team/app', 'v0');
+    g.setTag('team/app:v1', v1);
+    const digest = (id: string) => id.slice(id.indexOf('@') + 1);
+    // kubectl '{..image} {..imageID}': spec images, then the digests the containers run (the
+    // pod started on v0, which v1 has replaced under the same tag since).
+    const kubectl = `registry.example.com/team/app:v1 nginx:1.25 registry.example.com/team/app:v1 docker.io/library/nginx:1.25 docker-pullable://registry.example.com/team/app@${digest(v0)} docker.io/library/nginx@sha256:${'0'.repeat(64)}`;
+    // ECS text output: image and digest, tab separated, a line per container.
+    const ecs = `registry.example.com/team/app:v1\t${digest(v1)}\n`;
+    const resolved = resolveImageReferences(g, parseImageReferences(`${kubectl} ${ecs}`), {
+      registryHost: 'registry.example.com:443',
+      source: 'in-use.txt',
+    });
+    expect(resolved.images).toEqual([v0, v1].sort());
+    expect(resolved.warnings.map((w) => `${w.code} ${w.id}`)).toEqual([
+      'PROTECTED_IMAGE_OTHER_REGISTRY docker.io',
+      'PROTECTED_IMAGE_NOT_FOUND nginx:1.25',
+    ]);
+  });
 });
 
 /** `team/app`: builds main-1..12 (latest on main-12); `other/tool:1.0` out of the policies' scope. */

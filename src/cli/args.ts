@@ -33,6 +33,8 @@ export interface CommandOptions {
   keep: string[];
   /** `--drop`: tags to remove ("keep every tag except these"). */
   drop?: string[];
+  /** `--protect-from`: files listing image references in use, which every plan keeps. */
+  protectFrom?: string[];
   repos: string[];
   /** `--now`; `undefined` means the current time. */
   now?: Date;
@@ -209,6 +211,14 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
       );
     }
   }
+  const protectFrom = values['protect-from'] ?? [];
+  if (protectFrom.some((f) => f === '')) throw usage('--protect-from', 'needs a file name');
+  if (protectFrom.length > 0 && savedPlan !== undefined) {
+    throw usage(
+      '--protect-from',
+      'applies when planning; a saved plan (--plan) was made with the images in use then, so make it with --protect-from',
+    );
+  }
   const planSha256 = values['plan-sha256']?.replace(/^sha256:/, '').toLowerCase();
   if (planSha256 !== undefined) {
     if (savedPlan === undefined) throw usage('--plan-sha256', 'needs --plan FILE');
@@ -332,6 +342,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(policy !== undefined ? { policy } : {}),
     keep,
     ...(drop.length > 0 ? { drop } : {}),
+    ...(protectFrom.length > 0 ? { protectFrom } : {}),
     repos,
     ...(now ? { now } : {}),
     format,

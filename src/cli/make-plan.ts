@@ -6,6 +6,7 @@ import { refuseOverCaps } from '../core/caps.js';
 import { InvalidPolicyError } from '../core/errors/invalid-policy-error.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import type { ImageGraph } from '../core/image-graph.js';
+import { type ProtectOptions, parseImageReferences } from '../core/image-references.js';
 import { planCleanup, planDropTags } from '../core/plan.js';
 import { checkPlanTarget, parsePlan } from '../core/plan-file.js';
 import type { CleanupPlan, PlanOrigin } from '../core/plan-types.js';
@@ -81,6 +82,8 @@ export async function makePlan(
   if (options.plan !== undefined) return readSavedPlan(options, options.plan, target, io, progress);
   const read = options.policy !== undefined ? await readPolicy(options.policy, io) : undefined;
   const policy = read?.policy;
+  // Read before the load, so a wrong path fails at once.
+  const protect = await readProtectFrom(options, target, io);
   progress.status(`loading ${target.description}`);
   const graph = await target.loadGraph({
     // Policies order and age tags by `created`; keep lists need no dates.
@@ -99,7 +102,7 @@ export async function makePlan(
     const now = options.now ?? new Date();
     let plan: CleanupPlan;
     try {
-      plan = planCleanup(graph, policy, { now });
+      plan = planCleanup(graph, policy, { now, ...protect });
     } catch (error) {
       // Checks against the graph (a literal keep entry naming no tag) point into the file too.
       if (error instanceof InvalidPolicyError) {
@@ -114,20 +117,54 @@ export async function makePlan(
   }
   if (options.keep.length > 0) {
     checkKeepAgainstEmptyRepos(options, emptyRepos);
-    const plan = planCleanup(graph, options.keep);
+    const plan = planCleanup(graph, options.keep, protect);
     addRepoWarnings(plan.warnings, emptyRepos);
     if (options.caps) refuseOverCaps(plan, options.caps, plan.summary.images, CLI_CAPS);
     plan.origin = { ...origin('keep'), keep: [...options.keep] };
     return { graph, plan, basis: `keep ${options.keep.join(', ')}` };
   }
   if (options.drop && options.drop.length > 0) {
-    const plan = planDropTags(graph, options.drop);
+    const plan = planDropTags(graph, options.drop, protect);
     addRepoWarnings(plan.warnings, emptyRepos);
     if (options.caps) refuseOverCaps(plan, options.caps, plan.summary.images, CLI_CAPS);
     plan.origin = { ...origin('drop'), drop: [...options.drop] };
     return { graph, plan, basis: `drop ${options.drop.join(', ')}` };
   }
   return { graph, plan: undefined, basis: undefined };
+}
+
+/** A list of image references in use; a cluster's worth is a few megabytes at most. */
+const MAX_PROTECT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `--protect-from FILE…`: the image references the files list, as planning options naming the
+ * files and the registry's host (references to other hosts are ignored with a warning).
+ */
+async function readProtectFrom(
+  options: CommandOptions,
+  target: CleanupTarget,
+  io: CliIo,
+): Promise<ProtectOptions> {
+  // The registry's host also scopes the policy's protect.images references.
+  const host = target.kind === 'registry' ? { registryHost: new URL(target.description).host } : {};
+  const files = options.protectFrom ?? [];
+  if (files.length === 0) return host;
+  const references: string[] = [];
+  for (const file of files) {
+    const bytes = await readBoundedFile(
+      file,
+      io,
+      MAX_PROTECT_BYTES,
+      'the list of images in use',
+      '--protect-from',
+    );
+    references.push(...parseImageReferences(bytes.toString('utf8')));
+  }
+  return {
+    protectImages: [...new Set(references)],
+    protectImagesSource: files.join(', '),
+    ...host,
+  };
 }
 
 /** A saved plan is JSON text; anything larger than this is not one regprune wrote for a review. */
@@ -187,19 +224,30 @@ async function readSavedPlan(
   };
 }
 
-async function readPlanBytes(file: string, io: CliIo): Promise<Buffer> {
+function readPlanBytes(file: string, io: CliIo): Promise<Buffer> {
+  return readBoundedFile(file, io, MAX_PLAN_BYTES, 'the plan', '--plan');
+}
+
+/** A regular file of at most `limit` bytes; errors name the file and the option. */
+async function readBoundedFile(
+  file: string,
+  io: CliIo,
+  limit: number,
+  what: string,
+  option: string,
+): Promise<Buffer> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     // Non-blocking open: a FIFO named as the plan must fail the check below, not wait for a writer.
     handle = await open(resolve(io.cwd, file), constants.O_RDONLY | constants.O_NONBLOCK);
     const info = await handle.stat();
     if (!info.isFile()) throw new Error('not a regular file');
-    if (info.size > MAX_PLAN_BYTES) throw new Error(`larger than ${MAX_PLAN_BYTES} bytes`);
+    if (info.size > limit) throw new Error(`larger than ${limit} bytes`);
     return await handle.readFile();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new CliFileError(file, `cannot read the plan (${why}); check the --plan path`, {
+    throw new CliFileError(file, `cannot read ${what} (${why}); check the ${option} path`, {
       cause: error,
     });
   } finally {

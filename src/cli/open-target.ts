@@ -42,6 +42,8 @@ export async function openTarget(options: CommandOptions, io: CliIo): Promise<Cl
     ...(options.repos.length > 0 ? { repositories: options.repos } : {}),
     ...(options.storage !== undefined ? { storage: resolve(io.cwd, options.storage) } : {}),
     ...(options.state !== undefined ? { state: resolve(io.cwd, options.state) } : {}),
+    // --now is this run's time for the state file too (first sightings), so a plan stays reproducible.
+    ...(options.now !== undefined ? { seenAt: options.now } : {}),
     ...(options.journal !== undefined ? { journal: resolve(io.cwd, options.journal) } : {}),
     ...(options.journal !== undefined && key !== undefined ? { journalKey: key } : {}),
   });

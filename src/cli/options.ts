@@ -60,6 +60,14 @@ export const OPTIONS = {
     group: 'basis',
     help: '"delete these": keep every tag except this exact one (repeatable; e.g. team/app:pr-123 when a pull request closes). Its image goes only if no other tag still needs it.',
   },
+  'protect-from': {
+    type: 'string',
+    multiple: true,
+    value: 'FILE',
+    commands: PLANNING,
+    group: 'basis',
+    help: "images in use, which stay with all their tags whatever the plan says (repeatable): image references separated by spaces or lines, e.g. the output of kubectl get pods -A -o jsonpath='{..image} {..imageID}'. Tags resolve to the image they point at now; references to another registry host, or to images not here, are warnings.",
+  },
   repo: {
     type: 'string',
     multiple: true,

@@ -8,6 +8,15 @@ export { planMarkdown } from './format/plan-markdown.js';
 export { type PlanHeader, planTable } from './format/plan-table.js';
 export { resultMarkdown, resultTable } from './format/result.js';
 export { type GraphEdgeAttributes, type GraphNodeAttributes, ImageGraph } from './image-graph.js';
+export {
+  type ImageReference,
+  type ProtectOptions,
+  parseImageReference,
+  parseImageReferences,
+  type ResolvedReferences,
+  type ResolveReferencesOptions,
+  resolveImageReferences,
+} from './image-references.js';
 export type { ManifestDescriptor } from './manifest.js';
 export {
   digestOfImage,

@@ -70,7 +70,16 @@ export interface TagDecision {
   /** The 1-based number of the policy rule that kept the tag (`rules[rule - 1]`), else `null`. */
   rule: number | null;
   reason: string;
+  /**
+   * Where the age of the tag's image came from, when the policy read it (`keepNewest` by date,
+   * `keepYoungerThan`): the policy's `age` source, or the other one when the image lacked it (a
+   * plan warning names the image). Absent when no criterion read the age, or the image has none.
+   */
+  ageSource?: AgeSource;
 }
+
+/** Which time of an image a policy measures ages from (see `RetentionPolicy.age`). */
+export type AgeSource = 'created' | 'pushed';
 
 /**
  * Where a plan came from, recorded so that a saved plan describes itself: what it was made for and

@@ -1,8 +1,9 @@
 import { PlanMismatchError } from './errors/plan-mismatch-error.js';
 import { UnknownTagError } from './errors/unknown-tag-error.js';
 import { type ImageGraph, storeOf } from './image-graph.js';
+import { type ProtectOptions, resolveImageReferences } from './image-references.js';
 import { defineLazySection } from './lazy-sections.js';
-import { computePlan } from './plan-engine.js';
+import { computePlan, type Seed } from './plan-engine.js';
 import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
 import { planWithPolicy } from './policy/plan-policy.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
@@ -89,9 +90,15 @@ function isKeepTags(value: KeepTags | RetentionPolicy): value is KeepTags {
  * safe order), why each remaining image stays, and how many bytes of blobs only deleted images
  * needed. The result is plain JSON in a stable order.
  *
+ * @param options.protectImages Images in use (references, see {@link resolveImageReferences}):
+ *   they stay with every tag pointing at them, listed or not.
  * @throws {UnknownTagError} when a named tag is not in the graph.
  */
-export function planCleanup(graph: ImageGraph, keepTags: KeepTags): CleanupPlan;
+export function planCleanup(
+  graph: ImageGraph,
+  keepTags: KeepTags,
+  options?: ProtectOptions,
+): CleanupPlan;
 /**
  * Plans a cleanup under a retention policy (see {@link RetentionPolicy}): a tag is kept when any
  * rule keeps it; repositories no rule matches are left untouched; untagged images go unless
@@ -121,7 +128,7 @@ export function planCleanup(
   options: PolicyPlanOptions = {},
 ): CleanupPlan {
   if (!isKeepTags(keep)) return planWithPolicy(graph, keep, options);
-  return planFromFlags(graph, keptTagRoots(graph, keep), LISTED, NOT_LISTED);
+  return planFromFlags(graph, keptTagRoots(graph, keep), LISTED, NOT_LISTED, options);
 }
 
 /**
@@ -129,13 +136,19 @@ export function planCleanup(
  * except `dropTags`, with the same closure as any plan, so a dropped tag's image stays when another
  * tag or a kept index still needs it (then only the tag is removed).
  *
+ * With `options.protectImages`, images in use stay with all their tags, even a tag named to drop.
+ *
  * @throws {UnknownTagError} when a named tag is not in the graph (a typo would leave the tag meant).
  * @example
  * ```ts
  * const plan = planDropTags(graph, ['team/app:pr-123']);
  * ```
  */
-export function planDropTags(graph: ImageGraph, dropTags: Iterable<string>): CleanupPlan {
+export function planDropTags(
+  graph: ImageGraph,
+  dropTags: Iterable<string>,
+  options: ProtectOptions = {},
+): CleanupPlan {
   const names = typeof dropTags === 'string' ? [dropTags] : [...dropTags];
   const { flags: dropped } = keptTagRoots(graph, names, 'drop');
   const kept = new Uint8Array(dropped.length);
@@ -145,7 +158,13 @@ export function planDropTags(graph: ImageGraph, dropTags: Iterable<string>): Cle
     kept[i] = 1;
     roots.push(i);
   }
-  return planFromFlags(graph, { flags: kept, roots: Int32Array.from(roots) }, NOT_DROPPED, DROPPED);
+  return planFromFlags(
+    graph,
+    { flags: kept, roots: Int32Array.from(roots) },
+    NOT_DROPPED,
+    DROPPED,
+    options,
+  );
 }
 
 const NOT_DROPPED = 'not in dropTags';
@@ -156,24 +175,82 @@ function planFromFlags(
   { flags, roots }: { flags: Uint8Array; roots: Int32Array },
   keptReason: string,
   droppedReason: string,
+  protect: ProtectOptions = {},
 ): CleanupPlan {
-  const plan = computePlan(graph, roots, flags);
   const allTags = storeOf(graph).sortedTags();
+  const inUse = protectedSeeds(graph, allTags, flags, protect);
+  const plan = inUse
+    ? computePlan(graph, [...seedsOfRoots(graph, allTags, flags), ...inUse.seeds], flags)
+    : computePlan(graph, roots, flags);
+  if (inUse && inUse.warnings.length > 0) {
+    plan.warnings = [...plan.warnings, ...inUse.warnings].sort(
+      (a, b) => compareIds(a.id, b.id) || compareIds(a.code, b.code),
+    );
+  }
   plan.tagDecisions = [];
   defineLazySection(plan, 'tagDecisions', () => {
     const decisions: TagDecision[] = new Array(allTags.length);
     for (let i = 0; i < allTags.length; i++) {
       const listed = flags[i] === 1;
+      const tag = allTags[i] as string;
+      const protectedReason = inUse?.tagReasons.get(tag);
       decisions[i] = {
-        tag: allTags[i] as string,
+        tag,
         kept: listed,
         rule: null,
-        reason: listed ? keptReason : droppedReason,
+        reason: protectedReason ?? (listed ? keptReason : droppedReason),
       };
     }
     return decisions;
   });
   return plan;
+}
+
+/** Seeds for the flagged tags, in tag order. */
+function seedsOfRoots(graph: ImageGraph, allTags: readonly string[], flags: Uint8Array): Seed[] {
+  const seeds: Seed[] = [];
+  for (let i = 0; i < allTags.length; i++) {
+    if (flags[i] !== 1) continue;
+    const tag = allTags[i] as string;
+    seeds.push({ image: graph.tagTarget(tag) as string, tag });
+  }
+  return seeds;
+}
+
+/**
+ * The in-use images of `protect` as seeds, after flagging every tag pointing at one as kept (a
+ * pod restarting pulls its tag again, so the tag must stay with the image). `undefined` when
+ * there are none to resolve.
+ */
+function protectedSeeds(
+  graph: ImageGraph,
+  allTags: readonly string[],
+  flags: Uint8Array,
+  protect: ProtectOptions,
+):
+  | { seeds: Seed[]; tagReasons: Map<string, string>; warnings: CleanupPlan['warnings'] }
+  | undefined {
+  if (!protect.protectImages || protect.protectImages.length === 0) return undefined;
+  const source = protect.protectImagesSource ?? 'protectImages';
+  const { images, warnings } = resolveImageReferences(graph, protect.protectImages, {
+    source,
+    ...(protect.registryHost !== undefined ? { registryHost: protect.registryHost } : {}),
+  });
+  const set = new Set(images);
+  const tagReasons = new Map<string, string>();
+  for (let i = 0; i < allTags.length; i++) {
+    const tag = allTags[i] as string;
+    const image = graph.tagTarget(tag) as string;
+    if (!set.has(image)) continue;
+    flags[i] = 1;
+    tagReasons.set(tag, `protected (its image ${image} is in use, per ${source})`);
+  }
+  const seeds = images.map((image) => ({
+    image,
+    tag: null,
+    note: `protected (in use, per ${source})`,
+  }));
+  return { seeds, tagReasons, warnings };
 }
 
 const EDGE_WORDS = {

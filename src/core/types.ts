@@ -14,16 +14,20 @@ export interface Platform {
   variant?: string;
 }
 
-/** Optional facts about an image. The core only reads `created` (policies) and `artifactType` (referrer rules). */
+/**
+ * Optional facts about an image. The core only reads `created` and `pushed` (policy ages) and
+ * `artifactType` (referrer rules).
+ */
 export interface ImageInfo {
   /** The manifest's media type, e.g. `application/vnd.oci.image.manifest.v1+json`. */
   mediaType?: string;
   /** Creation time as an ISO 8601 string. */
   created?: string;
   /**
-   * When the manifest was pushed to the registry (ISO 8601), where the registry's platform API
-   * says (GHCR: the package version's `created_at`). Unlike `created` it is never a reproducible
-   * build's 1970 date.
+   * When the registry received the image, as an ISO 8601 string, where a loader can know it: the
+   * registry storage's revision link time (`loadGraph` with `storage`), the first run that saw the
+   * image (`loadGraph` with a `previous` inventory), or a platform API that reports it (GHCR:
+   * the package version's `created_at`). Policies with `age: pushed` measure ages from it.
    */
   pushed?: string;
   /** Size in bytes of the manifest itself. */

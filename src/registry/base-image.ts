@@ -1,26 +1,8 @@
+import { sameRegistryHost } from '../core/image-references.js';
 import { isRepositoryName } from './reference.js';
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-const DEFAULT_PORTS = new Set(['', '80', '443']);
-
-/**
- * `host:port` in one spelling per registry: lower case, every loopback name (`localhost`,
- * `127.0.0.1`, `[::1]`) as one, no port for the default ones (80, 443, none).
- */
-export function canonicalHost(host: string): string {
-  const lower = host.toLowerCase();
-  // `name[:port]`, the name bracketed when it is an IPv6 address; anything else is kept whole.
-  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d*))?$/.exec(lower);
-  const name = match ? (match[1] as string) : lower;
-  const port = match?.[2] ?? '';
-  const canonical = LOOPBACK.has(name) ? 'loopback' : name;
-  return DEFAULT_PORTS.has(port) ? canonical : `${canonical}:${port}`;
-}
-
-/** Whether two `host[:port]` spellings name the same registry (see {@link canonicalHost}). */
-export function sameRegistryHost(a: string, b: string): boolean {
-  return canonicalHost(a) === canonicalHost(b);
-}
+// Host spellings are compared in the core, which resolves in-use image references too.
+export { canonicalHost, sameRegistryHost } from '../core/image-references.js';
 
 /**
  * The repository of a base image in this registry: the annotation's name when it names this

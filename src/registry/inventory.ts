@@ -1,6 +1,7 @@
 /**
  * Inventory memory: the image ids one run saw, kept in a state file so the next run can find the
- * manifests that lost their tag in between (the OCI API cannot list untagged manifests).
+ * manifests that lost their tag in between (the OCI API cannot list untagged manifests), and when
+ * a run first saw each one (a pushed time any registry can give, for `age: pushed`).
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
@@ -23,6 +24,12 @@ export interface Inventory {
   savedAt?: string;
   /** Image ids, sorted. */
   images: string[];
+  /**
+   * Image id → when a run first saw it (ISO 8601, that run's `savedAt`). The image was pushed at
+   * or before then; for images already there when the state file was started, that is the first
+   * run's time. Absent in files written before this field existed.
+   */
+  firstSeen?: Record<string, string>;
 }
 
 /**
@@ -50,6 +57,22 @@ export interface ReadInventoryOptions {
   registry?: string;
 }
 
+/**
+ * When `previous` first saw each image: its `firstSeen` entry, else (files without it) its
+ * `savedAt`. `undefined` when `previous` records no time (a graph, or neither field), so that
+ * sightings are only trusted from an inventory.
+ */
+export function firstSeenOf(
+  previous: PreviousImages | undefined,
+): ((id: string) => string | undefined) | undefined {
+  if (!previous || previous instanceof ImageGraph || previous.format !== INVENTORY_FORMAT)
+    return undefined;
+  const { firstSeen, savedAt } = previous;
+  if (!firstSeen && savedAt === undefined) return undefined;
+  const listed = new Set(previous.images);
+  return (id) => firstSeen?.[id] ?? (listed.has(id) ? savedAt : undefined);
+}
+
 /** The image ids of `previous`, in the order given. */
 export function previousImageIds(previous: PreviousImages): string[] {
   if (previous instanceof ImageGraph) return previous.images();
@@ -68,7 +91,12 @@ export function inventoryOf(graph: ImageGraph, options: InventoryOptions = {}): 
   }
   const inventory: Inventory = { format: INVENTORY_FORMAT, images: [...images].sort() };
   if (options.registry !== undefined) inventory.registry = options.registry;
-  inventory.savedAt = (options.now ?? new Date()).toISOString();
+  const savedAt = (options.now ?? new Date()).toISOString();
+  inventory.savedAt = savedAt;
+  const seen = firstSeenOf(options.previous);
+  const firstSeen: Record<string, string> = {};
+  for (const id of inventory.images) firstSeen[id] = seen?.(id) ?? savedAt;
+  inventory.firstSeen = firstSeen;
   return inventory;
 }
 
@@ -196,7 +224,26 @@ function parseInventory(file: string, data: unknown): Inventory {
   const inventory: Inventory = { format: INVENTORY_FORMAT, images: [...new Set(images)].sort() };
   if (typeof record.registry === 'string') inventory.registry = record.registry;
   if (typeof record.savedAt === 'string') inventory.savedAt = record.savedAt;
+  if (record.firstSeen !== undefined && record.format === INVENTORY_FORMAT) {
+    inventory.firstSeen = parseFirstSeen(file, record.firstSeen, new Set(inventory.images));
+  }
   return inventory;
+}
+
+/** `firstSeen`: ISO 8601 times of listed images; other keys are dropped (they protect nothing). */
+function parseFirstSeen(file: string, value: unknown, listed: Set<string>): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InventoryError(file, '"firstSeen" is not an object of image id → time');
+  const out: Record<string, string> = {};
+  for (const [id, time] of Object.entries(value)) {
+    if (typeof time !== 'string' || Number.isNaN(Date.parse(time)))
+      throw new InventoryError(
+        file,
+        `firstSeen[${JSON.stringify(id)}] is ${JSON.stringify(time)}, not an ISO 8601 time; delete the entry (the image then counts as first seen by the next run)`,
+      );
+    if (listed.has(id)) out[id] = time;
+  }
+  return out;
 }
 
 function isImageId(id: string): boolean {

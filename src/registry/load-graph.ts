@@ -4,7 +4,7 @@ import type { LoadProgress } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
 import { globMatcher, isGlob } from './glob.js';
-import { type PreviousImages, previousImageIds } from './inventory.js';
+import { firstSeenOf, type PreviousImages, previousImageIds } from './inventory.js';
 import { Loader } from './loader.js';
 import { wantPlatformVersions } from './platform/load-versions.js';
 import { checkDigest, checkRepository } from './reference.js';
@@ -42,8 +42,17 @@ export interface LoadGraphOptions {
    * The images an earlier run saw (its graph, `toJSON()` snapshot or `readInventory` result).
    * Each one in a loaded repository that no tag reaches any more is checked with a `HEAD` by digest
    * and, when the registry still has it, loaded as an untagged image. Works with any registry.
+   * An inventory also gives pushed times (`ImageInfo.pushed`, for `age: pushed`): each image gets
+   * the time a run first saw it, and images it does not list get `seenAt`. The storage folder's
+   * times win over these.
    */
   previous?: PreviousImages;
+  /**
+   * The time of this run, recorded as the pushed time of images a `previous` inventory does not
+   * list (this run is the first to see them). Pass the same time as `writeInventory`'s `now`.
+   * Default: when the load started.
+   */
+  seenAt?: Date;
 }
 
 /** Resolves the repository list: names as given, globs against the catalog. */
@@ -100,6 +109,7 @@ export async function loadGraph(
   const onAbort = () => controller.abort(outer?.reason);
   if (outer?.aborted) throw outer.reason;
   outer?.addEventListener('abort', onAbort, { once: true });
+  const started = options.seenAt ?? new Date();
   let phase: LoadProgress['phase'] = 'repositories';
   const loader: Loader = new Loader(client, controller.signal, () =>
     options.onProgress?.({ phase, ...structuredClone(loader.counters) }),
@@ -116,7 +126,7 @@ export async function loadGraph(
     // Read after the tags, so a manifest tagged while we listed is in the storage too.
     const stored =
       options.storage === undefined
-        ? []
+        ? undefined
         : await storedDigests(options.storage, loader, repositories, controller.signal);
     phase = 'manifests';
     await loader.probeReferrers();
@@ -128,7 +138,7 @@ export async function loadGraph(
     }
     // Tagged ones are loaded already; `want` fetches only what nothing reached, and leaves out
     // what the registry no longer has (a 404), so an image `previous` saw costs one GET at most.
-    for (const [repo, digest] of stored) loader.want(repo, digest);
+    for (const [repo, digest] of stored?.pairs ?? []) loader.want(repo, digest);
     if (client.platform)
       await wantPlatformVersions(client.platform, loader, repositories, controller.signal);
     if (options.previous) {
@@ -145,6 +155,7 @@ export async function loadGraph(
       await failFast(controller, [loader.loadDates()]);
     }
     const graph = buildGraph(loader);
+    setPushedTimes(graph, stored?.pushed, firstSeenOf(options.previous), started);
     phase = 'done';
     options.onProgress?.({ phase, ...structuredClone(loader.counters) });
     return graph;
@@ -154,7 +165,27 @@ export async function loadGraph(
 }
 
 /**
- * `[repo, digest]` of every manifest revision stored for `repositories`.
+ * Fills `pushed` of every image a platform API gave none: the storage's revision link time where
+ * there is one, else the first sighting an inventory recorded, else (with an inventory) this
+ * run's time.
+ */
+function setPushedTimes(
+  graph: ImageGraph,
+  stored: ReadonlyMap<string, string> | undefined,
+  firstSeen: ((id: string) => string | undefined) | undefined,
+  seenAt: Date,
+): void {
+  if (!stored && !firstSeen) return;
+  const now = seenAt.toISOString();
+  for (const id of graph.images()) {
+    if (graph.imageInfo(id)?.pushed !== undefined) continue;
+    const pushed = stored?.get(id) ?? (firstSeen ? (firstSeen(id) ?? now) : undefined);
+    if (pushed !== undefined) graph.addImage(id, { pushed });
+  }
+}
+
+/**
+ * `[repo, digest]` of every manifest revision stored for `repositories`, and when each was pushed.
  * @throws {StorageRootError} when the storage holds none of the tagged manifests: it belongs to
  *   another registry, and reading it would silently find nothing.
  */
@@ -163,7 +194,7 @@ async function storedDigests(
   loader: Loader,
   repositories: readonly string[],
   signal: AbortSignal,
-): Promise<Array<[string, string]>> {
+): Promise<{ pairs: Array<[string, string]>; pushed: Map<string, string> }> {
   const stored = await readStoredManifests(dir, { repositories, signal });
   const pairs: Array<[string, string]> = [];
   for (const [repo, digests] of stored.repositories) {
@@ -188,7 +219,7 @@ async function storedDigests(
       { hint: 'pass the storage folder of the registry being loaded' },
     );
   }
-  return pairs;
+  return { pairs, pushed: stored.pushed };
 }
 
 /** Awaits all; on the first failure aborts the rest so no request outlives the load. */

@@ -59,8 +59,12 @@ export function registryTarget(
           ? []
           : await journalLeftovers(journal, client.url, { key: journalKey });
       const extraDigests = [...(loadOptions.extraDigests ?? []), ...leftovers];
+      // This run's time: the pushed time of images the state file has not seen yet, and theirs
+      // in the file.
+      const seenAt = loadOptions.seenAt ?? new Date();
       last = await loadGraph(client, {
         ...loadOptions,
+        seenAt,
         ...(extraDigests.length > 0 ? { extraDigests } : {}),
         ...(previous ? { previous } : {}),
         ...callOptions,
@@ -69,6 +73,7 @@ export function registryTarget(
       if (state !== undefined) {
         await writeInventory(state, last, {
           registry: client.host,
+          now: seenAt,
           ...(previous ? { previous } : {}),
         });
       }

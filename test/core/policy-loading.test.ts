@@ -69,11 +69,11 @@ describe('validation names the field path and the problem', () => {
     [{ rules: [{ keepNewest: 1.5 }] }, 'rules[0].keepNewest: must be a positive integer, got 1.5'],
     [
       { rules: [{ keepNewest: 2, keepnewest: 3 }] },
-      'rules[0].keepnewest: unknown key; allowed here: description, repositories, tags, keepTags, keepNewest, groupBy, orderBy, keepYoungerThan',
+      'rules[0].keepnewest: unknown key; allowed here: description, repositories, tags, keepTags, dropTags, keepNewest, groupBy, orderBy, keepYoungerThan',
     ],
     [
       { rules: [{ keepTags: [] }], extra: 1 },
-      'extra: unknown key; allowed here: $schema, rules, protect, untagged, referrers, maxDeletions, maxDeletionRatio',
+      'extra: unknown key; allowed here: $schema, age, rules, protect, untagged, referrers, maxDeletions, maxDeletionRatio',
     ],
     [
       { rules: [] },
@@ -127,7 +127,7 @@ describe('validation names the field path and the problem', () => {
     [{ rules: [{ repositories: [], keepTags: [] }] }, 'rules[0].repositories: must not be empty'],
     [
       { rules: [{ repositories: ['a'] }] },
-      'rules[0]: keeps nothing: set keepTags, keepNewest or keepYoungerThan',
+      'rules[0]: keeps nothing: set keepTags, keepNewest, keepYoungerThan or dropTags',
     ],
     [
       { rules: [{ keepTags: [] }], protect: { tag: [] } },
@@ -211,6 +211,10 @@ describe('JSON Schema', () => {
       { rules: [{ keepTags: [] }], maxDeletionRatio: 2 },
       { rules: [{ keepTags: [] }], untagged: { keepNewest: 0 } },
       { rules: [{ keepTags: [] }], extra: true },
+      { rules: [{ keepTags: [] }], age: 'modified' },
+      { rules: [{ dropTags: [] }] },
+      { rules: [{ dropTags: ['pr-*'], keepNewest: 1 }] },
+      { rules: [{ dropTags: ['pr-*'], keepTags: ['latest'] }] },
     ];
     for (const value of bad) {
       expect(() => validatePolicy(value)).toThrow(InvalidPolicyError);

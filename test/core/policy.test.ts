@@ -67,6 +67,7 @@ describe('policy criteria, each alone', () => {
         kept: true,
         rule: 1,
         reason: 'rule 1 keepNewest 1 (rank 1 of 2 images in app)',
+        ageSource: 'created',
       },
     ]);
   });
@@ -247,22 +248,49 @@ describe('combinations', () => {
     };
     const plan = planCleanup(g, policy, { now: NOW });
     expect(plan.tagDecisions).toEqual([
+      // Rule 2's keepYoungerThan read every image's age: each decision says where it came from.
       {
         tag: 'app:hot-1',
         kept: true,
         rule: 2,
-        reason: expect.stringMatching(/^rule 2 keepYoungerThan 2d/),
+        reason: expect.stringMatching(/^rule 2 keepYoungerThan 2d \(created /),
+        ageSource: 'created',
       },
-      { tag: 'app:latest', kept: true, rule: 1, reason: 'rule 1 keepTags "latest"' },
-      { tag: 'app:main-1', kept: false, rule: null, reason: 'no rule kept it' },
-      { tag: 'app:main-2', kept: false, rule: null, reason: 'no rule kept it' },
+      {
+        tag: 'app:latest',
+        kept: true,
+        rule: 1,
+        reason: 'rule 1 keepTags "latest"',
+        ageSource: 'created',
+      },
+      {
+        tag: 'app:main-1',
+        kept: false,
+        rule: null,
+        reason: 'no rule kept it',
+        ageSource: 'created',
+      },
+      {
+        tag: 'app:main-2',
+        kept: false,
+        rule: null,
+        reason: 'no rule kept it',
+        ageSource: 'created',
+      },
       {
         tag: 'app:main-3',
         kept: true,
         rule: 1,
         reason: 'rule 1 keepNewest 1 (rank 1 of 4 images in app)',
+        ageSource: 'created',
       },
-      { tag: 'app:v1.0.0', kept: true, rule: 3, reason: 'rule 3 keepTags "v*"' },
+      {
+        tag: 'app:v1.0.0',
+        kept: true,
+        rule: 3,
+        reason: 'rule 3 keepTags "v*"',
+        ageSource: 'created',
+      },
     ]);
     expect(plan.keptTags).toEqual(kept(plan));
   });

@@ -100,6 +100,23 @@ describe('GHCR platform on the fake GitHub Packages API over a real docker-regis
     );
   });
 
+  it("the platform's created_at stays the pushed time when a state file saw the image later", async () => {
+    const repo = 'my-org/seenlater';
+    const s = await seed(repo);
+    fake.setCreated(repo, s.untagged.digest, '2021-03-04T05:06:07Z');
+    const id = `${repo}@${s.untagged.digest}`;
+    const graph = await loadGraph(client(), {
+      repositories: [repo],
+      previous: {
+        format: 'regprune.inventory.v1',
+        images: [id],
+        firstSeen: { [id]: '2024-01-01T00:00:00.000Z' },
+      },
+      seenAt: new Date('2024-06-01T00:00:00Z'),
+    });
+    expect(graph.imageInfo(id)?.pushed).toBe('2021-03-04T05:06:07Z');
+  });
+
   it('finds packages of an owner for a glob, nested names URL-encoded, across Link pages', async () => {
     for (let i = 0; i < 3; i++)
       await pushImage(fake.registry, `me/team/tool${i}`, { tag: 't', salt: `tool${i}` });

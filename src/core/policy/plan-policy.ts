@@ -20,7 +20,7 @@ export function planWithPolicy(
 ): CleanupPlan {
   const compiled = compilePolicy(policy);
   const now = resolveNow(compiled, options);
-  const evaluation = evaluatePolicy(graph, compiled, now);
+  const evaluation = evaluatePolicy(graph, compiled, now, options);
   const { keptTags, outOfScope, unknownDates } = evaluation;
 
   const seeds: Seed[] = [...keptTags].map((tag) => ({
@@ -28,7 +28,7 @@ export function planWithPolicy(
     tag,
   }));
   for (const image of evaluation.protectedImages) {
-    seeds.push({ image, tag: null, note: 'protected (protect.images)' });
+    seeds.push({ image, tag: null, note: `protected (${evaluation.protectedBy.get(image)})` });
   }
   let inScopeImages = 0;
   for (const image of graph.images()) {
@@ -68,6 +68,7 @@ export function planWithPolicy(
   }
 
   const warnings: PlanWarning[] = [...plan.warnings, ...evaluation.warnings];
+  warnings.push(...ageWarnings(graph, evaluation));
   for (const [image, why] of unknownDates) {
     warnings.push({
       code: 'UNKNOWN_DATE',
@@ -123,26 +124,28 @@ function untaggedKeeps(
       else if (now - date.ms < grace.ms) {
         notes.set(
           image,
-          `untagged grace period (created ${new Date(date.ms).toISOString()}, younger than ${grace.text})`,
+          `untagged grace period (${date.source} ${new Date(date.ms).toISOString()}, younger than ${grace.text})`,
         );
       }
     }
   }
   if (newest !== null) {
     const deleting = new Set(plan.delete.map((op) => op.image));
-    const byRepository = new Map<string, { image: string; ms: number }[]>();
+    const byRepository = new Map<string, { image: string; ms: number; tie: number }[]>();
     for (const image of candidates) {
       if (graph.sourcesOf(image, 'child').some((index) => deleting.has(index))) continue;
       const date = dates.dateOf(image);
       if (date.ms === null) unknownDates.set(image, date.why);
       const repository = repositoryOfImage(image);
       const list = byRepository.get(repository) ?? [];
-      list.push({ image, ms: date.ms ?? Number.NEGATIVE_INFINITY });
+      list.push({ image, ms: date.ms ?? Number.NEGATIVE_INFINITY, tie: dates.tiebreak(image) });
       byRepository.set(repository, list);
     }
     for (const [repository, list] of byRepository) {
-      // Newest first; equal dates by id so the choice does not depend on load order.
-      list.sort((x, y) => y.ms - x.ms || compareIds(x.image, y.image));
+      // Newest first; equal times by the other age source, then by id, so the choice does not
+      // depend on load order.
+      const cmp = (x: number, y: number) => (x < y ? -1 : x > y ? 1 : 0);
+      list.sort((x, y) => cmp(y.ms, x.ms) || cmp(y.tie, x.tie) || compareIds(x.image, y.image));
       const count = Math.min(newest, list.length);
       for (let i = 0; i < count; i++) {
         const { image } = list[i] as { image: string };
@@ -158,4 +161,31 @@ function untaggedKeeps(
   return [...notes]
     .sort((a, b) => compareIds(a[0], b[0]))
     .map(([image, note]) => ({ image, tag: null, note }));
+}
+
+/**
+ * Warnings for images whose age came from the other source. With `age: pushed` and no image
+ * carrying a pushed time at all, one warning says where such times come from instead of one per
+ * image.
+ */
+function ageWarnings(graph: ImageGraph, evaluation: Evaluation): PlanWarning[] {
+  const { dates } = evaluation;
+  if (dates.fallbacks.size === 0) return [];
+  const source = dates.source;
+  const other = source === 'created' ? 'pushed' : 'created';
+  if (source === 'pushed' && !graph.images().some((id) => graph.imageInfo(id)?.pushed)) {
+    return [
+      {
+        code: 'AGE_SOURCE_UNAVAILABLE',
+        id: 'age',
+        message:
+          'the policy says age: pushed, but no image has a pushed time, so every age comes from created; pushed times come from the registry storage (--storage DIR, or loadGraph storage), from a state file from the second run on (--state FILE, or loadGraph previous), or from a platform API',
+      },
+    ];
+  }
+  return [...dates.fallbacks].map(([image, why]) => ({
+    code: 'AGE_SOURCE_FALLBACK',
+    id: image,
+    message: `${image} ${why}, so its age comes from its ${other === 'created' ? 'created date' : 'pushed time'} (age: ${source})`,
+  }));
 }

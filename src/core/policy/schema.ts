@@ -30,6 +30,11 @@ export const retentionPolicySchema = {
   required: ['rules'],
   properties: {
     $schema: { type: 'string' },
+    age: {
+      enum: ['created', 'pushed'],
+      description:
+        'Which time ages are measured from (keepNewest by created, keepYoungerThan, untagged): created (default, the build date in the image config) or pushed (when the registry received the image: storage revision link time, first run that saw it in a state file, or a platform API). An image lacking it uses the other one, with a plan warning.',
+    },
     rules: {
       type: 'array',
       minItems: 1,
@@ -97,7 +102,19 @@ export const retentionPolicySchema = {
         { required: ['keepTags'] },
         { required: ['keepNewest'] },
         { required: ['keepYoungerThan'] },
+        { required: ['dropTags'] },
       ],
+      dependentSchemas: {
+        dropTags: {
+          not: {
+            anyOf: [
+              { required: ['keepTags'] },
+              { required: ['keepNewest'] },
+              { required: ['keepYoungerThan'] },
+            ],
+          },
+        },
+      },
       properties: {
         description: { type: 'string' },
         repositories: {
@@ -119,6 +136,12 @@ export const retentionPolicySchema = {
           ...tagPatterns,
           description:
             'Keep tags matching any of these. A literal name (no * or ?, not a /regex/) must name a tag this rule selects, or planning fails; write a tag that may not exist yet as a pattern, e.g. /^stable$/.',
+        },
+        dropTags: {
+          ...tagPatterns,
+          minItems: 1,
+          description:
+            "Keep every selected tag except those matching one of these (the policy form of --drop); a dropped tag's image stays when another tag or a kept index needs it. Not combined with keepTags, keepNewest or keepYoungerThan in one rule. A literal name must name a tag this rule selects, or planning fails.",
         },
         keepNewest: {
           type: 'integer',

@@ -2,7 +2,8 @@
 // per-repository tag index; the unmatched-pattern checks already live in unmatched.ts.
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { ImageGraph } from '../image-graph.js';
-import { digestOfImage, repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
+import { type ProtectOptions, resolveImageReferences } from '../image-references.js';
+import { repositoryOfImage, repositoryOfTag, tagName } from '../naming.js';
 import type { PlanWarning, TagDecision } from '../plan-types.js';
 import { compareIds } from '../sort.js';
 import { DateBook } from './dates.js';
@@ -36,8 +37,10 @@ export interface Evaluation {
   outOfScope: Set<string>;
   /** Whether some rule matches the repository (any repository, in the graph or not). */
   inScope: (repository: string) => boolean;
-  /** Images in `protect.images` that the graph holds, sorted. */
+  /** Images in `protect.images` or in use that the graph holds, sorted. */
   protectedImages: string[];
+  /** Why each protected image is: `protect.images`, or `in use, per SOURCE`. */
+  protectedBy: Map<string, string>;
   /** Images whose date a criterion needed but is unknown, with why. */
   unknownDates: Map<string, string>;
   warnings: PlanWarning[];
@@ -87,38 +90,28 @@ function inScopeOf(rules: readonly CompiledRule[]): (repository: string) => bool
   };
 }
 
+/**
+ * The images `protect.images` and the planning options' in-use references name, with why each
+ * stays (`protect.images` wins when both name one).
+ */
 function protectedImagesOf(
   graph: ImageGraph,
   ids: readonly string[],
+  protect: ProtectOptions,
   warnings: PlanWarning[],
-): string[] {
-  const found = new Set<string>();
-  let byDigest: Map<string, string[]> | undefined;
-  for (const id of ids) {
-    if (graph.hasImage(id)) {
-      found.add(id);
-      continue;
-    }
-    if (!byDigest) {
-      byDigest = new Map();
-      for (const image of graph.images()) {
-        const digest = digestOfImage(image);
-        const list = byDigest.get(digest);
-        if (list) list.push(image);
-        else byDigest.set(digest, [image]);
-      }
-    }
-    const matches = id.includes('@') ? undefined : byDigest.get(id);
-    if (matches) for (const image of matches) found.add(image);
-    else {
-      warnings.push({
-        code: 'PROTECTED_IMAGE_NOT_FOUND',
-        id,
-        message: `protect.images names ${id}, which the graph does not hold; check the id if it was meant to protect an image that exists`,
-      });
-    }
+): Map<string, string> {
+  const by = new Map<string, string>();
+  const host = protect.registryHost !== undefined ? { registryHost: protect.registryHost } : {};
+  if (protect.protectImages && protect.protectImages.length > 0) {
+    const source = protect.protectImagesSource ?? 'protectImages';
+    const inUse = resolveImageReferences(graph, protect.protectImages, { ...host, source });
+    warnings.push(...inUse.warnings);
+    for (const image of inUse.images) by.set(image, `in use, per ${source}`);
   }
-  return [...found].sort(compareIds);
+  const listed = resolveImageReferences(graph, ids, { ...host, source: 'protect.images' });
+  warnings.push(...listed.warnings);
+  for (const image of listed.images) by.set(image, 'protect.images');
+  return by;
 }
 
 /** Sorts tags ascending by the rule's order ("newest" last). */
@@ -154,12 +147,17 @@ function orderOf(rule: CompiledRule, dates: DateBook): Rank {
         (x, y, a, b) => compareChunks(x, y) || compareIds(a.name, b.name),
       );
   }
-  // Unknown dates sort as oldest; equal dates fall back to natural order of the names.
+  // Unknown dates sort as oldest; equal times fall back to the other age source (a state file
+  // gives every image of its first run one time), then to natural order of the names.
+  const cmp = (x: number, y: number) => (x < y ? -1 : x > y ? 1 : 0);
   return (list) =>
     sortKeyed(
       list,
-      (e) => dates.dateOf(e.image).ms ?? Number.NEGATIVE_INFINITY,
-      (x, y, a, b) => (x < y ? -1 : x > y ? 1 : 0) || compareNatural(a.name, b.name),
+      (e) => [dates.dateOf(e.image).ms ?? Number.NEGATIVE_INFINITY, dates.tiebreak(e.image)],
+      (x, y, a, b) =>
+        cmp(x[0] as number, y[0] as number) ||
+        cmp(x[1] as number, y[1] as number) ||
+        compareNatural(a.name, b.name),
     );
 }
 
@@ -250,6 +248,7 @@ function checkRule(
   byRepository: ReadonlyMap<string, readonly TagEntry[]>,
   tagHits: Uint8Array,
   keepHits: Uint8Array,
+  dropHits: Uint8Array,
   warnings: PlanWarning[],
 ): void {
   const index = rule.number - 1;
@@ -295,6 +294,19 @@ function checkRule(
     namesIn(true),
     warnings,
   );
+  if (rule.dropTags) {
+    checkTagEntries(
+      rule.dropTags,
+      dropHits,
+      {
+        list: `rules[${index}].dropTags`,
+        scope: `the tags rule ${rule.number} selects`,
+        why: 'A drop entry naming no tag is refused, as --drop is, because a typo there would leave the tag meant to go',
+      },
+      namesIn(true),
+      warnings,
+    );
+  }
 }
 
 /**
@@ -305,9 +317,10 @@ export function evaluatePolicy(
   graph: ImageGraph,
   compiled: CompiledPolicy,
   now: number | null,
+  protect: ProtectOptions = {},
 ): Evaluation {
   const warnings: PlanWarning[] = [];
-  const dates = new DateBook(graph);
+  const dates = new DateBook(graph, compiled.age);
   const unknownDates = new Map<string, string>();
   const inScope = inScopeOf(compiled.rules);
   const outOfScope = new Set<string>();
@@ -333,6 +346,8 @@ export function evaluatePolicy(
   }
 
   const reasons = new Map<string, { rule: number; reason: string }>();
+  /** The first `dropTags` entry that matched each tag, as its reason when no rule keeps it. */
+  const dropped = new Map<string, string>();
   for (const rule of compiled.rules) {
     const keep = (tag: string, reason: string) => {
       if (!reasons.has(tag)) reasons.set(tag, { rule: rule.number, reason });
@@ -344,6 +359,7 @@ export function evaluatePolicy(
     // Which entries matched anything, so that typos surface (see unmatched.ts).
     const tagHits = new Uint8Array(tagsOf?.length ?? 0);
     const keepHits = new Uint8Array(rule.keepTags.length);
+    const dropHits = new Uint8Array(rule.dropTags?.length ?? 0);
     for (const [repository, entries] of byRepository) {
       if (!covers(repository)) continue;
       const candidates = tagsOf
@@ -352,6 +368,15 @@ export function evaluatePolicy(
       for (const entry of candidates) {
         const hit = firstHit(rule.keepTags, keepHits, entry.name);
         if (hit) keep(entry.tag, `rule ${rule.number} keepTags ${JSON.stringify(hit.source)}`);
+      }
+      const drops = rule.dropTags;
+      if (drops) {
+        for (const entry of candidates) {
+          const hit = firstHit(drops, dropHits, entry.name);
+          if (!hit) keep(entry.tag, `rule ${rule.number} keeps every tag but dropTags`);
+          else if (!dropped.has(entry.tag))
+            dropped.set(entry.tag, `rule ${rule.number} dropTags ${JSON.stringify(hit.source)}`);
+        }
       }
       if (rule.keepNewest !== null) {
         if (rule.orderBy === 'created') {
@@ -371,17 +396,17 @@ export function evaluatePolicy(
           else if (now - date.ms < young.ms) {
             keep(
               entry.tag,
-              `rule ${rule.number} keepYoungerThan ${young.text} (created ${new Date(date.ms).toISOString()})`,
+              `rule ${rule.number} keepYoungerThan ${young.text} (${date.source} ${new Date(date.ms).toISOString()})`,
             );
           }
         }
       }
     }
-    checkRule(rule, repositories, byRepository, tagHits, keepHits, warnings);
+    checkRule(rule, repositories, byRepository, tagHits, keepHits, dropHits, warnings);
   }
 
-  const protectedImages = protectedImagesOf(graph, compiled.protectImages, warnings);
-  const protectedSet = new Set(protectedImages);
+  const protectedBy = protectedImagesOf(graph, compiled.protectImages, protect, warnings);
+  const protectedImages = [...protectedBy.keys()].sort(compareIds);
   const decisions: TagDecision[] = [];
   const keptTags = new Set<string>();
   const protectHits = new Uint8Array(compiled.protectTags.length);
@@ -401,19 +426,22 @@ export function evaluatePolicy(
           rule: null,
           reason: `protected (protect.tags ${JSON.stringify(pattern.source)})`,
         };
-      } else if (protectedSet.has(image)) {
+      } else if (protectedBy.has(image)) {
+        const why = protectedBy.get(image) as string;
         decision = {
           tag,
           kept: true,
           rule: null,
-          reason: `protected (its image ${image} is in protect.images)`,
+          reason: `protected (its image ${image} is ${why === 'protect.images' ? 'in protect.images' : why})`,
         };
       } else if (byRule) {
         decision = { tag, kept: true, rule: byRule.rule, reason: byRule.reason };
       } else {
-        decision = { tag, kept: false, rule: null, reason: NO_RULE };
+        decision = { tag, kept: false, rule: null, reason: dropped.get(tag) ?? NO_RULE };
       }
     }
+    const ageSource = dates.sourceRead(image);
+    if (ageSource) decision.ageSource = ageSource;
     if (decision.kept) keptTags.add(tag);
     decisions.push(decision);
   }
@@ -434,6 +462,7 @@ export function evaluatePolicy(
     outOfScope,
     inScope,
     protectedImages,
+    protectedBy,
     unknownDates,
     warnings,
     dates,
@@ -461,5 +490,5 @@ export function selectTags(
   options: PolicyPlanOptions = {},
 ): TagDecision[] {
   const compiled = compilePolicy(policy);
-  return evaluatePolicy(graph, compiled, resolveNow(compiled, options)).decisions;
+  return evaluatePolicy(graph, compiled, resolveNow(compiled, options), options).decisions;
 }

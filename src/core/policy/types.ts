@@ -1,4 +1,6 @@
 import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { ProtectOptions } from '../image-references.js';
+import type { AgeSource } from '../plan-types.js';
 
 /**
  * A retention policy: which tags to keep, what to protect, what to do with untagged images and
@@ -23,6 +25,16 @@ import type { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 export interface RetentionPolicy {
   /** Ignored by regprune; lets editors find the JSON Schema. */
   $schema?: string;
+  /**
+   * Which time of an image ages are measured from, for every criterion that reads one
+   * (`keepNewest` with `orderBy: created`, `keepYoungerThan`, `untagged.keepYoungerThan`,
+   * `untagged.keepNewest`). `created` (default): the build date in the image config. `pushed`:
+   * when the registry received it, where the loader can tell (the storage folder's revision link
+   * time, or the first run that saw the image in a state file, or a platform API). An image
+   * lacking the chosen time uses the other one, with a plan warning naming it; images with equal
+   * times rank by the other one.
+   */
+  age?: AgeSource;
   /** The rules (at least one). A tag is kept if any rule keeps it. */
   rules: RetentionRule[];
   /** Tags and images that are never untagged or deleted, whatever the rules say. */
@@ -81,6 +93,16 @@ export interface RetentionRule {
    */
   keepTags?: string[];
   /**
+   * "Keep every tag except these": the rule keeps every tag it selects that none of these patterns
+   * (globs or `/regex/`) match — the policy form of `--drop` / `planDropTags`. A dropped tag's
+   * image still stays when another tag, a kept index or another rule needs it (then only the tag
+   * goes). Stands alone: not combined with `keepTags`, `keepNewest` or `keepYoungerThan` in one
+   * rule (add a rule to keep some of the dropped tags). A literal entry that names no tag the rule
+   * selects makes planning throw {@link InvalidPolicyError}, as `--drop` does: a typo there would
+   * leave the tag meant to go. A pattern that matches nothing is a plan warning.
+   */
+  dropTags?: string[];
+  /**
    * Keep the N newest **images** among the selected tags of each repository (of each group with
    * `groupBy`), and every selected tag of those images. An image ranks by its best selected tag,
    * and uses one slot however many selected tags it carries.
@@ -94,12 +116,15 @@ export interface RetentionRule {
   groupBy?: string;
   /**
    * Order for `keepNewest`; "newest" is the end of the order. `created` (default): by the image's
-   * creation date, unknown dates oldest. `semver`: by version precedence, pre-releases before
+   * age time (the policy's `age` source: creation date, or pushed time), unknown dates oldest. `semver`: by version precedence, pre-releases before
    * their release, and tags that are not versions oldest (so `latest` never takes a slot from a
    * version). `name`: natural order (`main-10` after `main-9`).
    */
   orderBy?: OrderBy;
-  /** Keep tags whose image was created less than this long before `now`, e.g. `30d`. */
+  /**
+   * Keep tags whose image's age (by the policy's `age` source: created, or pushed) is less than
+   * this before `now`, e.g. `30d`.
+   */
   keepYoungerThan?: string;
 }
 
@@ -110,24 +135,33 @@ export interface ProtectSpec {
    * entry that names no tag of the repositories in scope makes planning throw, as in `keepTags`.
    */
   tags?: string[];
-  /** Image ids (`repo@sha256:…`) or digests (`sha256:…`, any repository). Their tags stay too. */
+  /**
+   * Images never deleted, and their tags never removed: image ids (`repo@sha256:…`), digests
+   * (`sha256:…`, any repository), or image references as clusters report them (`repo:tag`,
+   * `host/repo:tag`, `host/repo@sha256:…`; a tag is resolved to the image it points at when the
+   * plan is made). References naming another registry host (when the planning options give
+   * `registryHost`) and ones the graph does not hold are plan warnings.
+   */
   images?: string[];
 }
 
 /** What to do with images no tag points at and nothing kept reaches. */
 export interface UntaggedSpec {
-  /** Grace period by `created`: younger untagged images stay. Without it they are deleted. */
+  /**
+   * Grace period by the policy's `age` source (created, or pushed): younger untagged images stay.
+   * Without it (or `keepNewest`) they are deleted.
+   */
   keepYoungerThan?: string;
   /**
-   * Keep the N newest untagged images of each repository, by `created` (unknown dates rank
-   * oldest; equal dates by id). Keeps on its own beside `keepYoungerThan`. An index's platform
+   * Keep the N newest untagged images of each repository, by the policy's `age` source (unknown
+   * dates rank oldest; equal times by the other source, then by id). Keeps on its own beside `keepYoungerThan`. An index's platform
    * manifests follow their index and take no slot of their own; referrers follow their subject.
    */
   keepNewest?: number;
 }
 
-/** Options for planning with a policy. */
-export interface PolicyPlanOptions {
+/** Options for planning with a policy (and the images in use it must keep, see {@link ProtectOptions}). */
+export interface PolicyPlanOptions extends ProtectOptions {
   /**
    * The time the policy's ages are measured from (`Date`, ISO 8601 string or epoch milliseconds).
    * Required when the policy uses `keepYoungerThan`; the core never reads the clock.

@@ -64,7 +64,12 @@ export interface EntryPlace {
   list: string;
   /** What the list's scope is, e.g. `the tags rule 1 selects`. */
   scope: string;
+  /** Why a literal naming no tag is refused. Default: the keep lists' reason. */
+  why?: string;
 }
+
+const KEEP_WHY =
+  'A keep entry naming no tag is refused, because a typo there would delete what was meant to stay';
 
 /**
  * Checks one list of tag matchers against what it matched: throws for the first literal that
@@ -90,7 +95,7 @@ export function checkTagEntries(
           : '';
       throw new InvalidPolicyError(
         path,
-        `${JSON.stringify(m.source)} names no tag among ${place.scope}${hint}. A keep entry naming no tag is refused, because a typo there would delete what was meant to stay. Fix the spelling, or, to allow a tag that may not exist yet, write it as a pattern, e.g. ${exactTagRegex(m.source)}`,
+        `${JSON.stringify(m.source)} names no tag among ${place.scope}${hint}. ${place.why ?? KEEP_WHY}. Fix the spelling, or, to allow a tag that may not exist yet, write it as a pattern, e.g. ${exactTagRegex(m.source)}`,
       );
     }
     warnings.push({

@@ -1,4 +1,5 @@
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import type { AgeSource } from '../plan-types.js';
 import { parseDuration } from './duration.js';
 import {
   compileRegex,
@@ -22,6 +23,8 @@ export interface CompiledRule {
   repositories: Matcher[] | null;
   tags: Matcher[] | null;
   keepTags: Matcher[];
+  /** `dropTags`: the rule keeps every selected tag none of these match. */
+  dropTags: Matcher[] | null;
   keepNewest: number | null;
   groupBy: RegExp | null;
   orderBy: OrderBy;
@@ -31,6 +34,8 @@ export interface CompiledRule {
 /** A validated policy with its patterns compiled. */
 export interface CompiledPolicy {
   policy: RetentionPolicy;
+  /** Where ages come from (`created` unless the policy says). */
+  age: AgeSource;
   rules: CompiledRule[];
   protectTags: Matcher[];
   protectImages: string[];
@@ -49,6 +54,7 @@ export interface CompiledPolicy {
 
 const POLICY_KEYS = [
   '$schema',
+  'age',
   'rules',
   'protect',
   'untagged',
@@ -61,6 +67,7 @@ const RULE_KEYS = [
   'repositories',
   'tags',
   'keepTags',
+  'dropTags',
   'keepNewest',
   'groupBy',
   'orderBy',
@@ -69,6 +76,7 @@ const RULE_KEYS = [
 const PROTECT_KEYS = ['tags', 'images'] as const;
 const UNTAGGED_KEYS = ['keepYoungerThan', 'keepNewest'] as const;
 const ORDERS: readonly OrderBy[] = ['created', 'semver', 'name'];
+const AGE_SOURCES: readonly AgeSource[] = ['created', 'pushed'];
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -149,6 +157,7 @@ function compileRule(
     repositories: null,
     tags: null,
     keepTags: [],
+    dropTags: null,
     keepNewest: null,
     groupBy: null,
     orderBy: 'created',
@@ -171,6 +180,19 @@ function compileRule(
   if (raw.keepTags !== undefined) {
     rule.keepTags = stringList(raw.keepTags, at(path, 'keepTags'), true);
     compiled.keepTags = matchers(rule.keepTags, at(path, 'keepTags'), compileTagPattern);
+  }
+  if (raw.dropTags !== undefined) {
+    rule.dropTags = stringList(raw.dropTags, at(path, 'dropTags'), false);
+    compiled.dropTags = matchers(rule.dropTags, at(path, 'dropTags'), compileTagPattern);
+    const other = (['keepTags', 'keepNewest', 'keepYoungerThan'] as const).find(
+      (key) => raw[key] !== undefined,
+    );
+    if (other) {
+      fail(
+        at(path, 'dropTags'),
+        `cannot be combined with ${other} in one rule: dropTags keeps every tag it does not match; to keep some dropped tags, add a rule that selects them (tags) with ${other}`,
+      );
+    }
   }
   if (raw.keepNewest !== undefined) {
     const n = raw.keepNewest;
@@ -215,12 +237,13 @@ function compileRule(
   }
   if (
     raw.keepTags === undefined &&
+    raw.dropTags === undefined &&
     raw.keepNewest === undefined &&
     raw.keepYoungerThan === undefined
   ) {
     fail(
       path,
-      'keeps nothing: set keepTags, keepNewest or keepYoungerThan (to bring repositories into scope without keeping any tag, write keepTags: [])',
+      'keeps nothing: set keepTags, keepNewest, keepYoungerThan or dropTags (to bring repositories into scope without keeping any tag, write keepTags: [])',
     );
   }
   return { rule, compiled };
@@ -237,6 +260,14 @@ export function compilePolicy(value: unknown): CompiledPolicy {
   const raw = object(value, 'policy', POLICY_KEYS);
   const policy: RetentionPolicy = { rules: [] };
   if (raw.$schema !== undefined) policy.$schema = string(raw.$schema, '$schema');
+  let age: AgeSource = 'created';
+  if (raw.age !== undefined) {
+    if (typeof raw.age !== 'string' || !AGE_SOURCES.includes(raw.age as AgeSource)) {
+      fail('age', `must be one of ${AGE_SOURCES.join(', ')}, got ${describe(raw.age)}`);
+    }
+    age = raw.age as AgeSource;
+    policy.age = age;
+  }
   if (raw.rules === undefined) fail('rules', 'is required: list at least one rule');
   if (!Array.isArray(raw.rules))
     fail('rules', `must be a list of rules, got ${describe(raw.rules)}`);
@@ -323,6 +354,7 @@ export function compilePolicy(value: unknown): CompiledPolicy {
   const needsNow = untaggedGrace !== null || compiled.some((r) => r.keepYoungerThan !== null);
   return {
     policy,
+    age,
     rules: compiled,
     protectTags,
     protectImages,

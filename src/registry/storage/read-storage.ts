@@ -23,6 +23,12 @@ export interface StoredManifests {
   v2: string;
   /** Repository name → manifest digests (`sha256:…`), sorted; repositories sorted by name. */
   repositories: Map<string, string[]>;
+  /**
+   * Image id (`repo@sha256:…`) → when the registry received the manifest in that repository
+   * (ISO 8601): the modification time of its revision link, which the registry writes on every
+   * push of the manifest, so a manifest pushed again shows the latest push.
+   */
+  pushed: Map<string, string>;
 }
 
 /** Options of {@link readStoredManifests}. */
@@ -78,7 +84,7 @@ export async function readStoredManifests(
   const base = join(v2, 'repositories');
   const limit = pLimit(FILE_CONCURRENCY);
   const reader: Reader = { root, limit, signal: options.signal };
-  const found = new Map<string, string[]>();
+  const found = new Map<string, Revision[]>();
   try {
     if (options.repositories) {
       await Promise.all(
@@ -95,8 +101,20 @@ export async function readStoredManifests(
     limit.clearQueue();
     throw error;
   }
-  const repositories = new Map([...found].sort(([a], [b]) => compareIds(a, b)));
-  return { v2, repositories };
+  const sorted = [...found].sort(([a], [b]) => compareIds(a, b));
+  const repositories = new Map(sorted.map(([name, list]) => [name, list.map((r) => r.digest)]));
+  const pushed = new Map<string, string>();
+  for (const [name, list] of sorted) {
+    for (const { digest, mtimeMs } of list)
+      pushed.set(`${name}@${digest}`, new Date(mtimeMs).toISOString());
+  }
+  return { v2, repositories, pushed };
+}
+
+/** A manifest revision and its link file's modification time. */
+interface Revision {
+  digest: string;
+  mtimeMs: number;
 }
 
 interface Reader {
@@ -109,7 +127,7 @@ async function walk(
   reader: Reader,
   dir: string,
   name: string[],
-  out: Map<string, string[]>,
+  out: Map<string, Revision[]>,
 ): Promise<void> {
   if (name.length > MAX_NAME_DEPTH) return;
   const entries = await listDir(reader, dir);
@@ -128,18 +146,22 @@ async function walk(
   );
 }
 
-async function revisions(reader: Reader, manifestsDir: string): Promise<string[]> {
+async function revisions(reader: Reader, manifestsDir: string): Promise<Revision[]> {
   const dir = join(manifestsDir, 'revisions', 'sha256');
   const entries = await listDir(reader, dir);
-  const digests = await Promise.all(
-    entries.map(async (entry) => {
+  const found = await Promise.all(
+    entries.map(async (entry): Promise<Revision | undefined> => {
       if (!entry.isDirectory() || !SHA256_HEX.test(entry.name)) return undefined;
       const link = await readLink(reader, join(dir, entry.name, 'link'));
       // The link names its own revision; anything else is not the registry's writing.
-      return link === `sha256:${entry.name}` ? link : undefined;
+      return link?.text === `sha256:${entry.name}`
+        ? { digest: link.text, mtimeMs: link.mtimeMs }
+        : undefined;
     }),
   );
-  return digests.filter((d): d is string => d !== undefined).sort();
+  return found
+    .filter((r): r is Revision => r !== undefined)
+    .sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }
 
 /** The folder's entries; none when it does not exist. */
@@ -158,8 +180,11 @@ async function listDir(reader: Reader, dir: string) {
   });
 }
 
-/** A link file's content, or `undefined` when it is gone (a deleted manifest). */
-async function readLink(reader: Reader, path: string): Promise<string | undefined> {
+/** A link file's content and modification time, or `undefined` when it is gone (a deleted manifest). */
+async function readLink(
+  reader: Reader,
+  path: string,
+): Promise<{ text: string; mtimeMs: number } | undefined> {
   return reader.limit(async () => {
     reader.signal?.throwIfAborted();
     let file: FileHandle;
@@ -198,7 +223,10 @@ async function readLink(reader: Reader, path: string): Promise<string | undefine
           },
         );
       }
-      return buffer.subarray(0, bytesRead).toString('utf8').trim();
+      return {
+        text: buffer.subarray(0, bytesRead).toString('utf8').trim(),
+        mtimeMs: stats.mtimeMs,
+      };
     } catch (error) {
       if (error instanceof StorageRootError) throw error;
       throw new StorageRootError(reader.root, `cannot read ${path}`, {
