@@ -18,6 +18,12 @@ export {
   tagName,
 } from './naming.js';
 export {
+  compileRepositoryGlob,
+  isRepositoryGlob,
+  type Matcher,
+  repositorySelector,
+} from './oci/repository-glob.js';
+export {
   applyPlanToGraph,
   explain,
   formatKeepPath,
