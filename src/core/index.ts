@@ -8,7 +8,6 @@ export { planMarkdown } from './format/plan-markdown.js';
 export { type PlanHeader, planTable } from './format/plan-table.js';
 export { resultMarkdown, resultTable } from './format/result.js';
 export { type GraphEdgeAttributes, type GraphNodeAttributes, ImageGraph } from './image-graph.js';
-export type { ManifestDescriptor } from './manifest.js';
 export {
   digestOfImage,
   imageId,
@@ -17,6 +16,7 @@ export {
   tagId,
   tagName,
 } from './naming.js';
+export type { ManifestDescriptor } from './oci/manifest.js';
 export {
   compileRepositoryGlob,
   isRepositoryGlob,

@@ -3,19 +3,21 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
+import { isRefName, REF_NAME_GRAMMAR } from '../core/oci/annotations.js';
 import {
+  descriptorDigests,
   isKnownManifestType,
   isOciDigest,
   type ManifestDescriptor,
   type ParsedManifest,
   parseManifest,
-} from '../core/manifest.js';
+} from '../core/oci/manifest.js';
 import {
   artifactTypeOf,
   CONFIG_LIMIT,
   IMAGE_CONFIG_TYPES,
   MANIFEST_LIMIT,
-} from '../core/media-types.js';
+} from '../core/oci/media-types.js';
 import type { ImageInfo, Platform } from '../core/types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import { layoutImageId } from './naming.js';
@@ -23,7 +25,6 @@ import {
   BASE_DIGEST,
   CREATED,
   type Descriptor,
-  INDEX_TYPES,
   type IndexDocument,
   OCI_ARTIFACT,
   REF_NAME,
@@ -314,7 +315,7 @@ function readTags(dir: string, index: IndexDocument): Map<string, string> {
       throw new InvalidLayoutError(
         dir,
         'index.json',
-        `manifests[${i}] has the ref name ${JSON.stringify(ref)}, which is not a valid ${REF_NAME} (components of letters and digits joined by "/", with ".", "_", "-", "--", ":", "@" or "+" inside a component)`,
+        `manifests[${i}] has the ref name ${JSON.stringify(ref)}, which is not a valid ${REF_NAME} (${REF_NAME_GRAMMAR})`,
       );
     }
     const before = tags.get(ref);
@@ -343,29 +344,18 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
     ctx.signal?.throwIfAborted();
     return readManifestBlob(dir, descriptor, named);
   });
-  const known = isKnownManifestType(descriptor.mediaType);
-  if (known && json.mediaType !== undefined) {
-    const own = json.mediaType;
-    if (
-      typeof own !== 'string' ||
-      !isKnownManifestType(own) ||
-      INDEX_TYPES.has(own) !== INDEX_TYPES.has(descriptor.mediaType)
-    ) {
-      throw new InvalidLayoutError(
-        dir,
-        file,
-        `its "mediaType" is ${JSON.stringify(own)}, but ${named} names it as ${descriptor.mediaType}`,
-      );
-    }
-  }
-  const fail = (problem: string): never => {
-    throw new InvalidLayoutError(dir, file, problem);
-  };
-  const parsed: ParsedManifest = known
-    ? parseManifest(json, descriptor.mediaType, fail)
-    : { kind: 'opaque', mediaType: descriptor.mediaType, layers: [], manifests: [] };
+  // The core's rule picks the media type (the registry adapter's too, with the Content-Type in
+  // the descriptor's place): the same bytes read the same through either adapter.
+  const parsed: ParsedManifest = parseManifest(
+    json,
+    descriptor.mediaType,
+    (problem): never => {
+      throw new InvalidLayoutError(dir, file, problem);
+    },
+    named,
+  );
 
-  const info: ImageInfo = { mediaType: descriptor.mediaType, size: descriptor.size };
+  const info: ImageInfo = { mediaType: parsed.mediaType, size: descriptor.size };
   const platform = platformOf(descriptor.platform);
   if (platform) info.platform = platform;
   const annotations = stringMap(json.annotations);
@@ -383,7 +373,7 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
   const next: Pending[] = [];
 
   if (parsed.kind === 'opaque') {
-    info.opaque = `unknown media type ${descriptor.mediaType}`;
+    info.opaque = `unknown media type ${parsed.mediaType}`;
     const seen = new Set<string>([descriptor.digest]);
     for (const digest of descriptorDigests(json)) {
       if (seen.has(digest)) continue;
@@ -458,19 +448,6 @@ async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult
   return { found, pending: next };
 }
 
-/** Every digest the JSON names in a descriptor-shaped object (`mediaType`, `digest`, `size`). */
-function descriptorDigests(value: unknown, out: string[] = [], depth = 0): string[] {
-  if (depth > 32 || typeof value !== 'object' || value === null) return out;
-  if (Array.isArray(value)) {
-    for (const item of value) descriptorDigests(item, out, depth + 1);
-    return out;
-  }
-  const record = value as Record<string, unknown>;
-  if (typeof record.mediaType === 'string' && isOciDigest(record.digest)) out.push(record.digest);
-  for (const item of Object.values(record)) descriptorDigests(item, out, depth + 1);
-  return out;
-}
-
 /** An OCI config's `created` field: any non-empty string is passed on; the policy judges it. */
 function createdOf(config: unknown): string | undefined {
   return isObject(config) && typeof config.created === 'string' && config.created !== ''
@@ -508,14 +485,4 @@ function stringMap(value: unknown): Record<string, string> | undefined {
     (e): e is [string, string] => typeof e[1] === 'string',
   );
   return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-}
-
-// The grammar of image-spec's image-layout.md for `org.opencontainers.image.ref.name`:
-// ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*;
-// alphanum ::= [A-Za-z0-9]+; separator ::= [-._:@+] | "--".
-const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
-const REF_NAME_PATTERN = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
-
-function isRefName(value: string): boolean {
-  return REF_NAME_PATTERN.test(value);
 }
