@@ -1,7 +1,6 @@
 // Over 400 lines: decide, rewrite index.json, re-check the boundary and remove blobs are one
 // transaction over one scan; issue 14 moves the pure deciding half into the core.
-import { randomUUID } from 'node:crypto';
-import { open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js';
@@ -17,6 +16,7 @@ import {
   NOT_ATTEMPTED_STOPPED,
   type OperationOutcome,
 } from '../core/target.js';
+import { syncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { type LayoutScan, scanLayout } from './load-graph.js';
 import { layoutDigest, layoutImageId } from './naming.js';
 import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
@@ -130,7 +130,7 @@ export async function applyLayoutPlan(
         report(outcome);
       }
       stopped = true;
-    } else if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
+    } else if (rewrite) await writeFileAtomic(join(root, 'index.json'), indexText);
     for (const outcome of outcomes) {
       if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
       outcome.status = 'done';
@@ -186,8 +186,7 @@ export async function applyLayoutPlan(
     options.signal?.throwIfAborted();
     // Make the removals durable; a failed directory sync loses nothing but durability.
     const algorithms = new Set(blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
-    for (const alg of algorithms)
-      await syncDirectory(join(root, 'blobs', alg)).catch(() => undefined);
+    for (const alg of algorithms) await syncDirectory(join(root, 'blobs', alg));
   }
 
   const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
@@ -495,37 +494,3 @@ function isLayoutImageId(id: string): boolean {
   }
 }
 
-/** Writes `dir/name` so that readers see the old or the new content, never a mix. */
-async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
-  const target = join(dir, name);
-  const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
-  let mode = 0o644;
-  try {
-    mode = (await stat(target)).mode & 0o777;
-  } catch {
-    // A new file gets the default mode.
-  }
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, target);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  await syncDirectory(dir);
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

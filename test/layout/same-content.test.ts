@@ -186,7 +186,7 @@ describe('the same content through the registry (fake) and layout adapters', () 
         JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: declared, ...stored }] }),
       );
       const result = await outcome(() => loadLayoutGraph(dir), `@${stored.digest}`);
-      const want = expected[name];
+      const want = expected[name] ?? 'missing expectation';
       if (want instanceof RegExp)
         expect(result, name).toMatchObject({ problem: expect.stringMatching(want) });
       else if (want.startsWith('unknown media type'))
