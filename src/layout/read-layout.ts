@@ -10,6 +10,7 @@ import { CONFIG_LIMIT, MANIFEST_LIMIT } from '../core/oci/media-types.js';
 import type { PlanWarning } from '../core/plan-types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import type { Descriptor, IndexDocument } from './oci-types.js';
+import type { BlobEntry } from './plan-changes.js';
 
 /**
  * `blobs/<alg>/<encoded>` of a digest, after checking it by the core's digest grammar (which
@@ -175,15 +176,7 @@ export function missingBlobError(
   );
 }
 
-/** A name under `blobs/<alg>/` that forms a valid digest. */
-export interface BlobEntry {
-  digest: string;
-  /**
-   * `true` when the directory listing shows a regular file. `false` for a symbolic link (or an
-   * entry whose type the listing does not tell): only a `stat` says whether it is a file.
-   */
-  regular: boolean;
-}
+export type { BlobEntry } from './plan-changes.js';
 
 /**
  * Every entry under `blobs/<alg>/`, for each of `algorithms`, whose name forms a valid digest and
