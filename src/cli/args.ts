@@ -5,7 +5,7 @@ import { repositoryOfTag } from '../core/naming.js';
 import { type CommandName, UsageError } from './errors.js';
 import { type OptionValues, parserOptions, registryOnlyGiven } from './options.js';
 import { type CliPlatform, checkPlatformOptions } from './platform-options.js';
-import { repoMatchers } from './repo-selection.js';
+import { checkRepoGlobs, repoMatchers } from './repo-selection.js';
 import { parseTarget, type TargetSpec } from './target-spec.js';
 
 /** The output formats each command accepts; the first is the default. */
@@ -272,7 +272,7 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
   }
 
   const repos = values.repo ?? [];
-  if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+  checkRepoGlobs(command, repos);
   if (repos.length > 0) {
     // Caught here, before any request: otherwise the tag would not be loaded and be reported as
     // unknown, although the cause is the selection.
@@ -375,7 +375,7 @@ function checkVerifyOptions(values: Values, positionals: string[]): CommandOptio
     );
   }
   const repos = values.repo ?? [];
-  if (repos.some((r) => r === '')) throw usage('--repo', 'needs a repository name or glob');
+  checkRepoGlobs('verify', repos);
   if (values.username === '') throw usage('--username', 'needs a user name');
   return {
     command: 'verify',

@@ -1,15 +1,36 @@
 import type { ImageGraph } from '../core/image-graph.js';
 import { repositoryOfImage, repositoryOfTag } from '../core/naming.js';
+import {
+  compileRepositoryGlob,
+  isRepositoryGlob,
+  repositorySelector,
+} from '../core/oci/repository-glob.js';
 import type { PlanWarning } from '../core/plan-types.js';
 import { compareIds } from '../core/sort.js';
-import { globMatcher, isGlob } from '../registry/glob.js';
 import type { CommandOptions } from './args.js';
-import { UsageError } from './errors.js';
+import { type CommandName, UsageError } from './errors.js';
 
-/** A predicate: does any `--repo` value (name or glob, as the registry loader reads it) select `name`. */
+/**
+ * A predicate: does any `--repo` value select `name`. The registry loader reads the values with
+ * the same engine (the core's), so what is planned is what was loaded.
+ * @throws {InvalidGlobError} for a glob the grammar refuses ({@link checkRepoGlobs} catches it first).
+ */
 export function repoMatchers(repos: readonly string[]): (name: string) => boolean {
-  const tests = repos.map((p) => (isGlob(p) ? globMatcher(p) : (name: string) => name === p));
-  return (name) => tests.some((test) => test(name));
+  return repositorySelector(repos);
+}
+
+/**
+ * Refuses a `--repo` glob the repository-glob grammar does not define, with the grammar's own
+ * words (a policy's `repositories` gets the same), before anything is requested.
+ * @throws {UsageError} naming `--repo`.
+ */
+export function checkRepoGlobs(command: CommandName, repos: readonly string[]): void {
+  for (const repo of repos) {
+    if (repo === '') throw new UsageError(command, '--repo', 'needs a repository name or glob');
+    if (!isRepositoryGlob(repo)) continue;
+    const compiled = compileRepositoryGlob(repo);
+    if ('problem' in compiled) throw new UsageError(command, '--repo', compiled.problem);
+  }
 }
 
 /** `--repo` values that select no repository the graph holds (by its tags or its images). */

@@ -17,7 +17,6 @@ export {
   type ResolveReferencesOptions,
   resolveImageReferences,
 } from './image-references.js';
-export type { ManifestDescriptor } from './manifest.js';
 export {
   digestOfImage,
   imageId,
@@ -26,6 +25,13 @@ export {
   tagId,
   tagName,
 } from './naming.js';
+export type { ManifestDescriptor } from './oci/manifest.js';
+export {
+  compileRepositoryGlob,
+  isRepositoryGlob,
+  type Matcher,
+  repositorySelector,
+} from './oci/repository-glob.js';
 export {
   applyPlanToGraph,
   explain,

@@ -1,27 +1,20 @@
-// Over 400 lines: decide, rewrite index.json, re-check the boundary and remove blobs are one
-// transaction over one scan; issue 14 moves the pure deciding half into the core.
-import { randomUUID } from 'node:crypto';
-import { open, rename, rm, stat, unlink } from 'node:fs/promises';
+// The I/O half of applying a plan to a layout; what to change is decided by plan-changes.ts (pure).
+import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { blockedByRemainingPointers, recheckRoots } from '../core/attachments.js';
-import { PlanMismatchError } from '../core/errors/plan-mismatch-error.js';
 import { PlanRefusedError } from '../core/errors/plan-refused-error.js';
-import type { ImageGraph } from '../core/image-graph.js';
 import { assertPlanShape, checkPlanTarget } from '../core/plan-file.js';
-import type { CleanupPlan, DeleteOperation } from '../core/plan-types.js';
-import { recheckPlan } from '../core/recheck.js';
+import type { CleanupPlan } from '../core/plan-types.js';
 import {
   type ApplyOptions,
   type ApplyResult,
   NOT_ATTEMPTED_STOPPED,
   type OperationOutcome,
 } from '../core/target.js';
-import { type LayoutScan, scanLayout } from './load-graph.js';
-import { layoutDigest, layoutImageId } from './naming.js';
-import { type Descriptor, type IndexDocument, REF_NAME } from './oci-types.js';
+import { syncDirectory, writeFileAtomic } from '../io/atomic-write.js';
+import { scanLayout } from './load-graph.js';
+import { checkPlanFitsLayout, decide, type RemovalCandidate } from './plan-changes.js';
 import {
-  type BlobEntry,
   blobFile,
   isRealFolderOf,
   LAYOUT_IO_CONCURRENCY,
@@ -130,7 +123,7 @@ export async function applyLayoutPlan(
         report(outcome);
       }
       stopped = true;
-    } else if (rewrite) await writeFileAtomically(root, 'index.json', indexText);
+    } else if (rewrite) await writeFileAtomic(join(root, 'index.json'), indexText);
     for (const outcome of outcomes) {
       if (outcome.action === 'delete-blob' || outcome.status !== 'planned') continue;
       outcome.status = 'done';
@@ -186,8 +179,7 @@ export async function applyLayoutPlan(
     options.signal?.throwIfAborted();
     // Make the removals durable; a failed directory sync loses nothing but durability.
     const algorithms = new Set(blobs.map((b) => blobFile(b.digest).split('/')[1] as string));
-    for (const alg of algorithms)
-      await syncDirectory(join(root, 'blobs', alg)).catch(() => undefined);
+    for (const alg of algorithms) await syncDirectory(join(root, 'blobs', alg));
   }
 
   const totals = { done: 0, skipped: 0, failed: 0, planned: 0 };
@@ -219,137 +211,11 @@ export async function applyLayoutPlan(
   };
 }
 
-interface Decision {
-  untag: OperationOutcome[];
-  deletes: OperationOutcome[];
-  index: IndexDocument;
-  indexChanged: boolean;
-  indexNote: string;
-  /** Blob entries no remaining image needs, in listing order (sizeRemovals keeps the files). */
-  candidates: RemovalCandidate[];
-  skippedCount: number;
-}
-
-interface RemovalCandidate extends BlobEntry {
-  /** Size the scan verified (the file of a deleted image's manifest, config or layer), if any. */
-  knownSize: number | undefined;
-  stray: boolean;
-}
-
 interface BlobToRemove {
   digest: string;
   size: number;
   /** Garbage before the plan: no image reachable from `index.json` needed it. */
   stray: boolean;
-}
-
-/**
- * Works out, from the plan and the layout as it is now, exactly what to change. No I/O.
- * @param entries every blob entry of the layout, so that garbage left before the plan goes too
- *   (what `umoci gc` would remove); nothing a remaining image needs is ever among the removals.
- */
-function decide(scan: LayoutScan, plan: CleanupPlan, entries: readonly BlobEntry[]): Decision {
-  const { graph } = scan;
-  const planned = new Set<string>([
-    ...plan.keep.map((k) => k.image),
-    ...plan.delete.map((d) => d.image),
-  ]);
-  // Roots for the re-check: every current tag except those the plan removes together with the
-  // image they still point at, and every image the plan never saw (an entry added since). Layouts
-  // have no attachment tags: referrers are found through `subject` alone.
-  const roots = recheckRoots(
-    plan,
-    graph.tags().map((tag) => [tag, graph.tagTarget(tag) as string] as const),
-    () => false,
-  );
-  for (const image of graph.images()) {
-    if (!planned.has(image)) roots.push([`new since plan: ${image}`, image]);
-  }
-  const recheck = recheckPlan(graph, plan, roots);
-  const skipReason = new Map(recheck.skip.map((s) => [s.op.image, s.reason]));
-
-  const deletes: OperationOutcome[] = [];
-  const deleted = new Set<string>();
-  for (const op of plan.delete) {
-    const reason = skipReason.get(op.image);
-    if (reason !== undefined)
-      deletes.push({ action: 'delete', id: op.image, status: 'skipped', reason });
-    else if (!graph.hasImage(op.image))
-      deletes.push({ action: 'delete', id: op.image, status: 'skipped', reason: 'already gone' });
-    else {
-      deleted.add(op.image);
-      deletes.push({ action: 'delete', id: op.image, status: 'planned', reason: deleteNote(op) });
-    }
-  }
-  assertNothingRemainingNeeds(graph, deleted);
-
-  const untag: OperationOutcome[] = [];
-  const dropRefs = new Set<string>();
-  for (const op of plan.untag) {
-    const target = graph.tagTarget(op.tag);
-    if (target === op.image) {
-      dropRefs.add(op.tag);
-      untag.push({
-        action: 'untag',
-        id: op.tag,
-        status: 'planned',
-        reason: `ref name removed from index.json; ${op.image} stays`,
-      });
-    } else {
-      const reason =
-        target === undefined
-          ? 'already gone'
-          : `changed since plan: ${op.tag} now points at ${target}`;
-      untag.push({ action: 'untag', id: op.tag, status: 'skipped', reason });
-    }
-  }
-  for (const op of plan.delete)
-    if (deleted.has(op.image)) for (const tag of op.tags) dropRefs.add(tag);
-
-  const { index, changed, note } = rewriteIndex(scan, deleted, dropRefs);
-
-  // Blobs: the deleted manifests and their blobs, the plan's reclaimable blobs, and every other
-  // blob file no remaining image needs, minus anything a remaining image needs (the last also
-  // guards against a plan made from another graph).
-  const needed = new Set<string>();
-  for (const image of graph.images()) {
-    if (deleted.has(image)) continue;
-    needed.add(layoutDigest(image));
-    for (const blob of graph.blobsOf(image)) needed.add(blob.id);
-  }
-  const freed = new Set<string>(plan.blobs.map((b) => b.id));
-  // The scan checked each of these files' sizes (a manifest against its bytes, a config or layer
-  // with a stat) moments ago: no need to stat them again. Sizes from the plan were not checked.
-  const verifiedSize = new Map<string, number>();
-  for (const image of deleted) {
-    const manifestSize = graph.imageInfo(image)?.size;
-    if (manifestSize !== undefined) verifiedSize.set(layoutDigest(image), manifestSize);
-    freed.add(layoutDigest(image));
-    for (const blob of graph.blobsOf(image)) {
-      freed.add(blob.id);
-      if (blob.size !== undefined) verifiedSize.set(blob.id, blob.size);
-    }
-  }
-  const candidates: RemovalCandidate[] = entries
-    .filter((e) => !needed.has(e.digest))
-    .map((e) => ({
-      ...e,
-      knownSize: verifiedSize.get(e.digest),
-      stray: !freed.has(e.digest),
-    }));
-
-  const skippedCount = [...untag, ...deletes].filter(
-    (o) => o.status === 'skipped' && o.reason !== 'already gone',
-  ).length;
-  return {
-    untag,
-    deletes,
-    index,
-    indexChanged: changed,
-    indexNote: note,
-    candidates,
-    skippedCount,
-  };
 }
 
 /**
@@ -372,160 +238,4 @@ async function sizeRemovals(
     }),
   );
   return sized.filter((b): b is BlobToRemove => b !== undefined);
-}
-
-function deleteNote(op: DeleteOperation): string {
-  return op.tags.length > 0 ? `with its tags ${op.tags.join(', ')}` : 'untagged';
-}
-
-/** Defensive: the re-check guarantees this; if it ever fails, touch nothing. */
-function assertNothingRemainingNeeds(graph: ImageGraph, deleted: ReadonlySet<string>): void {
-  const pointers = (image: string) =>
-    (['parent', 'child', 'referrer'] as const).flatMap((kind) => graph.sourcesOf(image, kind));
-  const blocked = blockedByRemainingPointers([...deleted], pointers, (p) => !deleted.has(p));
-  for (const [image, needer] of blocked) {
-    throw new PlanMismatchError(image, `${needer} stays and still needs it`);
-  }
-}
-
-/**
- * The new `index.json`: entries of deleted images dropped, removed tags' ref names stripped (the
- * entry stays unless another entry already roots that image), and an untagged entry added for
- * every remaining image that no entry reaches through index children.
- */
-function rewriteIndex(
-  scan: LayoutScan,
-  deleted: ReadonlySet<string>,
-  dropRefs: ReadonlySet<string>,
-): { index: IndexDocument; changed: boolean; note: string } {
-  const { graph, index } = scan;
-  const kept: Descriptor[] = [];
-  const stripped: Descriptor[] = [];
-  let removed = 0;
-  for (const entry of index.manifests) {
-    if (deleted.has(layoutImageId(entry.digest))) {
-      removed++;
-      continue;
-    }
-    const ref = entry.annotations?.[REF_NAME];
-    if (ref !== undefined && dropRefs.has(ref)) {
-      const { [REF_NAME]: _gone, ...rest } = entry.annotations as Record<string, string>;
-      const copy: Descriptor = { ...entry };
-      if (Object.keys(rest).length > 0) copy.annotations = rest;
-      else delete copy.annotations;
-      stripped.push(copy);
-      kept.push(copy);
-    } else kept.push(entry);
-  }
-  // A stripped entry is redundant when another entry still roots the same image: an unstripped
-  // one, or an earlier stripped one.
-  const strippedSet = new Set(stripped);
-  const rootedElsewhere = new Set(kept.filter((e) => !strippedSet.has(e)).map((e) => e.digest));
-  const first = new Map<string, Descriptor>();
-  for (const e of kept) if (!first.has(e.digest)) first.set(e.digest, e);
-  const entries = kept.filter(
-    (e) => !strippedSet.has(e) || (!rootedElsewhere.has(e.digest) && first.get(e.digest) === e),
-  );
-
-  const covered = new Set<string>();
-  const cover = (id: string) => {
-    const stack = [id];
-    while (stack.length > 0) {
-      const x = stack.pop() as string;
-      if (covered.has(x)) continue;
-      covered.add(x);
-      stack.push(...graph.targetsOf(x, 'child'));
-    }
-  };
-  for (const e of entries) cover(layoutImageId(e.digest));
-  let added = 0;
-  for (const image of graph.images()) {
-    if (deleted.has(image) || covered.has(image)) continue;
-    // The scan took each image's media type and size from the descriptor that first named it.
-    const info = graph.imageInfo(image);
-    entries.push({
-      mediaType: info?.mediaType || 'application/vnd.oci.image.manifest.v1+json',
-      digest: layoutDigest(image),
-      size: info?.size ?? 0,
-    });
-    added++;
-    cover(image);
-  }
-  const next: IndexDocument = { ...index, manifests: entries };
-  const changed = JSON.stringify(next) !== JSON.stringify(index);
-  const note = `${removed} entr${removed === 1 ? 'y' : 'ies'} removed, ${stripped.length} ref name${stripped.length === 1 ? '' : 's'} removed, ${added} untagged entr${added === 1 ? 'y' : 'ies'} added for images that stay`;
-  return { index: next, changed, note };
-}
-
-/**
- * A plan made for another target (a registry, another layout) must not be applied here: its image
- * ids are not layout ids, or an image it keeps is not in this layout.
- */
-function checkPlanFitsLayout(scan: LayoutScan, plan: CleanupPlan): void {
-  const ids = [
-    ...plan.keep.map((k) => k.image),
-    ...plan.delete.map((d) => d.image),
-    ...plan.untag.map((u) => u.image),
-  ];
-  for (const id of ids) {
-    if (!isLayoutImageId(id)) {
-      throw new PlanMismatchError(
-        id,
-        `is not an image id of an OCI layout ("@<digest>"), so the plan was made for another target than ${scan.dir}`,
-      );
-    }
-  }
-  for (const kept of plan.keep) {
-    if (!scan.graph.hasImage(kept.image)) {
-      throw new PlanMismatchError(
-        kept.image,
-        `the plan keeps it, but no entry of ${scan.dir}/index.json reaches it, so the plan was made from another layout or the layout changed since`,
-      );
-    }
-  }
-}
-
-function isLayoutImageId(id: string): boolean {
-  if (!id.startsWith('@')) return false;
-  try {
-    blobFile(id.slice(1));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes `dir/name` so that readers see the old or the new content, never a mix. */
-async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
-  const target = join(dir, name);
-  const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
-  let mode = 0o644;
-  try {
-    mode = (await stat(target)).mode & 0o777;
-  } catch {
-    // A new file gets the default mode.
-  }
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, target);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  await syncDirectory(dir);
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,46 +1,26 @@
-// Over 400 lines: scanning a layout and turning it into a graph share one bounded I/O queue and the
-// stat cache; issue 14 splits reading from building.
-import pLimit, { type LimitFunction } from 'p-limit';
+import pLimit from 'p-limit';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { ImageGraph } from '../core/image-graph.js';
-import {
-  isKnownManifestType,
-  isOciDigest,
-  type ManifestDescriptor,
-  type ParsedManifest,
-  parseManifest,
-} from '../core/manifest.js';
-import {
-  artifactTypeOf,
-  CONFIG_LIMIT,
-  IMAGE_CONFIG_TYPES,
-  MANIFEST_LIMIT,
-} from '../core/media-types.js';
-import type { ImageInfo, Platform } from '../core/types.js';
+import { isRefName, REF_NAME_GRAMMAR } from '../core/oci/annotations.js';
+import { isKnownManifestType } from '../core/oci/manifest.js';
+import { MANIFEST_LIMIT } from '../core/oci/media-types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import { layoutImageId } from './naming.js';
+import { BASE_DIGEST, type IndexDocument, REF_NAME } from './oci-types.js';
 import {
-  BASE_DIGEST,
-  CREATED,
-  type Descriptor,
-  INDEX_TYPES,
-  type IndexDocument,
-  OCI_ARTIFACT,
-  REF_NAME,
-} from './oci-types.js';
+  type Found,
+  type Pending,
+  type ReadResult,
+  readImage,
+  type ScanContext,
+  statOnce,
+} from './read-image.js';
 import {
   type BlobFolders,
-  type BlobStat,
-  blobFile,
   inspectBlobFolders,
-  isObject,
   LAYOUT_IO_CONCURRENCY,
-  missingBlobError,
-  notRegularBlobError,
-  readConfigBlob,
   readLayoutRoot,
   readManifestBlob,
-  statBlob,
 } from './read-layout.js';
 
 /** Options of {@link loadLayoutGraph}. */
@@ -114,48 +94,6 @@ export async function loadLayoutGraph(
   return (await scanLayout(dir, options)).graph;
 }
 
-/** A manifest or index still to read, and where its descriptor was found. */
-interface Pending {
-  descriptor: Descriptor;
-  /** The file holding the descriptor (`index.json`, or an index or manifest blob). */
-  file: string;
-  /** Where in that file, e.g. `manifests[2]` or `subject`. */
-  where: string;
-}
-
-interface Found {
-  digest: string;
-  info: ImageInfo;
-  blobs: Array<{ digest: string; size: number; role: 'config' | 'layer' }>;
-  children: string[];
-  subject: string | undefined;
-  base: string | undefined;
-  file: string;
-}
-
-/** What every read of one scan shares. */
-interface ScanContext {
-  dir: string;
-  dates: boolean;
-  signal: AbortSignal | undefined;
-  /**
-   * Bounds the file operations in flight. It wraps single operations only, never a task that
-   * waits on another through it, which could deadlock.
-   */
-  io: LimitFunction;
-  /** One stat per blob digest, however many manifests name it (base layers are shared widely). */
-  stats: Map<string, Promise<BlobStat>>;
-}
-
-function statOnce(ctx: ScanContext, digest: string): Promise<BlobStat> {
-  let pending = ctx.stats.get(digest);
-  if (pending === undefined) {
-    pending = ctx.io(() => statBlob(ctx.dir, digest));
-    ctx.stats.set(digest, pending);
-  }
-  return pending;
-}
-
 /** Reads `layer` and everything it names, breadth-first, into `found`. */
 async function readAll(
   ctx: ScanContext,
@@ -222,12 +160,6 @@ async function untaggedBases(
     pending.push({ descriptor: { mediaType, digest: base, size: stat.size }, file: f.file, where });
   }
   return pending;
-}
-
-interface ReadResult {
-  found: Found;
-  /** Manifests and indexes this one names, still to read. */
-  pending: Pending[];
 }
 
 /** @internal */
@@ -314,7 +246,7 @@ function readTags(dir: string, index: IndexDocument): Map<string, string> {
       throw new InvalidLayoutError(
         dir,
         'index.json',
-        `manifests[${i}] has the ref name ${JSON.stringify(ref)}, which is not a valid ${REF_NAME} (components of letters and digits joined by "/", with ".", "_", "-", "--", ":", "@" or "+" inside a component)`,
+        `manifests[${i}] has the ref name ${JSON.stringify(ref)}, which is not a valid ${REF_NAME} (${REF_NAME_GRAMMAR})`,
       );
     }
     const before = tags.get(ref);
@@ -328,194 +260,4 @@ function readTags(dir: string, index: IndexDocument): Map<string, string> {
     tags.set(ref, d.digest);
   });
   return tags;
-}
-
-/**
- * Reads one manifest or index through the core's manifest parser (the registry adapter's too).
- * Content of a media type regprune does not know is an opaque image: it stays, and every blob
- * its JSON names by a descriptor counts as needed, so garbage collection never takes them.
- */
-async function readImage(ctx: ScanContext, pending: Pending): Promise<ReadResult> {
-  const { dir, dates } = ctx;
-  const { descriptor } = pending;
-  const named = `${pending.file} ${pending.where}`;
-  const { file, json } = await ctx.io(() => {
-    ctx.signal?.throwIfAborted();
-    return readManifestBlob(dir, descriptor, named);
-  });
-  const known = isKnownManifestType(descriptor.mediaType);
-  if (known && json.mediaType !== undefined) {
-    const own = json.mediaType;
-    if (
-      typeof own !== 'string' ||
-      !isKnownManifestType(own) ||
-      INDEX_TYPES.has(own) !== INDEX_TYPES.has(descriptor.mediaType)
-    ) {
-      throw new InvalidLayoutError(
-        dir,
-        file,
-        `its "mediaType" is ${JSON.stringify(own)}, but ${named} names it as ${descriptor.mediaType}`,
-      );
-    }
-  }
-  const fail = (problem: string): never => {
-    throw new InvalidLayoutError(dir, file, problem);
-  };
-  const parsed: ParsedManifest = known
-    ? parseManifest(json, descriptor.mediaType, fail)
-    : { kind: 'opaque', mediaType: descriptor.mediaType, layers: [], manifests: [] };
-
-  const info: ImageInfo = { mediaType: descriptor.mediaType, size: descriptor.size };
-  const platform = platformOf(descriptor.platform);
-  if (platform) info.platform = platform;
-  const annotations = stringMap(json.annotations);
-  if (annotations) info.annotations = annotations;
-  if (typeof json.artifactType === 'string') info.artifactType = json.artifactType;
-  const found: Found = {
-    digest: descriptor.digest,
-    info,
-    blobs: [],
-    children: [],
-    subject: undefined,
-    base: undefined,
-    file,
-  };
-  const next: Pending[] = [];
-
-  if (parsed.kind === 'opaque') {
-    info.opaque = `unknown media type ${descriptor.mediaType}`;
-    const seen = new Set<string>([descriptor.digest]);
-    for (const digest of descriptorDigests(json)) {
-      if (seen.has(digest)) continue;
-      seen.add(digest);
-      const result = await statOnce(ctx, digest);
-      if (!('error' in result) && result.isFile)
-        found.blobs.push({ digest, size: result.size, role: 'layer' });
-    }
-    return { found, pending: next };
-  }
-  if (parsed.kind === 'index') {
-    parsed.manifests.forEach((child, i) => {
-      found.children.push(child.digest);
-      next.push({ descriptor: { ...child }, file, where: `manifests[${i}]` });
-    });
-  } else {
-    const fields: Array<[string, ManifestDescriptor]> = [];
-    if (parsed.config) fields.push(['config', parsed.config]);
-    const layerField = parsed.mediaType === OCI_ARTIFACT ? 'blobs' : 'layers';
-    parsed.layers.forEach((d, i) => {
-      fields.push([`${layerField}[${i}]`, d]);
-    });
-    // Stat every blob at once, then judge the fields in order, so the first problem reported is
-    // the one a field-by-field check would have found.
-    const stats = fields.map(([, d]) => statOnce(ctx, d.digest));
-    for (const [i, [where, d]] of fields.entries()) {
-      const result = await (stats[i] as Promise<BlobStat>);
-      if ('error' in result)
-        throw missingBlobError(dir, d.digest, `${file} ${where}`, result.error);
-      if (!result.isFile) throw notRegularBlobError(dir, d.digest, `${file} ${where}`, result.kind);
-      const size = result.size;
-      if (size !== d.size) {
-        throw new InvalidLayoutError(
-          dir,
-          blobFile(d.digest),
-          `${file} ${where} says it has ${d.size} bytes, the file has ${size}`,
-        );
-      }
-      found.blobs.push({ digest: d.digest, size, role: where === 'config' ? 'config' : 'layer' });
-    }
-    const config = parsed.config;
-    const isImageConfig = config !== undefined && IMAGE_CONFIG_TYPES.has(config.mediaType);
-    const artifactType = artifactTypeOf(info.artifactType, config?.mediaType);
-    if (artifactType !== undefined) info.artifactType = artifactType;
-    if (dates && config && isImageConfig) {
-      const created = await ctx.io(() => readCreated(dir, config));
-      if (created !== undefined) info.created = created;
-    }
-  }
-  if (parsed.subject) {
-    const subject = parsed.subject;
-    // A subject that is not in the layout cannot be kept or deleted; the referrer stands alone.
-    const present = await statOnce(ctx, subject.digest);
-    if (!('error' in present) && present.isFile) {
-      found.subject = subject.digest;
-      const { annotations: _ignored, ...bare } = subject;
-      next.push({ descriptor: bare, file, where: 'subject' });
-    }
-  }
-  if (info.created === undefined && annotations?.[CREATED]) info.created = annotations[CREATED];
-  const base = annotations?.[BASE_DIGEST] ?? descriptor.annotations?.[BASE_DIGEST];
-  if (base !== undefined) {
-    if (isOciDigest(base)) found.base = base;
-    else
-      info.warnings = [
-        {
-          code: 'INVALID_BASE_DIGEST',
-          message: `${BASE_DIGEST} is ${JSON.stringify(base)}, which is not a digest; no parent is linked`,
-        },
-      ];
-  }
-  return { found, pending: next };
-}
-
-/** Every digest the JSON names in a descriptor-shaped object (`mediaType`, `digest`, `size`). */
-function descriptorDigests(value: unknown, out: string[] = [], depth = 0): string[] {
-  if (depth > 32 || typeof value !== 'object' || value === null) return out;
-  if (Array.isArray(value)) {
-    for (const item of value) descriptorDigests(item, out, depth + 1);
-    return out;
-  }
-  const record = value as Record<string, unknown>;
-  if (typeof record.mediaType === 'string' && isOciDigest(record.digest)) out.push(record.digest);
-  for (const item of Object.values(record)) descriptorDigests(item, out, depth + 1);
-  return out;
-}
-
-/** An OCI config's `created` field: any non-empty string is passed on; the policy judges it. */
-function createdOf(config: unknown): string | undefined {
-  return isObject(config) && typeof config.created === 'string' && config.created !== ''
-    ? config.created
-    : undefined;
-}
-
-async function readCreated(
-  dir: string,
-  config: { digest: string; size: number },
-): Promise<string | undefined> {
-  // As for registries, a config too large to read has no date.
-  if (config.size > CONFIG_LIMIT) return undefined;
-  // The scan found it a regular file of that size; one swapped since is refused unread.
-  const bytes = await readConfigBlob(dir, config.digest);
-  try {
-    return createdOf(JSON.parse(bytes.toString('utf8')));
-  } catch {
-    // A config that is not JSON has no date; the policy reports images without dates.
-    return undefined;
-  }
-}
-
-function platformOf(value: unknown): Platform | undefined {
-  if (!isObject(value) || typeof value.os !== 'string' || typeof value.architecture !== 'string')
-    return undefined;
-  const platform: Platform = { os: value.os, architecture: value.architecture };
-  if (typeof value.variant === 'string') platform.variant = value.variant;
-  return platform;
-}
-
-function stringMap(value: unknown): Record<string, string> | undefined {
-  if (!isObject(value)) return undefined;
-  const entries = Object.entries(value).filter(
-    (e): e is [string, string] => typeof e[1] === 'string',
-  );
-  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-}
-
-// The grammar of image-spec's image-layout.md for `org.opencontainers.image.ref.name`:
-// ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*;
-// alphanum ::= [A-Za-z0-9]+; separator ::= [-._:@+] | "--".
-const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
-const REF_NAME_PATTERN = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
-
-function isRefName(value: string): boolean {
-  return REF_NAME_PATTERN.test(value);
 }

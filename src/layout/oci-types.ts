@@ -10,7 +10,7 @@ export {
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
-} from '../core/media-types.js';
+} from '../core/oci/media-types.js';
 
 /** An OCI content descriptor. */
 export interface Descriptor {
@@ -32,9 +32,5 @@ export interface IndexDocument {
   [extra: string]: unknown;
 }
 
-/** Annotation that names a tag in `index.json`. */
-export const REF_NAME = 'org.opencontainers.image.ref.name';
-/** Annotation naming the digest of the image this one was built on. */
-export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
-/** Annotation holding a creation date, used when the config has none. */
-export const CREATED = 'org.opencontainers.image.created';
+// The annotation names live in the core, shared with the registry adapter.
+export { BASE_DIGEST, CREATED, REF_NAME } from '../core/oci/annotations.js';

@@ -4,28 +4,23 @@ import { createHash } from 'node:crypto';
 import { constants, type Dirent, type Stats } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { CONFIG_LIMIT, MANIFEST_LIMIT } from '../core/media-types.js';
+import { digestProblem, splitDigest, VERIFIABLE_ALGORITHMS } from '../core/oci/digest.js';
+import { parseDescriptor, parseManifestBytes } from '../core/oci/manifest.js';
+import { CONFIG_LIMIT, MANIFEST_LIMIT } from '../core/oci/media-types.js';
 import type { PlanWarning } from '../core/plan-types.js';
 import { InvalidLayoutError } from './errors/invalid-layout-error.js';
 import type { Descriptor, IndexDocument } from './oci-types.js';
+import type { BlobEntry } from './plan-changes.js';
 
-const ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
-const ENCODED = /^[a-zA-Z0-9=_-]+$/;
-const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
-
-/** `blobs/<alg>/<encoded>` of a digest, after checking it cannot escape the blobs directory. */
+/**
+ * `blobs/<alg>/<encoded>` of a digest, after checking it by the core's digest grammar (which
+ * also keeps it from escaping the blobs directory).
+ */
 export function blobFile(digest: string): string {
-  const colon = digest.indexOf(':');
-  const alg = digest.slice(0, colon);
-  const encoded = digest.slice(colon + 1);
-  if (colon <= 0 || !ALGORITHM.test(alg) || !ENCODED.test(encoded)) {
-    throw new TypeError(`invalid digest ${JSON.stringify(digest)}`);
-  }
-  const length = HEX_LENGTH[alg];
-  if (length !== undefined && !(encoded.length === length && /^[a-f0-9]+$/.test(encoded))) {
-    throw new TypeError(`invalid ${alg} digest ${JSON.stringify(digest)}`);
-  }
-  return `blobs/${alg}/${encoded}`;
+  const problem = digestProblem(digest);
+  if (problem !== undefined) throw new TypeError(problem);
+  const { algorithm, encoded } = splitDigest(digest);
+  return `blobs/${algorithm}/${encoded}`;
 }
 
 /** Reads and checks `oci-layout` and `index.json`. */
@@ -72,38 +67,19 @@ export function checkIndex(
   });
 }
 
-/** Checks one descriptor: media type, a well-formed digest, a non-negative integer size. */
+/**
+ * Checks one descriptor with the core's descriptor rules (the registry adapter's too): media type,
+ * a digest regprune can verify, a non-negative integer size, string annotations.
+ */
 export function checkDescriptor(
   dir: string,
   file: string,
   where: string,
   value: unknown,
 ): asserts value is Descriptor {
-  if (!isObject(value)) throw new InvalidLayoutError(dir, file, `${where} must be an object`);
-  if (typeof value.mediaType !== 'string' || value.mediaType === '') {
-    throw new InvalidLayoutError(dir, file, `${where}.mediaType must be a non-empty string`);
-  }
-  if (typeof value.digest !== 'string') {
-    throw new InvalidLayoutError(dir, file, `${where}.digest must be a string`);
-  }
-  try {
-    blobFile(value.digest);
-  } catch (error) {
-    throw new InvalidLayoutError(dir, file, `${where}.digest: ${(error as Error).message}`);
-  }
-  if (!(Number.isSafeInteger(value.size) && (value.size as number) >= 0)) {
-    throw new InvalidLayoutError(
-      dir,
-      file,
-      `${where}.size must be a non-negative integer, got ${JSON.stringify(value.size)}`,
-    );
-  }
-  if (value.annotations !== undefined) {
-    const annotations = value.annotations;
-    if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
-      throw new InvalidLayoutError(dir, file, `${where}.annotations must map strings to strings`);
-    }
-  }
+  parseDescriptor(value, where, (problem) => {
+    throw new InvalidLayoutError(dir, file, problem);
+  });
 }
 
 /**
@@ -128,31 +104,23 @@ export async function readManifestBlob(
     referrer,
     size: descriptor.size,
   });
-  const [alg] = descriptor.digest.split(':');
-  if (alg === 'sha256' || alg === 'sha512') {
-    const actual = `${alg}:${createHash(alg).update(bytes).digest('hex')}`;
-    if (actual !== descriptor.digest) {
-      throw new InvalidLayoutError(
-        dir,
-        file,
-        `content does not match its digest (it hashes to ${actual})`,
-      );
-    }
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
+  // Every descriptor passed the core's check, so the digest is one regprune can verify.
+  const { algorithm } = splitDigest(descriptor.digest);
+  const actual = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+  if (actual !== descriptor.digest) {
     throw new InvalidLayoutError(
       dir,
       file,
-      `${referrer} names it as a manifest, but it is not valid JSON`,
-      {
-        cause: error,
-      },
+      `content does not match its digest (it hashes to ${actual})`,
     );
   }
-  if (!isObject(json)) throw new InvalidLayoutError(dir, file, 'a manifest must be a JSON object');
+  const json = parseManifestBytes(bytes, (problem) => {
+    throw new InvalidLayoutError(
+      dir,
+      file,
+      `${referrer} names it as a manifest, but it is ${problem}`,
+    );
+  });
   return { file, json };
 }
 
@@ -208,15 +176,7 @@ export function missingBlobError(
   );
 }
 
-/** A name under `blobs/<alg>/` that forms a valid digest. */
-export interface BlobEntry {
-  digest: string;
-  /**
-   * `true` when the directory listing shows a regular file. `false` for a symbolic link (or an
-   * entry whose type the listing does not tell): only a `stat` says whether it is a file.
-   */
-  regular: boolean;
-}
+export type { BlobEntry } from './plan-changes.js';
 
 /**
  * Every entry under `blobs/<alg>/`, for each of `algorithms`, whose name forms a valid digest and
@@ -253,7 +213,7 @@ export async function listBlobEntries(
 }
 
 /** Digest algorithms whose blobs regprune can verify, and so the only ones it ever removes. */
-export const COLLECTED_ALGORITHMS: readonly string[] = ['sha256', 'sha512'];
+export const COLLECTED_ALGORITHMS: readonly string[] = VERIFIABLE_ALGORITHMS;
 
 /** A layout's blob folders, judged for garbage collection. */
 export interface BlobFolders {

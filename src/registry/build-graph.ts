@@ -1,8 +1,8 @@
 import { classifyTag, cosignArtifactType } from '../core/attachments.js';
 import { ImageGraph } from '../core/image-graph.js';
-import { isOciDigest } from '../core/manifest.js';
-import { artifactTypeOf } from '../core/media-types.js';
 import { imageId, tagId } from '../core/naming.js';
+import { isOciDigest } from '../core/oci/digest.js';
+import { artifactTypeOf } from '../core/oci/media-types.js';
 import type { ImageInfo, ImageWarning } from '../core/types.js';
 import { baseRepository } from './base-image.js';
 import {

@@ -3,12 +3,11 @@
  * manifests that lost their tag in between (the OCI API cannot list untagged manifests), and when
  * a run first saw each one (a pushed time any registry can give, for `age: pushed`).
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { ImageGraph } from '../core/image-graph.js';
 import { digestOfImage, repositoryOfImage } from '../core/naming.js';
 import type { ImageGraphJSON } from '../core/types.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { InventoryError } from './errors/inventory-error.js';
 import { isDigest, isRepositoryName } from './reference.js';
 
@@ -159,40 +158,14 @@ export async function writeInventory(
   options: InventoryOptions = {},
 ): Promise<Inventory> {
   const inventory = inventoryOf(graph, options);
-  const temp = join(
-    dirname(file),
-    `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
   try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(`${JSON.stringify(inventory, null, 1)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await writeFileAtomic(file, `${JSON.stringify(inventory, null, 1)}\n`);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw new InventoryError(file, `cannot be written (${(error as Error).message})`, {
       cause: error,
     });
   }
-  await syncDir(dirname(file));
   return inventory;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some file systems refuse fsync on folders; the rename itself is still atomic.
-  }
 }
 
 function parseInventory(file: string, data: unknown): Inventory {

@@ -13,6 +13,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CleanupPlan } from '../core/plan-types.js';
+import { syncDirectory } from '../io/atomic-write.js';
 import { digestOf } from './digest.js';
 import { JournalError } from './errors/journal-error.js';
 import { isDigest, isRepositoryName, isTag } from './reference.js';
@@ -311,14 +312,7 @@ export class JournalWriter {
     try {
       file = await open(path, 'a', 0o600);
       if (existing === undefined) {
-        const dir = await open(dirname(path), 'r');
-        try {
-          await dir.sync();
-        } catch {
-          // Some file systems refuse fsync on directories; the file's own fsync still holds.
-        } finally {
-          await dir.close();
-        }
+        await syncDirectory(dirname(path));
       } else if ((await file.stat()).size > existing.completeBytes) {
         await file.truncate(existing.completeBytes);
         await file.sync();

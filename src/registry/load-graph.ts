@@ -1,9 +1,9 @@
 import type { ImageGraph } from '../core/image-graph.js';
 import { digestOfImage, repositoryOfImage } from '../core/naming.js';
+import { isRepositoryGlob, repositorySelector } from '../core/oci/repository-glob.js';
 import type { LoadProgress } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
-import { globMatcher, isGlob } from './glob.js';
 import { firstSeenOf, type PreviousImages, previousImageIds } from './inventory.js';
 import { Loader } from './loader.js';
 import { wantPlatformVersions } from './platform/load-versions.js';
@@ -15,7 +15,12 @@ export type { LoadProgress } from '../core/target.js';
 
 /** Options of {@link loadGraph}. */
 export interface LoadGraphOptions {
-  /** Repository names or globs (`team/*`, `team/**`). Default: every repository in the catalog (required where a platform API lists repositories, e.g. ghcr.io: globs start with a literal owner, `my-org/**`). */
+  /**
+   * Repository names or globs (`team/*`, `team/**`; `*` and `?` within a segment, `**` as a whole
+   * segment). Default: every repository in the catalog (required where a platform API lists
+   * repositories, e.g. ghcr.io: globs start with a literal owner, `my-org/**`). A glob outside that
+   * grammar (`team/[ab]`, `team/a**b`) rejects with `InvalidGlobError` before any request.
+   */
   repositories?: readonly string[];
   /** Called as counters change. */
   onProgress?: (event: LoadProgress) => void;
@@ -55,21 +60,24 @@ export interface LoadGraphOptions {
   seenAt?: Date;
 }
 
-/** Resolves the repository list: names as given, globs against the catalog. */
+/**
+ * Resolves the repository list: names as given, globs (the core's one grammar) against the catalog.
+ * @throws {InvalidGlobError} before any request, for a glob the grammar refuses.
+ */
 export async function resolveRepositories(
   client: RegistryClient,
   patterns: readonly string[] | undefined,
   signal?: AbortSignal,
 ): Promise<string[]> {
-  if (patterns && !patterns.some(isGlob)) {
+  const selects = patterns && repositorySelector(patterns);
+  if (patterns && !patterns.some(isRepositoryGlob)) {
     return [...new Set(patterns.map((p) => checkRepository(p, 'repositories option')))].sort();
   }
   // Hosted registries serve no catalog; their platform lists the packages of each owner.
   if (client.platform) return client.platform.listRepositories(patterns ?? [], { signal });
   const catalog = await client.catalog({ signal });
-  if (!patterns) return [...catalog].sort();
-  const matchers = patterns.map(globMatcher);
-  return catalog.filter((name) => matchers.some((m) => m(name))).sort();
+  if (!selects) return [...catalog].sort();
+  return catalog.filter(selects).sort();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { classifyTag } from '../core/attachments.js';
 import type { ImageGraph } from '../core/image-graph.js';
 import { imageId } from '../core/naming.js';
+import { BASE_DIGEST, BASE_NAME } from '../core/oci/annotations.js';
 import type { Platform } from '../core/types.js';
 import { baseRepository } from './base-image.js';
 import type { RegistryClient } from './client.js';
@@ -43,10 +44,9 @@ export interface LoadCounters {
   manifests: { done: number; total: number };
 }
 
-/** The base-image annotations of OCI image-spec. */
-export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
-export const BASE_NAME = 'org.opencontainers.image.base.name';
-export const CREATED = 'org.opencontainers.image.created';
+// The annotation names live in the core; re-exported for build-graph.
+export { BASE_DIGEST, BASE_NAME, CREATED } from '../core/oci/annotations.js';
+
 /**
  * Deepest index nesting regprune follows. Real images nest one or two levels; a deeper chain is a
  * hostile or broken registry making the client fetch without end.

@@ -1,5 +1,6 @@
-import { MANIFEST_ACCEPT_TYPES } from '../core/media-types.js';
+import { MANIFEST_ACCEPT_TYPES } from '../core/oci/media-types.js';
 
+// The media types live in the core (src/core/oci/media-types.ts); re-exported for registry modules.
 export {
   CONFIG_LIMIT,
   DOCKER_LIST,
@@ -8,11 +9,10 @@ export {
   IMAGE_TYPES,
   INDEX_TYPES,
   MANIFEST_LIMIT,
+  OCI_EMPTY,
   OCI_INDEX,
   OCI_MANIFEST,
-} from '../core/media-types.js';
-/** The empty JSON blob `{}` (OCI 1.1), used as the placeholder manifest's config. */
-export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+} from '../core/oci/media-types.js';
 
 /** Sent as `Accept` on every manifest GET/HEAD: 2.8 answers 404 for types the client does not accept. */
 export const MANIFEST_ACCEPT = MANIFEST_ACCEPT_TYPES.join(', ');

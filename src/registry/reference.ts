@@ -1,10 +1,10 @@
+import { isVerifiableDigest } from '../core/oci/digest.js';
 import { InvalidReferenceError } from './errors/invalid-reference-error.js';
 
 // The OCI distribution grammar (distribution-spec "Pulling manifests", reference grammar).
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 /** Whether `name` is a valid repository name (at most 255 characters). */
 export function isRepositoryName(name: string): boolean {
@@ -18,7 +18,7 @@ export function isTag(tag: string): boolean {
 
 /** Whether `digest` is a digest regprune can verify (`sha256:` or `sha512:` in lowercase hex). */
 export function isDigest(digest: string): boolean {
-  return DIGEST.test(digest);
+  return isVerifiableDigest(digest);
 }
 
 /** @throws {InvalidReferenceError} */

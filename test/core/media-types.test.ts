@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { artifactTypeOf, DOCKER_CONFIG, OCI_CONFIG } from '../../src/core/media-types.js';
+import { artifactTypeOf, DOCKER_CONFIG, OCI_CONFIG } from '../../src/core/oci/media-types.js';
 
 const SBOM = 'application/spdx+json';
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';

@@ -5,11 +5,11 @@ import {
   fallbackIndexAfterDeletes,
   recheckRoots,
 } from '../../src/core/attachments.js';
+import { repositorySelector } from '../../src/core/oci/repository-glob.js';
 import type { CleanupPlan } from '../../src/index.js';
 import { parseChallenge } from '../../src/registry/auth.js';
 import { baseRepository, sameRegistryHost } from '../../src/registry/base-image.js';
 import { MalformedManifestError } from '../../src/registry/errors/index.js';
-import { globMatcher } from '../../src/registry/glob.js';
 import { nextLink } from '../../src/registry/link.js';
 import { parseManifest } from '../../src/registry/manifest.js';
 import { isRepositoryName, isTag } from '../../src/registry/reference.js';
@@ -74,11 +74,11 @@ describe('attachment rules (core)', () => {
 
 describe('registry helpers', () => {
   it('matches repository globs per path segment', () => {
-    expect(globMatcher('team/*')('team/a')).toBe(true);
-    expect(globMatcher('team/*')('team/a/b')).toBe(false);
-    expect(globMatcher('team/**')('team/a/b')).toBe(true);
-    expect(globMatcher('**/app')('app')).toBe(true);
-    expect(globMatcher('a.b')('axb')).toBe(false);
+    expect(repositorySelector(['team/*'])('team/a')).toBe(true);
+    expect(repositorySelector(['team/*'])('team/a/b')).toBe(false);
+    expect(repositorySelector(['team/**'])('team/a/b')).toBe(true);
+    expect(repositorySelector(['**/app'])('app')).toBe(true);
+    expect(repositorySelector(['a.b'])('axb')).toBe(false);
   });
 
   it('reads Link rel="next", relative or absolute', () => {

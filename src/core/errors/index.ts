@@ -1,4 +1,5 @@
 export { InvalidEdgeError } from './invalid-edge-error.js';
+export { InvalidGlobError } from './invalid-glob-error.js';
 export { InvalidGraphError } from './invalid-graph-error.js';
 export { InvalidPlanError } from './invalid-plan-error.js';
 export { InvalidPolicyError } from './invalid-policy-error.js';

@@ -3,25 +3,15 @@
  * (`v1.2` of `app/api:v1.2`); repository globs match the repository name.
  */
 
-/** A compiled pattern, with its source for reasons and error messages. */
-export interface Matcher {
-  source: string;
-  test(value: string): boolean;
-  /**
-   * A tag pattern with no glob character that is not a `/regex/`: it names one tag, so naming no
-   * existing tag is a typo rather than a tag that may come later.
-   */
-  literal?: boolean;
-}
+import { escapeRegex, type Matcher } from '../oci/repository-glob.js';
+
+// The repository-glob engine is the core's one (`--repo` uses it too); re-exported for the
+// policy modules that import it from here.
+export { compileRepositoryGlob, type Matcher } from '../oci/repository-glob.js';
 
 const REGEX_LITERAL = /^\/(.+)\/([a-z]*)$/s;
 const ALLOWED_FLAGS = /^[imsu]*$/;
 const TAG_GLOB = /^[A-Za-z0-9_.*?-]+$/;
-const REPOSITORY_GLOB = /^[a-z0-9._/*?-]*$/;
-
-function escapeRegex(c: string): string {
-  return c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-}
 
 /**
  * Compiles a `/regex/flags` string (flags among `imsu`), or returns a problem text. Regexes are
@@ -75,39 +65,4 @@ export function compileTagPattern(text: string): Matcher | { problem: string } {
 /** A `/regex/` matching exactly `name`: how to keep a tag that may not exist yet. */
 export function exactTagRegex(name: string): string {
   return `/^${escapeRegex(name)}$/`;
-}
-
-/**
- * Compiles a repository glob: `*` and `?` stay within one path segment, `**` (a whole segment)
- * spans any number of segments, so `team/**` matches `team/a` and `team/a/b`, and `**` alone
- * matches every repository.
- */
-export function compileRepositoryGlob(text: string): Matcher | { problem: string } {
-  if (text.length === 0) return { problem: 'must be a non-empty repository glob' };
-  if (!REPOSITORY_GLOB.test(text)) {
-    return {
-      problem: `must be a repository glob (lowercase letters, digits, . _ - / with *, ** and ?), got ${JSON.stringify(text)}`,
-    };
-  }
-  const segments = text.split('/');
-  for (const segment of segments) {
-    if (segment.includes('**') && segment !== '**') {
-      return {
-        problem: `"**" must be a whole path segment (as in "team/**"), got ${JSON.stringify(text)}`,
-      };
-    }
-  }
-  let re = '';
-  segments.forEach((segment, i) => {
-    const last = i === segments.length - 1;
-    if (segment === '**') {
-      // `a/**/b` also matches `a/b`; a trailing `**` matches one or more segments below.
-      re += last ? (i === 0 ? '.*' : '.+') : '(?:[^/]+/)*';
-      return;
-    }
-    for (const c of segment) re += c === '*' ? '[^/]*' : c === '?' ? '[^/]' : escapeRegex(c);
-    if (!last) re += '/';
-  });
-  const regex = new RegExp(`^${re}$`);
-  return { source: text, test: (value) => regex.test(value) };
 }

@@ -1,8 +1,8 @@
+import { isRepositoryGlob, repositorySelector } from '../../core/oci/repository-glob.js';
 import { AuthError } from '../errors/auth-error.js';
 import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { MalformedResponseError } from '../errors/malformed-response-error.js';
 import { PlatformInputError } from '../errors/platform-input-error.js';
-import { globMatcher, isGlob } from '../glob.js';
 import { isDigest } from '../reference.js';
 import { GitHubApi, messageOf, SCOPE_ADVICE } from './github-api.js';
 import type { PlatformRequestOptions, PlatformVersion, RegistryPlatform } from './types.js';
@@ -115,14 +115,14 @@ export class GhcrPlatform implements RegistryPlatform {
     const owners = new Set<string>();
     for (const pattern of patterns) {
       const owner = pattern.split('/')[0] ?? '';
-      if (!owner || isGlob(owner))
+      if (!owner || isRepositoryGlob(owner))
         throw new PlatformInputError(
           pattern,
           'on ghcr.io a repository pattern starts with a literal owner (e.g. my-org/**): GitHub lists packages per owner, there is no catalog of every owner',
         );
       owners.add(owner);
     }
-    const matchers = patterns.map(globMatcher);
+    const selects = repositorySelector(patterns);
     const out = new Set<string>();
     for (const owner of [...owners].sort()) {
       const ns = await this.#namespace(owner, options.signal);
@@ -134,7 +134,7 @@ export class GhcrPlatform implements RegistryPlatform {
       for (const item of list ?? []) {
         if (typeof item.name !== 'string') continue;
         const name = `${owner}/${item.name}`;
-        if (matchers.some((m) => m(name))) out.add(name);
+        if (selects(name)) out.add(name);
       }
     }
     return [...out].sort();

@@ -12,6 +12,8 @@ export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 /** Artifact manifest of the OCI 1.1 release candidates; registries still store them. */
 export const OCI_ARTIFACT = 'application/vnd.oci.artifact.manifest.v1+json';
+/** The empty JSON blob `{}` (OCI 1.1), e.g. the config of an artifact that has none. */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 
 /** Config media types whose blob is an image config (with a `created` field). */
 export const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([OCI_CONFIG, DOCKER_CONFIG]);
