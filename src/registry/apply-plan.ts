@@ -59,7 +59,7 @@ import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { platformDryRun } from './platform/dry-run.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
-import { TagWatch } from './tag-watch.js';
+import { type Resolution, resolveFully, TagWatch } from './tag-watch.js';
 import type { FetchedManifest } from './types.js';
 import { removeOwnPlaceholder, removeTag } from './untag.js';
 
@@ -1049,11 +1049,37 @@ async function deleteBatch(
 
   const again: DeleteOperation[] = [];
   const deleted: BatchItem[] = [];
-  // Names known when the DELETE leaves, and a tag list sent along with it: a new name pushed
-  // onto the image after the read before the DELETE is listed there while the registry is still
-  // scanning the tags (it scans every tag of the repository), and missing from the read after.
+  // Names known when the DELETE leaves. While a single DELETE is in flight the tags are listed
+  // again and again (each list sent when the last one is answered): a new name pushed onto the
+  // image after the read before the DELETE is listed there while the registry is still scanning
+  // the tags (it scans every tag of the repository before it untags), and missing from the read
+  // after. Such names are resolved at once, off the DELETE's path, for the read after it.
   const knownBefore = new Set([...watch.tags.keys(), ...watch.unresolved]);
-  const sent = Promise.all(
+  let inFlight = true;
+  const seenDuring = new Set<string>();
+  const early = new Map<string, Promise<Resolution>>();
+  let polls = 0;
+  const polling = (async () => {
+    if (ready.length !== 1) return;
+    while (inFlight) {
+      let names: string[];
+      try {
+        names = await client.listTags(repo, { signal: ctx.signal });
+      } catch {
+        return;
+      }
+      polls++;
+      for (const tag of names) {
+        if (knownBefore.has(tag) || seenDuring.has(tag)) continue;
+        seenDuring.add(tag);
+        early.set(
+          tag,
+          resolveFully(client, repo, tag, ctx.signal).catch(() => undefined),
+        );
+      }
+    }
+  })();
+  await Promise.all(
     ready.map(async (item) => {
       const { op, digest, requests } = item;
       requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
@@ -1085,11 +1111,10 @@ async function deleteBatch(
       deleted.push(item);
     }),
   );
-  const witness =
-    ready.length === 1
-      ? client.listTags(repo, { signal: ctx.signal }).catch(() => undefined)
-      : Promise.resolve(undefined);
-  await sent;
+  // The read after the DELETE must be listed after every list counted as "during" it: a list
+  // answered later could show a name pushed after the read after, not one that vanished.
+  inFlight = false;
+  await polling;
   watch.fresh = false;
   if (again.length > 0)
     await new Promise((r) => setTimeout(r, 20 * (attempts.get(again[0]?.image as string) ?? 1)));
@@ -1097,21 +1122,44 @@ async function deleteBatch(
   // The tag read after the DELETEs: did a tag go with them that was not planned to?
   if (deleted.length > 0) {
     try {
-      const after = await watch.read(ctx.signal);
+      const only = deleted.length === 1 ? (deleted[0] as BatchItem) : undefined;
+      const after = await watch.read(
+        ctx.signal,
+        undefined,
+        only ? { resolutions: early, changed: only.digest } : undefined,
+      );
       for (const item of deleted)
         item.requests.push(...after.requests.map((r) => `${r} (after the DELETE)`));
-      const seen = await witness;
-      const listedAfter = new Set([...watch.tags.keys(), ...watch.unresolved]);
       const vanishedNew: string[] = [];
-      if (seen && deleted.length === 1 && !deleted[0]?.missing) {
-        for (const tag of seen)
-          if (!knownBefore.has(tag) && !listedAfter.has(tag)) vanishedNew.push(tag);
-        if (vanishedNew.length > 0)
-          (deleted[0] as BatchItem).requests.push(
-            `GET /v2/${repo}/tags/list (sent along with the DELETE)`,
-          );
+      const movedNew: Array<[string, string]> = [];
+      if (only && polls > 0) {
+        only.requests.push(`GET /v2/${repo}/tags/list ×${polls} (while the DELETE was in flight)`);
+        for (const tag of seenDuring) {
+          if (after.listed.has(tag)) continue;
+          const resolution = await early.get(tag);
+          // Seen on another image while the DELETE ran: moved onto this one since, or removed
+          // by someone else; told apart like a known tag that vanished.
+          if (resolution?.present && resolution.digest !== only.digest)
+            movedNew.push([tag, resolution.digest]);
+          // Unresolved, it went with this DELETE only if this DELETE untagged anything (202).
+          else if (resolution?.digest === only.digest || !only.missing) vanishedNew.push(tag);
+        }
       }
-      await restoreVanished(ctx, repo, watch, deleted, after.vanished, vanishedNew);
+      await restoreVanished(
+        ctx,
+        repo,
+        watch,
+        deleted,
+        [...after.vanished, ...movedNew],
+        vanishedNew,
+      );
+      // A name pushed while the DELETE unlinked the image but written after its tag scan is left
+      // listed, pointing at the deleted image (the registry names it): pushed back too.
+      for (const [tag, digest] of after.dangling) {
+        const item = deleted.find((i) => i.digest === digest);
+        if (item && (await pushBack(ctx, repo, watch, item, tag)))
+          await recheckAdded(ctx, repo, [[tag, digest]]);
+      }
       await recheckAdded(ctx, repo, after.added);
       for (const [tag, digest] of after.added) {
         // Pushed again after its DELETE: it is there again, so what it needs must stay too.

@@ -430,6 +430,49 @@ export class RegistryClient {
     return (await this.getManifest(repository, ref, options))?.digest;
   }
 
+  /**
+   * For a tag whose manifest answers 404: the digest the tag still points at, when the registry
+   * names it (distribution names the missing revision in the `MANIFEST_UNKNOWN` error's
+   * `detail.Revision`; a tag left listed after its manifest was unlinked answers so). `undefined`
+   * when the manifest is there after all, the tag is unknown, or the registry names no digest.
+   */
+  async missingRevision(
+    repository: string,
+    tag: string,
+    options: RequestOptions = {},
+  ): Promise<string | undefined> {
+    checkRepository(repository, 'missingRevision');
+    checkTag(tag, `missingRevision(${repository})`);
+    const target = `v2/${repository}/manifests/${tag}`;
+    return this.#limit(async () => {
+      const response = await this.#call({
+        method: 'GET',
+        target,
+        scope: repositoryScope(repository, 'pull'),
+        headers: { accept: MANIFEST_ACCEPT },
+        ...options,
+      });
+      if (response.status !== 404) {
+        await this.#expect(response, [200], 'GET', target, repositoryScope(repository, 'pull'));
+        await response.body?.cancel();
+        return undefined;
+      }
+      try {
+        const bytes = await readLimited(response, ERROR_LIMIT);
+        if (!bytes) return undefined;
+        const body = JSON.parse(new TextDecoder().decode(bytes)) as {
+          errors?: Array<{ code?: unknown; detail?: { Revision?: unknown } }>;
+        };
+        const error = body.errors?.[0];
+        const revision = error?.detail?.Revision;
+        if (error?.code !== 'MANIFEST_UNKNOWN' || typeof revision !== 'string') return undefined;
+        return checkDigest(revision, `GET ${target} (404 detail)`);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
   /** PUTs manifest bytes to a tag or digest; returns the digest. Needs `pull,push`. */
   async putManifest(
     repository: string,

@@ -37,6 +37,26 @@ export async function fetchTag(
   return retry500(() => client.getManifest(repository, tag, { signal }), signal);
 }
 
+/**
+ * What a tag points at: `present` when its manifest answers, else the digest the registry names
+ * for a tag left pointing at nothing (see {@link RegistryClient.missingRevision}); `undefined`
+ * when it points at nothing the registry names.
+ */
+export type Resolution = { digest: string; present: boolean } | undefined;
+
+/** {@link resolveTag}, and for a tag answering 404 a GET to read which digest it points at. */
+export async function resolveFully(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<Resolution> {
+  const digest = await resolveTag(client, repository, tag, signal);
+  if (digest !== undefined) return { digest, present: true };
+  const missing = await retry500(() => client.missingRevision(repository, tag, { signal }), signal);
+  return missing === undefined ? undefined : { digest: missing, present: false };
+}
+
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -50,12 +70,23 @@ async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefin
   }
 }
 
+/** Names resolved while a DELETE was in flight, offered to the read after it. */
+export interface EarlyResolutions {
+  resolutions: ReadonlyMap<string, Promise<Resolution>>;
+  /** The digest that DELETE removed: names that resolved to it are resolved again. */
+  changed: string;
+}
+
 /** What one {@link TagWatch.read} found. */
 export interface TagRead {
   /** Names not seen before, with the digest a HEAD gave them. */
   added: Array<[tag: string, digest: string]>;
   /** Names known before and no longer listed, with the digest they had when last read. */
   vanished: Array<[tag: string, digest: string]>;
+  /** New names that point at nothing, with the digest the registry names for them. */
+  dangling: Array<[tag: string, digest: string]>;
+  /** Every name listed. */
+  listed: Set<string>;
   /** Requests sent. */
   requests: string[];
 }
@@ -86,7 +117,11 @@ export class TagWatch {
    * `bytes`, new names are read with a GET instead and their manifests kept there by digest (the
    * first read: the apply needs the bytes of the planned images anyway).
    */
-  async read(signal?: AbortSignal, bytes?: Map<string, FetchedManifest>): Promise<TagRead> {
+  async read(
+    signal?: AbortSignal,
+    bytes?: Map<string, FetchedManifest>,
+    early?: EarlyResolutions,
+  ): Promise<TagRead> {
     const repo = this.repository;
     const listed = new Set(await this.#client.listTags(repo, { signal }));
     const requests = [`GET /v2/${repo}/tags/list`];
@@ -103,6 +138,7 @@ export class TagWatch {
         `${bytes ? 'GET' : 'HEAD'} /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
       );
     const added: Array<[string, string]> = [];
+    const dangling: Array<[string, string]> = [];
     await Promise.all(
       fresh.map(async (tag) => {
         let digest: string | undefined;
@@ -110,7 +146,16 @@ export class TagWatch {
           const fetched = await fetchTag(this.#client, repo, tag, signal);
           if (fetched) bytes.set(fetched.digest, fetched);
           digest = fetched?.digest;
-        } else digest = await resolveTag(this.#client, repo, tag, signal);
+        } else {
+          // Resolved while a DELETE was in flight: reused unless it named that DELETE's image
+          // (whose state the DELETE changed since).
+          const before = early?.resolutions.get(tag);
+          let resolution = before ? await before : undefined;
+          if (!before || resolution === undefined || resolution.digest === early?.changed)
+            resolution = await resolveFully(this.#client, repo, tag, signal);
+          if (resolution && !resolution.present) dangling.push([tag, resolution.digest]);
+          digest = resolution?.present ? resolution.digest : undefined;
+        }
         if (digest === undefined) {
           this.unresolved.add(tag);
           return;
@@ -123,7 +168,7 @@ export class TagWatch {
     added.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.reads++;
     this.fresh = true;
-    return { added, vanished, requests };
+    return { added, vanished, dangling, listed, requests };
   }
 
   /** Bare tags that point at `digest` as last read. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -191,10 +191,14 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
       let torn = false;
       let answered = 0;
       const log: string[] = [];
+      // Made elsewhere and renamed into place: a read in between mkdir and write would find no
+      // link at all (404), not an empty one (the tag reads now also run while a DELETE is in flight).
       const tear = async () => {
         torn = true;
-        await mkdir(join(fresh, 'current'), { recursive: true });
-        await writeFile(join(fresh, 'current', 'link'), '');
+        const staged = join(manifestsDir(repo), '..', 'staged-fresh');
+        await mkdir(join(staged, 'current'), { recursive: true });
+        await writeFile(join(staged, 'current', 'link'), '');
+        await rename(staged, fresh);
       };
       const client = hookedClient(async (m, path, phase) => {
         if (!torn && when === 'first' && phase === 'before' && path.endsWith('/tags/list'))
