@@ -59,7 +59,7 @@ import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { platformDryRun } from './platform/dry-run.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
-import { type Resolution, resolveFully, TagWatch } from './tag-watch.js';
+import { lookupTag, type Resolution, TagWatch } from './tag-watch.js';
 import type { FetchedManifest } from './types.js';
 import { removeOwnPlaceholder, removeTag } from './untag.js';
 
@@ -150,7 +150,12 @@ export interface ApplyTuning {
    * one). Default `true`; `false` only to measure what the re-check costs — it is unsafe.
    */
   recheck?: boolean;
-  /** DELETEs sent together after one tag read. Default 1 (see README, Safety: Under load). */
+  /**
+   * DELETEs of one repository sent together after one tag read. Default: the client's
+   * concurrency less one (7), so that one connection is left to the tag lists sent while they are
+   * in flight. 1 pushes back a known tag moved onto the image; with more, such a tag is reported
+   * (which of the images it was moved onto cannot be told).
+   */
   batch?: number;
 }
 
@@ -790,6 +795,8 @@ async function deleteInRepository(
   if (watch.reads === 0) {
     const first = await watch.read(ctx.signal, read);
     await recheckAdded(ctx, repo, first.added, true);
+    // Its list is as old as all its GETs took (seconds on a large repository): read again.
+    watch.fresh = false;
   }
   prefetch(ctx, repo, ops, read);
   // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own
@@ -800,7 +807,7 @@ async function deleteInRepository(
     ops.filter((op) => !ctx.saved.has(op.image) && !pointerLeft(ctx, op)),
     watch,
   );
-  const size = Math.max(1, ctx.tuning.batch ?? 1);
+  const size = Math.max(1, ctx.tuning.batch ?? ctx.client.concurrency - 1);
   const pending = [...ops];
   const attempts = new Map<string, number>();
   while (pending.length > 0) {
@@ -1060,7 +1067,6 @@ async function deleteBatch(
   const early = new Map<string, Promise<Resolution>>();
   let polls = 0;
   const polling = (async () => {
-    if (ready.length !== 1) return;
     while (inFlight) {
       let names: string[];
       try {
@@ -1074,7 +1080,7 @@ async function deleteBatch(
         seenDuring.add(tag);
         early.set(
           tag,
-          resolveFully(client, repo, tag, ctx.signal).catch(() => undefined),
+          lookupTag(client, repo, tag, ctx.signal).catch(() => undefined),
         );
       }
     }
@@ -1123,27 +1129,37 @@ async function deleteBatch(
   if (deleted.length > 0) {
     try {
       const only = deleted.length === 1 ? (deleted[0] as BatchItem) : undefined;
-      const after = await watch.read(
-        ctx.signal,
-        undefined,
-        only ? { resolutions: early, changed: only.digest } : undefined,
-      );
+      const after = await watch.read(ctx.signal, undefined, {
+        resolutions: early,
+        changed: new Set(deleted.map((i) => i.digest)),
+      });
       for (const item of deleted)
         item.requests.push(...after.requests.map((r) => `${r} (after the DELETE)`));
-      const vanishedNew: string[] = [];
+      // Names seen only while the DELETEs ran and gone after them: each goes back onto the image
+      // it was resolved to; unresolved, onto the one image deleted (a digest DELETE is what
+      // removes a tag), and with several deleted at once it is reported, not guessed.
+      const vanishedNew: Array<[string, BatchItem]> = [];
       const movedNew: Array<[string, string]> = [];
-      if (only && polls > 0) {
-        only.requests.push(`GET /v2/${repo}/tags/list ×${polls} (while the DELETE was in flight)`);
-        for (const tag of seenDuring) {
-          if (after.listed.has(tag)) continue;
-          const resolution = await early.get(tag);
-          // Seen on another image while the DELETE ran: moved onto this one since, or removed
-          // by someone else; told apart like a known tag that vanished.
-          if (resolution?.present && resolution.digest !== only.digest)
-            movedNew.push([tag, resolution.digest]);
-          // Unresolved, it went with this DELETE only if this DELETE untagged anything (202).
-          else if (resolution?.digest === only.digest || !only.missing) vanishedNew.push(tag);
-        }
+      for (const item of deleted)
+        if (polls > 0)
+          item.requests.push(
+            `GET /v2/${repo}/tags/list ×${polls} (while the DELETE was in flight)`,
+          );
+      for (const tag of seenDuring) {
+        if (after.listed.has(tag)) continue;
+        const resolution = await early.get(tag);
+        const on = deleted.find((i) => i.digest === resolution?.digest);
+        // Seen on another image while the DELETE ran: moved onto a deleted one since, or
+        // removed by someone else; told apart like a known tag that vanished.
+        if (on) vanishedNew.push([tag, on]);
+        else if (resolution?.present) movedNew.push([tag, resolution.digest]);
+        // Unresolved, it went with this DELETE only if this DELETE untagged anything (202).
+        else if (only && !only.missing) vanishedNew.push([tag, only]);
+        else if (!only)
+          for (const item of deleted)
+            item.notes.push(
+              `${tagId(repo, tag)} (pushed while ${deleted.length} images were being deleted together) vanished before it could be resolved; which image it pointed at cannot be told: point it again`,
+            );
       }
       await restoreVanished(
         ctx,
@@ -1247,15 +1263,13 @@ async function restoreVanished(
   watch: TagWatch,
   deleted: BatchItem[],
   vanished: ReadonlyArray<readonly [string, string]>,
-  vanishedNew: ReadonlyArray<string> = [],
+  vanishedNew: ReadonlyArray<readonly [string, BatchItem]> = [],
 ): Promise<void> {
   const digests = new Set(deleted.map((i) => i.digest));
   const back: Array<[string, string]> = [];
-  for (const tag of vanishedNew) {
-    // Pushed after the read before the DELETE, gone after it: it pointed at the one image deleted.
-    if (await pushBack(ctx, repo, watch, deleted[0] as BatchItem, tag)) {
-      back.push([tag, (deleted[0] as BatchItem).digest]);
-    }
+  for (const [tag, item] of vanishedNew) {
+    // Pushed after the read before the DELETE, gone after it: it pointed at this deleted image.
+    if (await pushBack(ctx, repo, watch, item, tag)) back.push([tag, item.digest]);
   }
   for (const [tag, last] of vanished) {
     // Went with its image, as planned (the re-check let it), or with one deleted earlier.

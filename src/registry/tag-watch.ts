@@ -39,7 +39,7 @@ export async function fetchTag(
 
 /**
  * What a tag points at: `present` when its manifest answers, else the digest the registry names
- * for a tag left pointing at nothing (see {@link RegistryClient.missingRevision}); `undefined`
+ * for a tag left pointing at nothing (see {@link RegistryClient.tagTarget}); `undefined`
  * when it points at nothing the registry names.
  */
 export type Resolution = { digest: string; present: boolean } | undefined;
@@ -53,8 +53,20 @@ export async function resolveFully(
 ): Promise<Resolution> {
   const digest = await resolveTag(client, repository, tag, signal);
   if (digest !== undefined) return { digest, present: true };
-  const missing = await retry500(() => client.missingRevision(repository, tag, { signal }), signal);
-  return missing === undefined ? undefined : { digest: missing, present: false };
+  return lookupTag(client, repository, tag, signal);
+}
+
+/**
+ * One GET of a tag (read again on 500, as {@link resolveTag}): for a name seen while a DELETE
+ * is in flight, one request that also tells which digest a tag the DELETE just unlinked names.
+ */
+export async function lookupTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<Resolution> {
+  return retry500(() => client.tagTarget(repository, tag, { signal }), signal);
 }
 
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -73,8 +85,8 @@ async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefin
 /** Names resolved while a DELETE was in flight, offered to the read after it. */
 export interface EarlyResolutions {
   resolutions: ReadonlyMap<string, Promise<Resolution>>;
-  /** The digest that DELETE removed: names that resolved to it are resolved again. */
-  changed: string;
+  /** The digests those DELETEs removed: names that resolved to one are resolved again. */
+  changed: ReadonlySet<string>;
 }
 
 /** What one {@link TagWatch.read} found. */
@@ -151,7 +163,7 @@ export class TagWatch {
           // (whose state the DELETE changed since).
           const before = early?.resolutions.get(tag);
           let resolution = before ? await before : undefined;
-          if (!before || resolution === undefined || resolution.digest === early?.changed)
+          if (!before || resolution === undefined || early?.changed.has(resolution.digest))
             resolution = await resolveFully(this.#client, repo, tag, signal);
           if (resolution && !resolution.present) dangling.push([tag, resolution.digest]);
           digest = resolution?.present ? resolution.digest : undefined;
