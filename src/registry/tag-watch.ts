@@ -66,8 +66,18 @@ export async function lookupTag(
   tag: string,
   signal?: AbortSignal,
 ): Promise<Resolution> {
-  return retry500(() => client.tagTarget(repository, tag, { signal }), signal);
+  // A listed name answering a plain 404 is most often being pushed right now: distribution
+  // writes the tag's index link (which lists it) before its current link (which resolves it).
+  for (let attempt = 0; ; attempt++) {
+    const found = await retry500(() => client.tagTarget(repository, tag, { signal }), signal);
+    if (found !== undefined || attempt >= LISTED_404_RETRIES) return found;
+    await new Promise((r) => setTimeout(r, HEAD_500_PAUSE_MS * 2 ** attempt));
+    signal?.throwIfAborted();
+  }
 }
+
+/** How often {@link lookupTag} reads a listed name again that answered a plain 404. */
+const LISTED_404_RETRIES = 2;
 
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {
