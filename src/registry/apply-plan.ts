@@ -894,6 +894,8 @@ interface BatchItem {
   settle: Settle;
   /** The DELETE answered 404 (gone without a clean 202). */
   missing: boolean;
+  /** When its DELETE was answered (`performance.now()`): it untagged nothing listed after. */
+  answeredAt?: number;
   /** Bare tags pushed back after they went with this image's DELETE. */
   restored: string[];
   /** Bare tags that went with it and could not be pushed back. */
@@ -1066,15 +1068,20 @@ async function deleteBatch(
   const seenDuring = new Set<string>();
   const early = new Map<string, Promise<Resolution>>();
   let polls = 0;
+  // When the last list that showed each name was sent: a DELETE answered before that took no
+  // tag with it that this list showed (it untags before it answers).
+  const lastSeen = new Map<string, number>();
   const polling = (async () => {
     while (inFlight) {
       let names: string[];
+      const sentAt = performance.now();
       try {
         names = await client.listTags(repo, { signal: ctx.signal });
       } catch {
         return;
       }
       polls++;
+      for (const tag of names) lastSeen.set(tag, sentAt);
       for (const tag of names) {
         if (knownBefore.has(tag) || seenDuring.has(tag)) continue;
         seenDuring.add(tag);
@@ -1113,6 +1120,7 @@ async function deleteBatch(
         return;
       }
       item.missing = result === 'missing';
+      item.answeredAt = performance.now();
       ctx.gone.add(op.image);
       deleted.push(item);
     }),
@@ -1145,6 +1153,10 @@ async function deleteBatch(
           item.requests.push(
             `GET /v2/${repo}/tags/list ×${polls} (while the DELETE was in flight)`,
           );
+      // The DELETEs that can have taken a vanished name: those not answered before the last list
+      // that showed it was sent.
+      const candidatesOf = (tag: string) =>
+        deleted.filter((i) => (i.answeredAt ?? 0) > (lastSeen.get(tag) ?? -1));
       for (const tag of seenDuring) {
         if (after.listed.has(tag)) continue;
         const resolution = await early.get(tag);
@@ -1153,13 +1165,18 @@ async function deleteBatch(
         // removed by someone else; told apart like a known tag that vanished.
         if (on) vanishedNew.push([tag, on]);
         else if (resolution?.present) movedNew.push([tag, resolution.digest]);
-        // Unresolved, it went with this DELETE only if this DELETE untagged anything (202).
-        else if (only && !only.missing) vanishedNew.push([tag, only]);
-        else if (!only)
-          for (const item of deleted)
-            item.notes.push(
-              `${tagId(repo, tag)} (pushed while ${deleted.length} images were being deleted together) vanished before it could be resolved; which image it pointed at cannot be told: point it again`,
-            );
+        else {
+          // Unresolved: it went with the one DELETE that can have taken it, if it untagged
+          // anything (202); with several, it is reported, not guessed.
+          const candidates = candidatesOf(tag);
+          const single = candidates.length === 1 ? (candidates[0] as BatchItem) : undefined;
+          if (single && !single.missing) vanishedNew.push([tag, single]);
+          else if (candidates.length > 1)
+            for (const item of candidates)
+              item.notes.push(
+                `${tagId(repo, tag)} (pushed while ${candidates.length} images were being deleted together) vanished before it could be resolved; which image it pointed at cannot be told: point it again`,
+              );
+        }
       }
       await restoreVanished(
         ctx,
@@ -1168,6 +1185,7 @@ async function deleteBatch(
         deleted,
         [...after.vanished, ...movedNew],
         vanishedNew,
+        candidatesOf,
       );
       // A name pushed while the DELETE unlinked the image but written after its tag scan is left
       // listed, pointing at the deleted image (the registry names it): pushed back too.
@@ -1264,6 +1282,7 @@ async function restoreVanished(
   deleted: BatchItem[],
   vanished: ReadonlyArray<readonly [string, string]>,
   vanishedNew: ReadonlyArray<readonly [string, BatchItem]> = [],
+  candidatesOf: (tag: string) => BatchItem[] = () => deleted,
 ): Promise<void> {
   const digests = new Set(deleted.map((i) => i.digest));
   const back: Array<[string, string]> = [];
@@ -1274,14 +1293,17 @@ async function restoreVanished(
   for (const [tag, last] of vanished) {
     // Went with its image, as planned (the re-check let it), or with one deleted earlier.
     if (digests.has(last) || ctx.gone.has(imageId(repo, last))) continue;
-    if (deleted.length > 1) {
-      for (const item of deleted)
+    // Listed after every DELETE of the batch was answered: someone else removed it.
+    const candidates = candidatesOf(tag);
+    if (candidates.length === 0) continue;
+    if (candidates.length > 1) {
+      for (const item of candidates)
         item.notes.push(
-          `${tagId(repo, tag)} vanished with one of the ${deleted.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
+          `${tagId(repo, tag)} vanished with one of the ${candidates.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
         );
       continue;
     }
-    const item = deleted[0] as BatchItem;
+    const item = candidates[0] as BatchItem;
     item.requests.push(
       `HEAD /v2/${repo}/manifests/${last} (is what ${tag} pointed at still there?)`,
     );

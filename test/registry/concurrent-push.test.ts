@@ -351,12 +351,21 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
     const plan = await planOf(repo, ['keep', 'moving']);
     const target = plan.delete[1]?.image.split('@')[1] as string;
+    const other = plan.delete[0]?.image.split('@')[1] as string;
     let moved = false;
+    let targetAnswered: () => void = () => {};
+    const answered = new Promise<void>((r) => {
+      targetAnswered = r;
+    });
+    // The other DELETE is answered only after this one: both were in flight the whole time.
     const client = hookedClient(async (method, path, phase) => {
-      if (method === 'DELETE' && path.endsWith(target) && phase === 'before' && !moved) {
+      if (method !== 'DELETE') return;
+      if (path.endsWith(target) && phase === 'before' && !moved) {
         moved = true;
         await tagManifest(reg, repo, 'moving', target);
       }
+      if (path.endsWith(target) && phase === 'after') targetAnswered();
+      if (path.endsWith(other) && phase === 'after') await answered;
     });
     const result = await applyPlan(client, plan, { graph: plan.graph });
     expect(moved).toBe(true);
@@ -371,6 +380,44 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     }
     expect(await manifestStatus(reg, repo, 'a')).toBe(404);
     expect(await manifestStatus(reg, repo, 'b')).toBe(404);
+  });
+
+  it('DELETEs sent together: a known tag moved onto one of them is pushed back onto it when every other DELETE was answered before a tag list that still showed it', async () => {
+    const repo = 'batch-moved-one';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    const target = plan.delete[1]?.image.split('@')[1] as string;
+    const other = plan.delete[0]?.image.split('@')[1] as string;
+    // `moving` is moved onto the target; its DELETE leaves only once the other DELETE was answered
+    // and two tag lists after that were answered (the second one sent after the other's answer
+    // was taken in): that list still shows `moving`, so only the target's DELETE can have taken it.
+    let otherDone = false;
+    let lists = 0;
+    let listed: () => void = () => {};
+    const twoLists = new Promise<void>((r) => {
+      listed = r;
+    });
+    let moved = false;
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(other) && phase === 'after') otherDone = true;
+      if (otherDone && method === 'GET' && path.endsWith('/tags/list') && phase === 'after')
+        if (++lists === 2) listed();
+      if (method === 'DELETE' && path.endsWith(target) && phase === 'before' && !moved) {
+        moved = true;
+        await tagManifest(reg, repo, 'moving', target);
+        await twoLists;
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(moved).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'moving')).toBe(target);
+    await pullsCompletely(reg.host, repo, 'moving');
+    const outcome = outcomeOf(result, `${repo}@${target}`);
+    expect(outcome?.restored).toEqual([`${repo}:moving`]);
+    expect(outcomeOf(result, `${repo}@${other}`)?.status).toBe('done');
+    expect(outcomeOf(result, `${repo}@${other}`)?.reason ?? '').not.toMatch(/moving/);
   });
 
   it('a new tag left listed pointing at the image a DELETE just unlinked (the registry names it in its 404) is pushed back onto it', async () => {
