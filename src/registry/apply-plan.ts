@@ -1136,7 +1136,6 @@ async function deleteBatch(
   // The tag read after the DELETEs: did a tag go with them that was not planned to?
   if (deleted.length > 0) {
     try {
-      const only = deleted.length === 1 ? (deleted[0] as BatchItem) : undefined;
       const after = await watch.read(ctx.signal, undefined, {
         resolutions: early,
         changed: new Set(deleted.map((i) => i.digest)),
