@@ -204,11 +204,13 @@ function fallbackTagOf(digest: string): string {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Right before each DELETE it reads the repository's tags again (resolving only
- * names not seen before) and asks the core which deletions a current tag now reaches
- * ({@link recheckPlan}); those are skipped as "changed since plan". Right after it, a tag seen
- * before and not planned to go that vanished with the DELETE (moved onto the image meanwhile) is
- * pushed back from the image's bytes: the outcome is `skipped`, with `restored`. Referrers fallback indexes are rewritten without deleted
+ * nothing touched. Right before each batch of a repository's DELETEs (the client's concurrency
+ * less one at a time) it reads the repository's tags again (resolving only names not seen before)
+ * and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those are
+ * skipped as "changed since plan". While the DELETEs are in flight it lists the tags again and
+ * again, resolving new names at once; right after them, a tag not planned to go that vanished
+ * with them is pushed back from the bytes of the image it was on: the outcome is `skipped`, with
+ * `restored` (when which of several images it was on cannot be told, it is reported instead). Referrers fallback indexes are rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
