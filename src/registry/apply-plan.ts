@@ -59,7 +59,7 @@ import type { Descriptor } from './manifest.js';
 import { OCI_INDEX } from './media-types.js';
 import { platformDryRun } from './platform/dry-run.js';
 import { checkDigest, checkRepository, checkTag } from './reference.js';
-import { TagWatch } from './tag-watch.js';
+import { lookupTag, type Resolution, TagWatch } from './tag-watch.js';
 import type { FetchedManifest } from './types.js';
 import { removeOwnPlaceholder, removeTag } from './untag.js';
 
@@ -150,7 +150,12 @@ export interface ApplyTuning {
    * one). Default `true`; `false` only to measure what the re-check costs — it is unsafe.
    */
   recheck?: boolean;
-  /** DELETEs sent together after one tag read. Default 1 (see README, Safety: Under load). */
+  /**
+   * DELETEs of one repository sent together after one tag read. Default: the client's
+   * concurrency less one (7), so that one connection is left to the tag lists sent while they are
+   * in flight. 1 pushes back a known tag moved onto the image; with more, such a tag is reported
+   * (which of the images it was moved onto cannot be told).
+   */
   batch?: number;
 }
 
@@ -199,11 +204,13 @@ function fallbackTagOf(digest: string): string {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Right before each DELETE it reads the repository's tags again (resolving only
- * names not seen before) and asks the core which deletions a current tag now reaches
- * ({@link recheckPlan}); those are skipped as "changed since plan". Right after it, a tag seen
- * before and not planned to go that vanished with the DELETE (moved onto the image meanwhile) is
- * pushed back from the image's bytes: the outcome is `skipped`, with `restored`. Referrers fallback indexes are rewritten without deleted
+ * nothing touched. Right before each batch of a repository's DELETEs (the client's concurrency
+ * less one at a time) it reads the repository's tags again (resolving only names not seen before)
+ * and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those are
+ * skipped as "changed since plan". While the DELETEs are in flight it lists the tags again and
+ * again, resolving new names at once; right after them, a tag not planned to go that vanished
+ * with them is pushed back from the bytes of the image it was on: the outcome is `skipped`, with
+ * `restored` (when which of several images it was on cannot be told, it is reported instead). Referrers fallback indexes are rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
@@ -796,6 +803,8 @@ async function deleteInRepository(
   if (watch.reads === 0) {
     const first = await watch.read(ctx.signal, read);
     await recheckAdded(ctx, repo, first.added, true);
+    // Its list is as old as all its GETs took (seconds on a large repository): read again.
+    watch.fresh = false;
   }
   prefetch(ctx, repo, ops, read);
   // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own
@@ -806,7 +815,7 @@ async function deleteInRepository(
     ops.filter((op) => !ctx.saved.has(op.image) && !pointerLeft(ctx, op)),
     watch,
   );
-  const size = Math.max(1, ctx.tuning.batch ?? 1);
+  const size = Math.max(1, ctx.tuning.batch ?? ctx.client.concurrency - 1);
   const pending = [...ops];
   const attempts = new Map<string, number>();
   while (pending.length > 0) {
@@ -893,6 +902,8 @@ interface BatchItem {
   settle: Settle;
   /** The DELETE answered 404 (gone without a clean 202). */
   missing: boolean;
+  /** When its DELETE was answered (`performance.now()`): it untagged nothing listed after. */
+  answeredAt?: number;
   /** Bare tags pushed back after they went with this image's DELETE. */
   restored: string[];
   /** Bare tags that went with it and could not be pushed back. */
@@ -1055,11 +1066,41 @@ async function deleteBatch(
 
   const again: DeleteOperation[] = [];
   const deleted: BatchItem[] = [];
-  // Names known when the DELETE leaves, and a tag list sent along with it: a new name pushed
-  // onto the image after the read before the DELETE is listed there while the registry is still
-  // scanning the tags (it scans every tag of the repository), and missing from the read after.
+  // Names known when the DELETE leaves. While a single DELETE is in flight the tags are listed
+  // again and again (each list sent when the last one is answered): a new name pushed onto the
+  // image after the read before the DELETE is listed there while the registry is still scanning
+  // the tags (it scans every tag of the repository before it untags), and missing from the read
+  // after. Such names are resolved at once, off the DELETE's path, for the read after it.
   const knownBefore = new Set([...watch.tags.keys(), ...watch.unresolved]);
-  const sent = Promise.all(
+  let inFlight = true;
+  const seenDuring = new Set<string>();
+  const early = new Map<string, Promise<Resolution>>();
+  let polls = 0;
+  // When the last list that showed each name was sent: a DELETE answered before that took no
+  // tag with it that this list showed (it untags before it answers).
+  const lastSeen = new Map<string, number>();
+  const polling = (async () => {
+    while (inFlight) {
+      let names: string[];
+      const sentAt = performance.now();
+      try {
+        names = await client.listTags(repo, { signal: ctx.signal });
+      } catch {
+        return;
+      }
+      polls++;
+      for (const tag of names) lastSeen.set(tag, sentAt);
+      for (const tag of names) {
+        if (knownBefore.has(tag) || seenDuring.has(tag)) continue;
+        seenDuring.add(tag);
+        early.set(
+          tag,
+          lookupTag(client, repo, tag, ctx.signal).catch(() => undefined),
+        );
+      }
+    }
+  })();
+  await Promise.all(
     ready.map(async (item) => {
       const { op, digest, requests } = item;
       requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
@@ -1087,15 +1128,15 @@ async function deleteBatch(
         return;
       }
       item.missing = result === 'missing';
+      item.answeredAt = performance.now();
       ctx.gone.add(op.image);
       deleted.push(item);
     }),
   );
-  const witness =
-    ready.length === 1
-      ? client.listTags(repo, { signal: ctx.signal }).catch(() => undefined)
-      : Promise.resolve(undefined);
-  await sent;
+  // The read after the DELETE must be listed after every list counted as "during" it: a list
+  // answered later could show a name pushed after the read after, not one that vanished.
+  inFlight = false;
+  await polling;
   watch.fresh = false;
   if (again.length > 0)
     await new Promise((r) => setTimeout(r, 20 * (attempts.get(again[0]?.image as string) ?? 1)));
@@ -1103,21 +1144,63 @@ async function deleteBatch(
   // The tag read after the DELETEs: did a tag go with them that was not planned to?
   if (deleted.length > 0) {
     try {
-      const after = await watch.read(ctx.signal);
+      const after = await watch.read(ctx.signal, undefined, {
+        resolutions: early,
+        changed: new Set(deleted.map((i) => i.digest)),
+      });
       for (const item of deleted)
         item.requests.push(...after.requests.map((r) => `${r} (after the DELETE)`));
-      const seen = await witness;
-      const listedAfter = new Set([...watch.tags.keys(), ...watch.unresolved]);
-      const vanishedNew: string[] = [];
-      if (seen && deleted.length === 1 && !deleted[0]?.missing) {
-        for (const tag of seen)
-          if (!knownBefore.has(tag) && !listedAfter.has(tag)) vanishedNew.push(tag);
-        if (vanishedNew.length > 0)
-          (deleted[0] as BatchItem).requests.push(
-            `GET /v2/${repo}/tags/list (sent along with the DELETE)`,
+      // Names seen only while the DELETEs ran and gone after them: each goes back onto the image
+      // it was resolved to; unresolved, onto the one image deleted (a digest DELETE is what
+      // removes a tag), and with several deleted at once it is reported, not guessed.
+      const vanishedNew: Array<[string, BatchItem]> = [];
+      const movedNew: Array<[string, string]> = [];
+      for (const item of deleted)
+        if (polls > 0)
+          item.requests.push(
+            `GET /v2/${repo}/tags/list ×${polls} (while the DELETE was in flight)`,
           );
+      // The DELETEs that can have taken a vanished name: those not answered before the last list
+      // that showed it was sent.
+      const candidatesOf = (tag: string) =>
+        deleted.filter((i) => (i.answeredAt ?? 0) > (lastSeen.get(tag) ?? -1));
+      for (const tag of seenDuring) {
+        if (after.listed.has(tag)) continue;
+        const resolution = await early.get(tag);
+        const on = deleted.find((i) => i.digest === resolution?.digest);
+        // Seen on another image while the DELETE ran: moved onto a deleted one since, or
+        // removed by someone else; told apart like a known tag that vanished.
+        if (on) vanishedNew.push([tag, on]);
+        else if (resolution?.present) movedNew.push([tag, resolution.digest]);
+        else {
+          // Unresolved: it went with the one DELETE that can have taken it, if it untagged
+          // anything (202); with several, it is reported, not guessed.
+          const candidates = candidatesOf(tag);
+          const single = candidates.length === 1 ? (candidates[0] as BatchItem) : undefined;
+          if (single && !single.missing) vanishedNew.push([tag, single]);
+          else if (candidates.length > 1)
+            for (const item of candidates)
+              item.notes.push(
+                `${tagId(repo, tag)} (pushed while ${candidates.length} images were being deleted together) vanished before it could be resolved; which image it pointed at cannot be told: point it again`,
+              );
+        }
       }
-      await restoreVanished(ctx, repo, watch, deleted, after.vanished, vanishedNew);
+      await restoreVanished(
+        ctx,
+        repo,
+        watch,
+        deleted,
+        [...after.vanished, ...movedNew],
+        vanishedNew,
+        candidatesOf,
+      );
+      // A name pushed while the DELETE unlinked the image but written after its tag scan is left
+      // listed, pointing at the deleted image (the registry names it): pushed back too.
+      for (const [tag, digest] of after.dangling) {
+        const item = deleted.find((i) => i.digest === digest);
+        if (item && (await pushBack(ctx, repo, watch, item, tag)))
+          await recheckAdded(ctx, repo, [[tag, digest]]);
+      }
       await recheckAdded(ctx, repo, after.added);
       for (const [tag, digest] of after.added) {
         // Pushed again after its DELETE: it is there again, so what it needs must stay too.
@@ -1205,27 +1288,29 @@ async function restoreVanished(
   watch: TagWatch,
   deleted: BatchItem[],
   vanished: ReadonlyArray<readonly [string, string]>,
-  vanishedNew: ReadonlyArray<string> = [],
+  vanishedNew: ReadonlyArray<readonly [string, BatchItem]> = [],
+  candidatesOf: (tag: string) => BatchItem[] = () => deleted,
 ): Promise<void> {
   const digests = new Set(deleted.map((i) => i.digest));
   const back: Array<[string, string]> = [];
-  for (const tag of vanishedNew) {
-    // Pushed after the read before the DELETE, gone after it: it pointed at the one image deleted.
-    if (await pushBack(ctx, repo, watch, deleted[0] as BatchItem, tag)) {
-      back.push([tag, (deleted[0] as BatchItem).digest]);
-    }
+  for (const [tag, item] of vanishedNew) {
+    // Pushed after the read before the DELETE, gone after it: it pointed at this deleted image.
+    if (await pushBack(ctx, repo, watch, item, tag)) back.push([tag, item.digest]);
   }
   for (const [tag, last] of vanished) {
     // Went with its image, as planned (the re-check let it), or with one deleted earlier.
     if (digests.has(last) || ctx.gone.has(imageId(repo, last))) continue;
-    if (deleted.length > 1) {
-      for (const item of deleted)
+    // Listed after every DELETE of the batch was answered: someone else removed it.
+    const candidates = candidatesOf(tag);
+    if (candidates.length === 0) continue;
+    if (candidates.length > 1) {
+      for (const item of candidates)
         item.notes.push(
-          `${tagId(repo, tag)} vanished with one of the ${deleted.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
+          `${tagId(repo, tag)} vanished with one of the ${candidates.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
         );
       continue;
     }
-    const item = deleted[0] as BatchItem;
+    const item = candidates[0] as BatchItem;
     item.requests.push(
       `HEAD /v2/${repo}/manifests/${last} (is what ${tag} pointed at still there?)`,
     );

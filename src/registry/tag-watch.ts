@@ -37,6 +37,48 @@ export async function fetchTag(
   return retry500(() => client.getManifest(repository, tag, { signal }), signal);
 }
 
+/**
+ * What a tag points at: `present` when its manifest answers, else the digest the registry names
+ * for a tag left pointing at nothing (see {@link RegistryClient.tagTarget}); `undefined`
+ * when it points at nothing the registry names.
+ */
+export type Resolution = { digest: string; present: boolean } | undefined;
+
+/** {@link resolveTag}, and for a tag answering 404 a GET to read which digest it points at. */
+export async function resolveFully(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<Resolution> {
+  const digest = await resolveTag(client, repository, tag, signal);
+  if (digest !== undefined) return { digest, present: true };
+  return lookupTag(client, repository, tag, signal);
+}
+
+/**
+ * One GET of a tag (read again on 500, as {@link resolveTag}): for a name seen while a DELETE
+ * is in flight, one request that also tells which digest a tag the DELETE just unlinked names.
+ */
+export async function lookupTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<Resolution> {
+  // A listed name answering a plain 404 is most often being pushed right now: distribution
+  // writes the tag's index link (which lists it) before its current link (which resolves it).
+  for (let attempt = 0; ; attempt++) {
+    const found = await retry500(() => client.tagTarget(repository, tag, { signal }), signal);
+    if (found !== undefined || attempt >= LISTED_404_RETRIES) return found;
+    await new Promise((r) => setTimeout(r, HEAD_500_PAUSE_MS * 2 ** attempt));
+    signal?.throwIfAborted();
+  }
+}
+
+/** How often {@link lookupTag} reads a listed name again that answered a plain 404. */
+const LISTED_404_RETRIES = 2;
+
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -50,12 +92,23 @@ async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefin
   }
 }
 
+/** Names resolved while a DELETE was in flight, offered to the read after it. */
+export interface EarlyResolutions {
+  resolutions: ReadonlyMap<string, Promise<Resolution>>;
+  /** The digests those DELETEs removed: names that resolved to one are resolved again. */
+  changed: ReadonlySet<string>;
+}
+
 /** What one {@link TagWatch.read} found. */
 export interface TagRead {
   /** Names not seen before, with the digest a HEAD gave them. */
   added: Array<[tag: string, digest: string]>;
   /** Names known before and no longer listed, with the digest they had when last read. */
   vanished: Array<[tag: string, digest: string]>;
+  /** New names that point at nothing, with the digest the registry names for them. */
+  dangling: Array<[tag: string, digest: string]>;
+  /** Every name listed. */
+  listed: Set<string>;
   /** Requests sent. */
   requests: string[];
 }
@@ -86,7 +139,11 @@ export class TagWatch {
    * `bytes`, new names are read with a GET instead and their manifests kept there by digest (the
    * first read: the apply needs the bytes of the planned images anyway).
    */
-  async read(signal?: AbortSignal, bytes?: Map<string, FetchedManifest>): Promise<TagRead> {
+  async read(
+    signal?: AbortSignal,
+    bytes?: Map<string, FetchedManifest>,
+    early?: EarlyResolutions,
+  ): Promise<TagRead> {
     const repo = this.repository;
     const listed = new Set(await this.#client.listTags(repo, { signal }));
     const requests = [`GET /v2/${repo}/tags/list`];
@@ -103,6 +160,7 @@ export class TagWatch {
         `${bytes ? 'GET' : 'HEAD'} /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
       );
     const added: Array<[string, string]> = [];
+    const dangling: Array<[string, string]> = [];
     await Promise.all(
       fresh.map(async (tag) => {
         let digest: string | undefined;
@@ -110,7 +168,16 @@ export class TagWatch {
           const fetched = await fetchTag(this.#client, repo, tag, signal);
           if (fetched) bytes.set(fetched.digest, fetched);
           digest = fetched?.digest;
-        } else digest = await resolveTag(this.#client, repo, tag, signal);
+        } else {
+          // Resolved while a DELETE was in flight: reused unless it named that DELETE's image
+          // (whose state the DELETE changed since).
+          const before = early?.resolutions.get(tag);
+          let resolution = before ? await before : undefined;
+          if (!before || resolution === undefined || early?.changed.has(resolution.digest))
+            resolution = await resolveFully(this.#client, repo, tag, signal);
+          if (resolution && !resolution.present) dangling.push([tag, resolution.digest]);
+          digest = resolution?.present ? resolution.digest : undefined;
+        }
         if (digest === undefined) {
           this.unresolved.add(tag);
           return;
@@ -123,7 +190,7 @@ export class TagWatch {
     added.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.reads++;
     this.fresh = true;
-    return { added, vanished, requests };
+    return { added, vanished, dangling, listed, requests };
   }
 
   /** Bare tags that point at `digest` as last read. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,7 @@ import {
   type ImageGraph,
   planCleanup,
 } from '../../src/index.js';
+import { applyPlanTuned } from '../../src/registry/apply-plan.js';
 import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
 import { listTags, manifestStatus, pushImage, tagManifest } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
@@ -144,7 +145,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(outcome?.reason).toMatch(/^restored after concurrent push/);
   });
 
-  it('a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
+  it('one DELETE per tag read (batch 1): a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
     const repo = 'early';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
     const a = await pushImage(reg, repo, { tag: 'a', salt: 'a' });
@@ -160,7 +161,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
         await tagManifest(reg, repo, 'rescue', second as string);
       }
     });
-    const result = await applyPlan(client, plan, { graph: plan.graph });
+    const result = await applyPlanTuned(client, plan, { graph: plan.graph }, { batch: 1 });
     expect(pushed).toBe(true);
     expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'rescue')).toBe(second);
     expect(outcomeOf(result, `${repo}@${second}`)?.status).toBe('skipped');
@@ -191,10 +192,14 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
       let torn = false;
       let answered = 0;
       const log: string[] = [];
+      // Made elsewhere and renamed into place: a read in between mkdir and write would find no
+      // link at all (404), not an empty one (the tag reads now also run while a DELETE is in flight).
       const tear = async () => {
         torn = true;
-        await mkdir(join(fresh, 'current'), { recursive: true });
-        await writeFile(join(fresh, 'current', 'link'), '');
+        const staged = join(manifestsDir(repo), '..', 'staged-fresh');
+        await mkdir(join(staged, 'current'), { recursive: true });
+        await writeFile(join(staged, 'current', 'link'), '');
+        await rename(staged, fresh);
       };
       const client = hookedClient(async (m, path, phase) => {
         if (!torn && when === 'first' && phase === 'before' && path.endsWith('/tags/list'))
@@ -214,7 +219,8 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
           }
         }
       }, log);
-      const result = await applyPlan(client, plan, { graph: plan.graph });
+      // One DELETE per tag read, so that there is a read after the first DELETE and before the second.
+      const result = await applyPlanTuned(client, plan, { graph: plan.graph }, { batch: 1 });
       expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 500`);
       expect(log).toContain(`${method} /v2/${repo}/manifests/fresh 200`);
       expect(result.totals.failed).toBe(0);
@@ -298,6 +304,147 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(outcome?.status).toBe('done');
     expect(outcome?.reason).toMatch(/left listed pointing at nothing/);
     expect(await listTags(reg, repo)).toEqual(['keep']);
+  });
+
+  it('DELETEs sent together (the default): a new tag pushed onto one of them while in flight, listed meanwhile, is pushed back onto that very image', async () => {
+    const repo = 'batch-new';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    for (const t of ['a', 'b', 'c']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep']);
+    const target = plan.delete[1]?.image.split('@')[1] as string;
+    // While the three DELETEs are in flight, someone pushes `fresh` onto the second; its DELETE
+    // reaches the registry only once a tag list and a GET of `fresh` have been answered.
+    let pushed: Promise<void> | undefined;
+    let resolved: () => void = () => {};
+    const seen = new Promise<void>((r) => {
+      resolved = r;
+    });
+    const log: string[] = [];
+    const client = hookedClient(async (method, path, phase, status) => {
+      if (method === 'DELETE' && path.endsWith(target) && phase === 'before' && !pushed) {
+        pushed = tagManifest(reg, repo, 'fresh', target);
+        await pushed;
+        await seen;
+      }
+      if (pushed && method === 'GET' && path.endsWith('/manifests/fresh') && status === 200)
+        resolved();
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(pushed).toBeDefined();
+    // All three went out after one tag read.
+    const deletes = log.filter((l) => l.startsWith('DELETE') && !l.includes('0000000000'));
+    expect(deletes).toHaveLength(3);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(target);
+    expect(await listTags(reg, repo)).toEqual(['fresh', 'keep']);
+    await pullsCompletely(reg.host, repo, 'fresh');
+    const outcome = outcomeOf(result, `${repo}@${target}`);
+    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+    for (const op of plan.delete)
+      if (!op.image.endsWith(target)) expect(outcomeOf(result, op.image)?.status).toBe('done');
+  });
+
+  it('DELETEs sent together: a known tag moved onto one of them is reported on each, not pushed back onto a guessed image', async () => {
+    const repo = 'batch-moved';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    const target = plan.delete[1]?.image.split('@')[1] as string;
+    const other = plan.delete[0]?.image.split('@')[1] as string;
+    let moved = false;
+    let targetAnswered: () => void = () => {};
+    const answered = new Promise<void>((r) => {
+      targetAnswered = r;
+    });
+    // The other DELETE is answered only after this one: both were in flight the whole time.
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE') return;
+      if (path.endsWith(target) && phase === 'before' && !moved) {
+        moved = true;
+        await tagManifest(reg, repo, 'moving', target);
+      }
+      if (path.endsWith(target) && phase === 'after') targetAnswered();
+      if (path.endsWith(other) && phase === 'after') await answered;
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(moved).toBe(true);
+    // `moving` went with one of the two DELETEs; which one the registry does not tell.
+    expect(await listTags(reg, repo)).toEqual(['keep']);
+    for (const op of plan.delete) {
+      const outcome = outcomeOf(result, op.image);
+      expect(outcome?.reason).toMatch(
+        new RegExp(`${repo}:moving vanished with one of the 2 images .* cannot be told`),
+      );
+      expect(outcome?.restored).toBeUndefined();
+    }
+    expect(await manifestStatus(reg, repo, 'a')).toBe(404);
+    expect(await manifestStatus(reg, repo, 'b')).toBe(404);
+  });
+
+  it('DELETEs sent together: a known tag moved onto one of them is pushed back onto it when every other DELETE was answered before a tag list that still showed it', async () => {
+    const repo = 'batch-moved-one';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    const target = plan.delete[1]?.image.split('@')[1] as string;
+    const other = plan.delete[0]?.image.split('@')[1] as string;
+    // `moving` is moved onto the target; its DELETE leaves only once the other DELETE was answered
+    // and two tag lists after that were answered (the second one sent after the other's answer
+    // was taken in): that list still shows `moving`, so only the target's DELETE can have taken it.
+    let otherDone = false;
+    let lists = 0;
+    let listed: () => void = () => {};
+    const twoLists = new Promise<void>((r) => {
+      listed = r;
+    });
+    let moved = false;
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(other) && phase === 'after') otherDone = true;
+      if (otherDone && method === 'GET' && path.endsWith('/tags/list') && phase === 'after')
+        if (++lists === 2) listed();
+      if (method === 'DELETE' && path.endsWith(target) && phase === 'before' && !moved) {
+        moved = true;
+        await tagManifest(reg, repo, 'moving', target);
+        await twoLists;
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(moved).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'moving')).toBe(target);
+    await pullsCompletely(reg.host, repo, 'moving');
+    const outcome = outcomeOf(result, `${repo}@${target}`);
+    expect(outcome?.restored).toEqual([`${repo}:moving`]);
+    expect(outcomeOf(result, `${repo}@${other}`)?.status).toBe('done');
+    expect(outcomeOf(result, `${repo}@${other}`)?.reason ?? '').not.toMatch(/moving/);
+  });
+
+  it('a new tag left listed pointing at the image a DELETE just unlinked (the registry names it in its 404) is pushed back onto it', async () => {
+    const repo = 'dangling-new';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // As a PUT leaves it when its revision link was written before the DELETE unlinked the
+    // image and its tag link after the DELETE's tag scan: `late` listed, pointing at `old`.
+    let made = false;
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'after' && !made) {
+        made = true;
+        const staged = join(manifestsDir(repo), '..', 'staged-late');
+        await mkdir(join(staged, 'current'), { recursive: true });
+        await writeFile(join(staged, 'current', 'link'), old.digest);
+        await rename(staged, join(manifestsDir(repo), 'tags/late'));
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(made).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'late')).toBe(old.digest);
+    await pullsCompletely(reg.host, repo, 'late');
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:late`]);
+    expect(outcome?.status).toBe('skipped');
+    expect(await manifestStatus(reg, repo, 'old')).toBe(404);
   });
 
   it('two applies of the same plan list their results in the same (plan) order', async () => {
