@@ -7,7 +7,7 @@ import { computePlan, type Seed } from './plan-engine.js';
 import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
 import { planWithPolicy } from './policy/plan-policy.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
-import { compareIds, sortIds } from './sort.js';
+import { compareIds, naturalSorted, sortIds } from './sort.js';
 
 /**
  * Which tags to keep: tag names, or a predicate over every tag of the graph.
@@ -299,7 +299,10 @@ export function explain(plan: CleanupPlan, id: string): string {
   if (kept) return `kept: ${formatKeepPath(kept)}`;
   const deleted = plan.delete.find((op) => op.image === id);
   if (deleted) {
-    const tags = deleted.tags.length > 0 ? ` (its tags ${deleted.tags.join(', ')} go with it)` : '';
+    const tags =
+      deleted.tags.length > 0
+        ? ` (its tags ${naturalSorted(deleted.tags).join(', ')} go with it)`
+        : '';
     return `deleted: no kept tag reaches it${tags}`;
   }
   if (plan.keptTags.includes(id)) {

@@ -1,6 +1,7 @@
 import { shortDigests } from '../../core/format/text.js';
 import { explain } from '../../core/plan.js';
 import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
+import { naturalSorted } from '../../core/sort.js';
 import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -57,7 +58,7 @@ export async function explainCommand(options: CommandOptions, io: CliIo): Promis
   }
   const lines: string[] = [];
   for (const e of explanations) {
-    const tags = e.kind === 'image' ? graph.tagsOf(e.id) : [];
+    const tags = e.kind === 'image' ? naturalSorted(graph.tagsOf(e.id)) : [];
     const head =
       e.kind === 'tag'
         ? `tag ${e.id} → ${e.image ?? '?'}`

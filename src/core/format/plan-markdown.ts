@@ -1,6 +1,7 @@
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
+import { naturalSorted, untagsInNaturalOrder } from '../sort.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { cappedTable, code, details, MARKDOWN_LIST_ROWS, mdTable } from './markdown.js';
@@ -89,7 +90,7 @@ export function planMarkdown(
             String(op.wave),
             code(op.image),
             describeImage(graph, op.image, op.mediaType),
-            op.tags.map(code).join(', ') || '—',
+            naturalSorted(op.tags).map(code).join(', ') || '—',
           ]),
         ),
   );
@@ -113,7 +114,10 @@ export function planMarkdown(
       ? 'Nothing to untag.'
       : details(
           plural(plan.untag.length, 'tag'),
-          capped(['tag', 'image'], plan.untag, max, (op) => [code(op.tag), code(op.image)]),
+          capped(['tag', 'image'], untagsInNaturalOrder(plan.untag), max, (op) => [
+            code(op.tag),
+            code(op.image),
+          ]),
         ),
   );
   out.push('', `### Kept images (${plan.keep.length})`, '');

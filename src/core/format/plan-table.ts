@@ -1,6 +1,7 @@
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
+import { naturalSorted, untagsInNaturalOrder } from '../sort.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { formatBytes, listTable, plural, shortDigests, textTable } from './text.js';
@@ -50,7 +51,7 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
   out.push(
     listTable(
       ['TAG', 'IMAGE'],
-      plan.untag.map((op) => [op.tag, op.image]),
+      untagsInNaturalOrder(plan.untag).map((op) => [op.tag, op.image]),
     ),
   );
   const dangling = plan.danglingTags ?? [];
@@ -69,7 +70,7 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
         String(op.wave),
         op.image,
         describeImage(graph, op.image, op.mediaType),
-        op.tags.join(', ') || '-',
+        naturalSorted(op.tags).join(', ') || '-',
       ]),
     ),
   );
