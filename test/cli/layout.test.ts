@@ -256,6 +256,9 @@ describe('regprune apply on a layout', () => {
     expect(apply.stderr).toMatch(
       /^error: the plan was refused by a safety cap: .*nothing was applied/,
     );
+    // The advice (what to check, which cap to raise) is given once, on stdout and stderr alike.
+    expect(apply.stderr.split('raise').length - 1).toBe(1);
+    expect(plan.stdout.split('raise').length - 1).toBe(1);
     expect(apply.stdout).not.toContain('Result');
     expect(await snapshot(layout.dir)).toEqual(before);
   });
