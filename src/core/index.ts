@@ -1,4 +1,10 @@
 export { type CapNames, capRefusal, type DeletionCaps, refuseOverCaps } from './caps.js';
+export {
+  type DeletionReason,
+  deletionReasons,
+  longDeletionReason,
+  shortDeletionReason,
+} from './deletion-reasons.js';
 export * from './errors/index.js';
 export { graphDot } from './format/dot.js';
 export { type ImageFate, imageFates, type TagFate, tagFates } from './format/fates.js';

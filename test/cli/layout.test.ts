@@ -77,9 +77,13 @@ describe('regprune plan on a layout', () => {
       expect(del).not.toContain(short(d(name)));
     }
     // The signature of main-1 goes in an earlier wave than main-1 itself.
-    const rowOf = (name: string) => del.split('\n').find((l) => l.includes(short(d(name)))) ?? '';
-    expect(rowOf('main-1')).toMatch(/^ {2}1 .* main-1$/);
-    expect(rowOf('main-1-signature')).toMatch(/^ {2}0 .*referrer: signature/);
+    const rowOf = (name: string) =>
+      del.split('\n').find((l) => l.trim().split(/\s+/)[1] === `@${short(d(name))}`) ?? '';
+    expect(rowOf('main-1')).toMatch(/^ {2}1 .* main-1 +tags not kept$/);
+    // Each deletion says why: the signature goes with the build it signs.
+    expect(rowOf('main-1-signature')).toMatch(
+      new RegExp(`^ {2}0 .*referrer: signature .*referrer of deleted @${short(d('main-1'))}$`),
+    );
     const kept = section(run.stdout, 'Kept images');
     expect(kept).toMatch(
       new RegExp(`@${short(d('app-1.1-sbom'))} +referrer: SBOM +latest → .*\\(referrer\\)`),
@@ -148,6 +152,15 @@ describe('regprune explain on a layout', () => {
     const sbom = await runCliProcess(['explain', target, short(d('app-1.1-sbom')), ...POLICY]);
     expect(sbom.stdout).toContain(`image @${d('app-1.1-sbom')}`);
     expect(sbom.stdout).toMatch(/kept: latest → .* \(referrer\)/);
+    // A deletion says which case it is: the signature of a deleted build, an expired untagged image.
+    const sig = await runCliProcess(['explain', target, short(d('main-1-signature')), ...POLICY]);
+    expect(sig.stdout).toContain(
+      `deleted: a referrer (signature) of @${short(d('main-1'))}, which is deleted too; referrers go with their subject`,
+    );
+    const old = await runCliProcess(['explain', target, short(d('leftover-old')), ...POLICY]);
+    expect(old.stdout).toMatch(
+      /deleted: an expired untagged image \(created [^)]+\): no tag points at it/,
+    );
     const unknown = await runCliProcess(['explain', target, 'nope', ...POLICY]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: nope: no tag or image of the target matches it/);

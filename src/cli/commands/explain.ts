@@ -1,4 +1,5 @@
 import { shortDigests } from '../../core/format/text.js';
+import type { ImageGraph } from '../../core/image-graph.js';
 import { explain } from '../../core/plan.js';
 import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
 import { naturalSorted } from '../../core/sort.js';
@@ -24,11 +25,12 @@ export interface Explanation {
 
 function explainAll(
   plan: CleanupPlan,
+  graph: ImageGraph,
   ids: Array<{ id: string; kind: 'tag' | 'image' }>,
 ): Explanation[] {
   return ids.map(({ id, kind }) => {
     const decision = kind === 'tag' ? plan.tagDecisions?.find((d) => d.tag === id) : undefined;
-    return { id, kind, explanation: explain(plan, id), ...(decision ? { decision } : {}) };
+    return { id, kind, explanation: explain(plan, id, graph), ...(decision ? { decision } : {}) };
   });
 }
 
@@ -47,7 +49,7 @@ export async function explainCommand(options: CommandOptions, io: CliIo): Promis
   } else {
     for (const image of resolved.images) ids.push({ id: image, kind: 'image' });
   }
-  const explanations = explainAll(plan, ids);
+  const explanations = explainAll(plan, graph, ids);
   if (resolved.kind === 'tag' && explanations[0]) {
     const image = graph.tagTarget(resolved.tag);
     if (image) explanations[0].image = image;

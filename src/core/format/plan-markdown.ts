@@ -1,3 +1,4 @@
+import { deletionReasons, shortDeletionReason } from '../deletion-reasons.js';
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
@@ -81,17 +82,27 @@ export function planMarkdown(
     );
   }
   out.push('', `### Delete (${plural(plan.delete.length, 'image')})`, '');
+  const why = graph ? deletionReasons(plan, graph) : undefined;
   out.push(
     plan.delete.length === 0
       ? 'Nothing to delete.'
       : details(
           `${plural(plan.delete.length, 'image')}, dependents first`,
-          capped(['wave', 'image', 'type', 'tags'], plan.delete, max, (op) => [
-            String(op.wave),
-            code(op.image),
-            describeImage(graph, op.image, op.mediaType),
-            naturalSorted(op.tags).map(code).join(', ') || '—',
-          ]),
+          capped(
+            ['wave', 'image', 'type', 'tags', ...(why ? ['why'] : [])],
+            plan.delete,
+            max,
+            (op) => {
+              const reason = why?.get(op.image);
+              return [
+                String(op.wave),
+                code(op.image),
+                describeImage(graph, op.image, op.mediaType),
+                naturalSorted(op.tags).map(code).join(', ') || '—',
+                ...(reason ? [shortDeletionReason(reason, code)] : []),
+              ];
+            },
+          ),
         ),
   );
   const dangling = plan.danglingTags ?? [];

@@ -1,3 +1,4 @@
+import { deletionReasons, shortDeletionReason } from '../deletion-reasons.js';
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
@@ -63,15 +64,21 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
     for (const tag of dangling) out.push(`  ${tag}`);
   }
   out.push('', `Delete (${plural(plan.delete.length, 'image')}, in this order, wave by wave)`);
+  // WHY needs the graph (which index, which subject); without it every deletion is "not reached".
+  const why = graph ? deletionReasons(plan, graph) : undefined;
   out.push(
     listTable(
-      ['WAVE', 'IMAGE', 'TYPE', 'TAGS'],
-      plan.delete.map((op) => [
-        String(op.wave),
-        op.image,
-        describeImage(graph, op.image, op.mediaType),
-        naturalSorted(op.tags).join(', ') || '-',
-      ]),
+      ['WAVE', 'IMAGE', 'TYPE', 'TAGS', ...(why ? ['WHY'] : [])],
+      plan.delete.map((op) => {
+        const reason = why?.get(op.image);
+        return [
+          String(op.wave),
+          op.image,
+          describeImage(graph, op.image, op.mediaType),
+          naturalSorted(op.tags).join(', ') || '-',
+          ...(reason ? [shortDeletionReason(reason)] : []),
+        ];
+      }),
     ),
   );
   out.push('', `Kept images (${plan.keep.length})`);
