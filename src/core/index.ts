@@ -46,6 +46,7 @@ export { checkPlanTarget, parsePlan } from './plan-file.js';
 export type * from './plan-types.js';
 export * from './policy/index.js';
 export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';
+export { type ReclaimableTotal, reclaimableTotal } from './reclaimable.js';
 export { compareIds, compareNatural } from './sort.js';
 export type * from './target.js';
 export { NOT_ATTEMPTED_STOPPED } from './target.js';

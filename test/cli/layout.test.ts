@@ -133,6 +133,35 @@ describe('regprune plan on a layout', () => {
   });
 });
 
+describe('reclaimable bytes of a layout plan', () => {
+  it('the plan states config/layer blobs and deleted manifests, and their sum is what apply removes', async () => {
+    const layout = await fresh('reclaim');
+    const plan = await runCliProcess(['plan', `oci:${layout.dir}`, ...POLICY]);
+    expect(plan.code).toBe(0);
+    const total =
+      /^Reclaimable: .* \((\d+) bytes\) in (\d+) files: (\d+) bytes in (\d+) config and layer blobs, (\d+) bytes in (\d+) deleted manifests$/m.exec(
+        plan.stdout,
+      );
+    expect(total, plan.stdout).not.toBeNull();
+    const [bytes, files, blobBytes, blobs, manifestBytes, manifests] = (total as RegExpExecArray)
+      .slice(1)
+      .map(Number);
+    expect(bytes).toBe((blobBytes as number) + (manifestBytes as number));
+    expect(files).toBe((blobs as number) + (manifests as number));
+    expect(manifests).toBe(DELETED.length);
+    const before = await snapshot(layout.dir);
+    const apply = await runCliProcess(['apply', `oci:${layout.dir}`, ...POLICY, '--yes']);
+    expect(apply.code).toBe(0);
+    const removed = /removed (\d+) blobs \((\d+) bytes\)/.exec(apply.stdout);
+    expect(removed, apply.stdout).not.toBeNull();
+    expect(Number(removed?.[1])).toBe(files);
+    expect(Number(removed?.[2])).toBe(bytes);
+    // Counted on disk too, not only in what apply says of itself.
+    const after = await snapshot(layout.dir);
+    expect(before.blobs.length - after.blobs.length).toBe(files);
+  });
+});
+
 describe('regprune explain on a layout', () => {
   it('explains a kept tag, an untagged parent, a deleted build, and a digest prefix', async () => {
     const target = `oci:${shared.dir}`;

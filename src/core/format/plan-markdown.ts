@@ -2,12 +2,13 @@ import { deletionReasons, shortDeletionReason } from '../deletion-reasons.js';
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
+import { reclaimableTotal } from '../reclaimable.js';
 import { naturalSorted, untagsInNaturalOrder } from '../sort.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { cappedTable, code, details, MARKDOWN_LIST_ROWS, mdTable } from './markdown.js';
-import type { PlanHeader } from './plan-table.js';
-import { formatBytes, plural, shortDigests } from './text.js';
+import { type PlanHeader, reclaimableWords } from './plan-table.js';
+import { plural, shortDigests } from './text.js';
 
 /** Options of {@link planMarkdown}. */
 export interface PlanMarkdownOptions {
@@ -51,10 +52,7 @@ export function planMarkdown(
         ['tags', String(s.tags)],
         ['tags removed (image stays)', String(s.untaggedTags)],
         ['tags deleted with their image', String(s.deletedTags)],
-        [
-          'reclaimable',
-          `${formatBytes(plan.reclaimableBytes)} in ${plural(plan.blobs.length, 'blob')}`,
-        ],
+        ['reclaimable', reclaimableWords(reclaimableTotal(plan, graph))],
       ],
     ),
   );
