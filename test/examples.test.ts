@@ -303,7 +303,7 @@ describe('examples/github-actions and examples/gitlab-ci', () => {
 
   const env = () => ({
     REGPRUNE_TARGET: reg.host,
-    REGPRUNE_POLICY: 'examples/policies/keep-last-n-per-branch.yaml',
+    REGPRUNE_POLICY: join(ROOT, 'examples/policies/keep-last-n-per-branch.yaml'),
     DRY_RUN: '--dry-run',
     GITHUB_STEP_SUMMARY: '/dev/null',
   });
@@ -326,6 +326,53 @@ describe('examples/github-actions and examples/gitlab-ci', () => {
     }
   });
 
+  it('the GitHub workflow keeps the undo journal as an artifact and the state file in a cache', async () => {
+    const doc = parse(
+      await readFile(join(ROOT, 'examples/github-actions/regprune.yml'), 'utf8'),
+    ) as {
+      jobs: {
+        cleanup: {
+          steps: Array<{ uses?: string; run?: string; if?: string; with?: Record<string, string> }>;
+        };
+      };
+    };
+    const steps = doc.jobs.cleanup.steps;
+    const runs = steps.flatMap((s) => (s.run ? [s.run] : []));
+    for (const run of runs) {
+      expect(run).toContain('--journal regprune-journal.jsonl');
+      expect(run).toContain('--state regprune-state.json');
+    }
+    const cache = steps.find((s) => s.uses?.startsWith('actions/cache@'));
+    expect(cache?.with?.path).toBe('regprune-state.json');
+    // A new key each run (caches are immutable), restored from the newest earlier one.
+    expect(cache?.with?.key).toContain('github.run_id');
+    expect(cache?.with?.['restore-keys']).toBeTruthy();
+    expect(steps.indexOf(cache as (typeof steps)[number])).toBeLessThan(
+      steps.findIndex((s) => s.run !== undefined),
+    );
+    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with?.path).toContain('regprune-journal.jsonl');
+  });
+
+  it('the GitLab job keeps the undo journal as an artifact and the state file in a cache', async () => {
+    const doc = parse(await readFile(join(ROOT, 'examples/gitlab-ci/.gitlab-ci.yml'), 'utf8')) as {
+      regprune: {
+        script: string[];
+        cache: { key: string; paths: string[]; when?: string };
+        artifacts: { paths: string[]; when: string };
+      };
+    };
+    const job = doc.regprune;
+    const line = job.script.at(-1) as string;
+    expect(line).toContain('--journal regprune-journal.jsonl');
+    expect(line).toContain('--state regprune-state.json');
+    expect(job.cache.paths).toEqual(['regprune-state.json']);
+    expect(job.cache.when).toBe('always');
+    expect(job.artifacts.when).toBe('always');
+    expect(job.artifacts.paths).toContain('regprune-journal.jsonl');
+  });
+
   it('the GitLab job keeps the Markdown as an exposed artifact and prints it', async () => {
     const doc = parse(await readFile(join(ROOT, 'examples/gitlab-ci/.gitlab-ci.yml'), 'utf8')) as {
       regprune: {
@@ -336,7 +383,7 @@ describe('examples/github-actions and examples/gitlab-ci', () => {
     };
     const job = doc.regprune;
     expect(job.script.at(-1)).toMatch(/> regprune-summary\.md$/);
-    expect(job.artifacts.paths).toEqual(['regprune-summary.md']);
+    expect(job.artifacts.paths).toContain('regprune-summary.md');
     expect(job.after_script).toEqual(['cat regprune-summary.md || true']);
   });
 
@@ -361,7 +408,13 @@ describe('examples/github-actions and examples/gitlab-ci', () => {
           target: { kind: 'registry', url: reg.url },
         });
         const dryArgs = parsed.options.dryRun ? args : [...args, '--dry-run'];
-        const run = await runCliProcess(dryArgs);
+        // In a folder of its own, as on a runner: the state file it writes stays out of the repository.
+        const cwd = await mkdtemp(join(tmpdir(), 'regprune-ci-example-'));
+        const run = await runCliProcess(dryArgs, { cwd });
+        // The state file is written on every run, dry runs included, for the cache to keep.
+        const kept = await readdir(cwd);
+        await rm(cwd, { recursive: true, force: true });
+        if (args.includes('--state')) expect(kept).toContain('regprune-state.json');
         expect(run.stderr).toBe('');
         expect(run.code).toBe(0);
         expect(run.stdout.startsWith(`## regprune plan for \`${reg.url}\``)).toBe(true);

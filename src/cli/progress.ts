@@ -1,5 +1,6 @@
 import type { OperationOutcome } from '../core/target.js';
 import type { LoadProgress } from '../registry/load-graph.js';
+import type { RestoreProgress } from '../registry/restore.js';
 import type { CliIo } from './io.js';
 
 /** Draws progress on standard error when it is a terminal; does nothing otherwise. */
@@ -8,6 +9,7 @@ export interface Progress {
   status(text: string): void;
   load(event: LoadProgress): void;
   apply(event: { done: number; total: number; outcome: OperationOutcome }): void;
+  restore(event: RestoreProgress): void;
   /** Clears the line. */
   end(): void;
 }
@@ -22,7 +24,7 @@ function bar(done: number, total: number): string {
 
 /** A {@link Progress} for `io`: live on a terminal, silent otherwise (logs stay clean). */
 export function createProgress(io: CliIo): Progress {
-  if (!io.stderrIsTTY) return { status() {}, load() {}, apply() {}, end() {} };
+  if (!io.stderrIsTTY) return { status() {}, load() {}, apply() {}, restore() {}, end() {} };
   let drawn = false;
   let last = 0;
   // One column short of the width: a line that fills the last column wraps on some terminals, and
@@ -53,6 +55,9 @@ export function createProgress(io: CliIo): Progress {
         `applying ${bar(event.done, event.total)} ${event.outcome.action} ${event.outcome.id}`,
         event.done === event.total,
       );
+    },
+    restore(event) {
+      draw(`restoring: ${event.phase} ${bar(event.done, event.total)}`, event.done === event.total);
     },
     end() {
       if (drawn) io.stderr('\r\x1b[K');

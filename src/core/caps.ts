@@ -23,9 +23,17 @@ export interface CapNames {
 
 const percent = (fraction: number): string => `${(fraction * 100).toFixed(1).replace(/\.0$/, '')}%`;
 
+/** The advice that ends every refusal; {@link mergeRefusals} reads it back to say it once. */
+const ADVICE = /^(.*); check the plan \(explain\), (.*), or raise (.*) if this deletion is meant$/s;
+
+function advise(facts: string[], narrow: string, raises: string[]): string {
+  return `${facts.join('; ')}; check the plan (explain), ${narrow}, or raise ${raises.join(' and ')} if this deletion is meant`;
+}
+
 /**
  * The reason the caps refuse `deleted` deletions of `inScope` images, or `null` when they allow
- * them. Every exceeded cap is named.
+ * them. Every exceeded cap is named with its numbers; the advice (what to check, what to raise
+ * and to what) comes once at the end.
  */
 export function capRefusal(
   caps: DeletionCaps,
@@ -37,21 +45,36 @@ export function capRefusal(
     narrow: 'narrow the rules',
   },
 ): { reason: string } | null {
-  const reasons: string[] = [];
+  const facts: string[] = [];
+  const raises: string[] = [];
   const cap = caps.maxDeletions;
   if (cap !== undefined && deleted > cap) {
-    reasons.push(
-      `${names.maxDeletions}: the plan deletes ${deleted} images, more than the cap of ${cap}; check the plan (explain), ${names.narrow}, or raise ${names.maxDeletions} to ${deleted} if this deletion is meant`,
+    facts.push(
+      `${names.maxDeletions}: the plan deletes ${deleted} images, more than the cap of ${cap}`,
     );
+    raises.push(`${names.maxDeletions} to ${deleted}`);
   }
   const ratioCap = caps.maxDeletionRatio;
   const ratio = inScope === 0 ? 0 : deleted / inScope;
   if (ratioCap !== undefined && ratio > ratioCap) {
-    reasons.push(
-      `${names.maxDeletionRatio}: the plan deletes ${deleted} of ${inScope} images in scope (${percent(ratio)}), more than the cap of ${ratioCap} (${percent(ratioCap)}); check the plan (explain), ${names.narrow}, or raise ${names.maxDeletionRatio} to ${Math.ceil(ratio * 1000) / 1000} if this deletion is meant`,
+    facts.push(
+      `${names.maxDeletionRatio}: the plan deletes ${deleted} of ${inScope} images in scope (${percent(ratio)}), more than the cap of ${ratioCap} (${percent(ratioCap)})`,
     );
+    raises.push(`${names.maxDeletionRatio} to ${Math.ceil(ratio * 1000) / 1000}`);
   }
-  return reasons.length > 0 ? { reason: reasons.join('; ') } : null;
+  return facts.length > 0 ? { reason: advise(facts, names.narrow, raises) } : null;
+}
+
+/**
+ * One refusal from two (a policy's caps, then the command line's): both sets of facts, then one
+ * advice naming every cap to raise. A reason not in {@link capRefusal}'s shape is kept whole.
+ */
+function mergeRefusals(first: string, second: string): string {
+  const a = ADVICE.exec(first);
+  const b = ADVICE.exec(second);
+  if (!a || !b) return `${first}; ${second}`;
+  const narrow = a[2] === b[2] ? (a[2] as string) : `${a[2]} or ${b[2]}`;
+  return advise([a[1] as string, b[1] as string], narrow, [a[3] as string, b[3] as string]);
 }
 
 /**
@@ -83,7 +106,9 @@ export function refuseOverCaps(
   }
   const refusal = capRefusal(caps, plan.delete.length, inScope, names);
   if (refusal) {
-    plan.refused = plan.refused ? { reason: `${plan.refused.reason}; ${refusal.reason}` } : refusal;
+    plan.refused = plan.refused
+      ? { reason: mergeRefusals(plan.refused.reason, refusal.reason) }
+      : refusal;
   }
   return plan;
 }

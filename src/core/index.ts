@@ -1,4 +1,10 @@
 export { type CapNames, capRefusal, type DeletionCaps, refuseOverCaps } from './caps.js';
+export {
+  type DeletionReason,
+  deletionReasons,
+  longDeletionReason,
+  shortDeletionReason,
+} from './deletion-reasons.js';
 export * from './errors/index.js';
 export { graphDot } from './format/dot.js';
 export { type ImageFate, imageFates, type TagFate, tagFates } from './format/fates.js';
@@ -46,7 +52,8 @@ export { checkPlanTarget, parsePlan } from './plan-file.js';
 export type * from './plan-types.js';
 export * from './policy/index.js';
 export { type RecheckResult, recheckPlan, type SkippedDeletion } from './recheck.js';
-export { compareIds } from './sort.js';
+export { type ReclaimableTotal, reclaimableTotal } from './reclaimable.js';
+export { compareIds, compareNatural } from './sort.js';
 export type * from './target.js';
 export { NOT_ATTEMPTED_STOPPED } from './target.js';
 export type * from './types.js';

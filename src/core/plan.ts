@@ -1,3 +1,4 @@
+import { deletionReasons, longDeletionReason } from './deletion-reasons.js';
 import { PlanMismatchError } from './errors/plan-mismatch-error.js';
 import { UnknownTagError } from './errors/unknown-tag-error.js';
 import { type ImageGraph, storeOf } from './image-graph.js';
@@ -7,7 +8,7 @@ import { computePlan, type Seed } from './plan-engine.js';
 import type { CleanupPlan, KeptImage, TagDecision } from './plan-types.js';
 import { planWithPolicy } from './policy/plan-policy.js';
 import type { PolicyPlanOptions, RetentionPolicy } from './policy/types.js';
-import { compareIds, sortIds } from './sort.js';
+import { compareIds, naturalSorted, sortIds } from './sort.js';
 
 /**
  * Which tags to keep: tag names, or a predicate over every tag of the graph.
@@ -286,11 +287,14 @@ function explainPolicyTag(plan: CleanupPlan, decision: TagDecision): string {
 
 /**
  * One line saying why an image or tag is kept, untagged or deleted under `plan`, e.g.
- * `kept: latest → D → C (parent)` or `deleted: no kept tag reaches it`. For a tag of a policy plan
+ * `kept: latest → D → C (parent)` or `deleted: no kept tag reaches it`. Given the `graph` the plan
+ * was made from, a deletion says which case it is: an expired untagged image, a platform manifest
+ * of a deleted index, a referrer of a deleted image, a parent only deleted images needed (see
+ * {@link deletionReasons}). For a tag of a policy plan
  * it names the rule: `kept: rule 2 keepNewest 10 (rank 3 of 41 images in app/api)`, or
  * `deleted: no rule kept it; app/api:old goes with app/api@sha256:…, which no kept tag reaches`.
  */
-export function explain(plan: CleanupPlan, id: string): string {
+export function explain(plan: CleanupPlan, id: string, graph?: ImageGraph): string {
   const decision = plan.tagDecisions?.find((d) => d.tag === id);
   if (decision && decision.reason !== LISTED && decision.reason !== NOT_LISTED) {
     return explainPolicyTag(plan, decision);
@@ -299,8 +303,10 @@ export function explain(plan: CleanupPlan, id: string): string {
   if (kept) return `kept: ${formatKeepPath(kept)}`;
   const deleted = plan.delete.find((op) => op.image === id);
   if (deleted) {
-    const tags = deleted.tags.length > 0 ? ` (its tags ${deleted.tags.join(', ')} go with it)` : '';
-    return `deleted: no kept tag reaches it${tags}`;
+    const tagList = naturalSorted(deleted.tags).join(', ');
+    const reason = graph ? deletionReasons(plan, graph).get(id) : undefined;
+    if (reason) return `deleted: ${longDeletionReason(reason, tagList)}`;
+    return `deleted: no kept tag reaches it${tagList ? ` (its tags ${tagList} go with it)` : ''}`;
   }
   if (plan.keptTags.includes(id)) {
     const entry = plan.keep.find((e) => e.tag === id && e.path.length === 1);

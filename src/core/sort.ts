@@ -6,6 +6,54 @@ export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const DIGIT_RUN = /^\d+$/;
+const CHUNK = /\d+|\D+/g;
+
+/**
+ * A name split for natural order: runs of digits (leading zeros dropped, marked by a leading
+ * `\u0000` so they never equal text) and runs of other characters.
+ */
+export function naturalChunks(name: string): string[] {
+  const chunks = name.match(CHUNK) ?? [];
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i] as string;
+    if (DIGIT_RUN.test(c)) chunks[i] = `\u0000${c.replace(/^0+(?=\d)/, '')}`;
+  }
+  return chunks;
+}
+
+/** Compares two {@link naturalChunks} results; digit runs compare as numbers. */
+export function compareChunks(xs: readonly string[], ys: readonly string[]): number {
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+    const x = xs[i] as string;
+    const y = ys[i] as string;
+    if (x === y) continue;
+    const xd = x.charCodeAt(0) === 0;
+    const yd = y.charCodeAt(0) === 0;
+    if (xd && yd) return x.length - y.length || compareIds(x, y);
+    return compareIds(x, y);
+  }
+  return xs.length - ys.length;
+}
+
+/**
+ * Natural order: runs of digits compare as numbers (`main-9` before `main-10`), other runs by code
+ * unit; equal-looking names (`v01`, `v1`) fall back to a plain comparison.
+ */
+export function compareNatural(a: string, b: string): number {
+  return compareChunks(naturalChunks(a), naturalChunks(b)) || compareIds(a, b);
+}
+
+/** `tags` sorted in {@link compareNatural} order (a copy): how lists of tags are shown to people. */
+export function naturalSorted(tags: readonly string[]): string[] {
+  return [...tags].sort(compareNatural);
+}
+
+/** Untag operations in natural order of their tags (a copy). */
+export function untagsInNaturalOrder<T extends { tag: string }>(ops: readonly T[]): T[] {
+  return [...ops].sort((a, b) => compareNatural(a.tag, b.tag));
+}
+
 /** Below this many strings a segment is sorted by insertion instead of by another radix pass. */
 const SMALL_SEGMENT = 32;
 /** Code-unit spread above which a segment falls back to a comparison sort (counting would be sparse). */

@@ -49,6 +49,7 @@ export {
   type RestoredManifest,
   type RestoredTag,
   type RestoreOptions,
+  type RestoreProgress,
   type RestoreResult,
   restore,
 } from './restore.js';

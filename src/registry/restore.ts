@@ -50,6 +50,19 @@ export interface RestoreOptions extends RequestOptions {
   allowOtherRegistry?: boolean;
   /** The key the journal was written with (`applyPlan`'s `journalKey`). Default: none. */
   journalKey?: JournalKey;
+  /**
+   * Called as work is done, phase by phase: `checking` (is each journaled manifest still there),
+   * `manifests` (pushed back or found present), `tags` (pointed back or left alone). A callback
+   * that throws stops the restore with its error.
+   */
+  onProgress?: (event: RestoreProgress) => void;
+}
+
+/** A {@link restore} progress event: how much of the current phase is done. */
+export interface RestoreProgress {
+  phase: 'checking' | 'manifests' | 'tags';
+  done: number;
+  total: number;
 }
 
 /** The result of {@link restore}. */
@@ -201,11 +214,15 @@ export async function restore(
     ? await restorePlatformVersions(client.platform, order, client, signal)
     : new Set<string>();
   // Check everything first, so that a registry that lost blobs is left as it is.
+  const progress = (phase: RestoreProgress['phase'], done: number, total: number) =>
+    options.onProgress?.({ phase, done, total });
   const present = new Set<string>();
+  let checked = 0;
   await Promise.all(
     order.map(async (entry) => {
       if ((await client.resolve(entry.repository, entry.digest, { signal })) !== undefined)
         present.add(key(entry.repository, entry.digest));
+      progress('checking', ++checked, order.length);
     }),
   );
   const missing: MissingContent[] = [];
@@ -254,10 +271,11 @@ export async function restore(
     }
     if (present.has(key(repository, digest))) {
       manifests.push({ repository, digest, status: 'present' });
-      continue;
+    } else {
+      await client.putManifest(repository, digest, entry.bytes, entry.mediaType, { signal });
+      manifests.push({ repository, digest, status: 'restored' });
     }
-    await client.putManifest(repository, digest, entry.bytes, entry.mediaType, { signal });
-    manifests.push({ repository, digest, status: 'restored' });
+    progress('manifests', manifests.length, order.length);
   }
 
   // A tag gets the digest of its first intent: what it pointed at before regprune touched it.
@@ -285,6 +303,7 @@ export async function restore(
   }
   const tags: RestoredTag[] = [];
   for (const [id, { repository, tag, digest }] of claims) {
+    if (tags.length > 0) progress('tags', tags.length, claims.size);
     const now = await client.resolve(repository, tag, { signal });
     if (now === digest) {
       tags.push({ tag: id, digest, status: 'present' });
@@ -310,5 +329,6 @@ export async function restore(
     await client.putManifest(repository, tag, entry.bytes, entry.mediaType, { signal });
     tags.push({ tag: id, digest, status: 'restored' });
   }
+  if (claims.size > 0) progress('tags', tags.length, claims.size);
   return { manifests, tags, notes: [RESTORE_NOTE] };
 }

@@ -77,9 +77,13 @@ describe('regprune plan on a layout', () => {
       expect(del).not.toContain(short(d(name)));
     }
     // The signature of main-1 goes in an earlier wave than main-1 itself.
-    const rowOf = (name: string) => del.split('\n').find((l) => l.includes(short(d(name)))) ?? '';
-    expect(rowOf('main-1')).toMatch(/^ {2}1 .* main-1$/);
-    expect(rowOf('main-1-signature')).toMatch(/^ {2}0 .*referrer: signature/);
+    const rowOf = (name: string) =>
+      del.split('\n').find((l) => l.trim().split(/\s+/)[1] === `@${short(d(name))}`) ?? '';
+    expect(rowOf('main-1')).toMatch(/^ {2}1 .* main-1 +tags not kept$/);
+    // Each deletion says why: the signature goes with the build it signs.
+    expect(rowOf('main-1-signature')).toMatch(
+      new RegExp(`^ {2}0 .*referrer: signature .*referrer of deleted @${short(d('main-1'))}$`),
+    );
     const kept = section(run.stdout, 'Kept images');
     expect(kept).toMatch(
       new RegExp(`@${short(d('app-1.1-sbom'))} +referrer: SBOM +latest → .*\\(referrer\\)`),
@@ -129,6 +133,35 @@ describe('regprune plan on a layout', () => {
   });
 });
 
+describe('reclaimable bytes of a layout plan', () => {
+  it('the plan states config/layer blobs and deleted manifests, and their sum is what apply removes', async () => {
+    const layout = await fresh('reclaim');
+    const plan = await runCliProcess(['plan', `oci:${layout.dir}`, ...POLICY]);
+    expect(plan.code).toBe(0);
+    const total =
+      /^Reclaimable: .* \((\d+) bytes\) in (\d+) files: (\d+) bytes in (\d+) config and layer blobs, (\d+) bytes in (\d+) deleted manifests$/m.exec(
+        plan.stdout,
+      );
+    expect(total, plan.stdout).not.toBeNull();
+    const [bytes, files, blobBytes, blobs, manifestBytes, manifests] = (total as RegExpExecArray)
+      .slice(1)
+      .map(Number);
+    expect(bytes).toBe((blobBytes as number) + (manifestBytes as number));
+    expect(files).toBe((blobs as number) + (manifests as number));
+    expect(manifests).toBe(DELETED.length);
+    const before = await snapshot(layout.dir);
+    const apply = await runCliProcess(['apply', `oci:${layout.dir}`, ...POLICY, '--yes']);
+    expect(apply.code).toBe(0);
+    const removed = /removed (\d+) blobs \((\d+) bytes\)/.exec(apply.stdout);
+    expect(removed, apply.stdout).not.toBeNull();
+    expect(Number(removed?.[1])).toBe(files);
+    expect(Number(removed?.[2])).toBe(bytes);
+    // Counted on disk too, not only in what apply says of itself.
+    const after = await snapshot(layout.dir);
+    expect(before.blobs.length - after.blobs.length).toBe(files);
+  });
+});
+
 describe('regprune explain on a layout', () => {
   it('explains a kept tag, an untagged parent, a deleted build, and a digest prefix', async () => {
     const target = `oci:${shared.dir}`;
@@ -148,6 +181,15 @@ describe('regprune explain on a layout', () => {
     const sbom = await runCliProcess(['explain', target, short(d('app-1.1-sbom')), ...POLICY]);
     expect(sbom.stdout).toContain(`image @${d('app-1.1-sbom')}`);
     expect(sbom.stdout).toMatch(/kept: latest → .* \(referrer\)/);
+    // A deletion says which case it is: the signature of a deleted build, an expired untagged image.
+    const sig = await runCliProcess(['explain', target, short(d('main-1-signature')), ...POLICY]);
+    expect(sig.stdout).toContain(
+      `deleted: a referrer (signature) of @${short(d('main-1'))}, which is deleted too; referrers go with their subject`,
+    );
+    const old = await runCliProcess(['explain', target, short(d('leftover-old')), ...POLICY]);
+    expect(old.stdout).toMatch(
+      /deleted: an expired untagged image \(created [^)]+\): no tag points at it/,
+    );
     const unknown = await runCliProcess(['explain', target, 'nope', ...POLICY]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: nope: no tag or image of the target matches it/);
@@ -256,6 +298,9 @@ describe('regprune apply on a layout', () => {
     expect(apply.stderr).toMatch(
       /^error: the plan was refused by a safety cap: .*nothing was applied/,
     );
+    // The advice (what to check, which cap to raise) is given once, on stdout and stderr alike.
+    expect(apply.stderr.split('raise').length - 1).toBe(1);
+    expect(plan.stdout.split('raise').length - 1).toBe(1);
     expect(apply.stdout).not.toContain('Result');
     expect(await snapshot(layout.dir)).toEqual(before);
   });

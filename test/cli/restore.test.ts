@@ -175,6 +175,31 @@ describe('regprune restore on a registry', () => {
     expect(await tagMap(reg, repo)).toEqual(before);
   });
 
+  it('shows progress on a terminal like apply: checks, manifests, tags; none in logs', async () => {
+    const repo = 'undo/progress';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'p-keep' });
+    await pushImage(reg, repo, { tag: 'old-1', salt: 'p-old-1' });
+    await pushImage(reg, repo, { tag: 'old-2', salt: 'p-old-2' });
+    const applied = await runCliProcess(
+      ['apply', reg.url, '--repo', repo, '--keep', `${repo}:keep`, '--yes', '--journal', 'p.jsonl'],
+      { cwd: work },
+    );
+    expect(applied.code).toBe(0);
+    const tty = await runCliInProcess(['restore', reg.url, '--journal', 'p.jsonl'], {
+      cwd: work,
+      stderrIsTTY: true,
+    });
+    expect(tty.code).toBe(0);
+    const frames = tty.stderr.split('\r\x1b[K').filter((f) => f !== '');
+    expect(frames).toContain('restoring: checking [########################] 2/2');
+    expect(frames).toContain('restoring: manifests [########################] 2/2');
+    expect(frames).toContain('restoring: tags [########################] 2/2');
+    // The last thing drawn is cleared, so the result starts on a clean line.
+    expect(tty.stderr.endsWith('\r\x1b[K')).toBe(true);
+    const log = await runCliInProcess(['restore', reg.url, '--journal', 'p.jsonl'], { cwd: work });
+    expect(log.stderr).toBe('');
+  });
+
   it('a tag moved since the cleanup is left alone: exit 4, reported as a conflict', async () => {
     const repo = 'undo/conflict';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });

@@ -17,7 +17,7 @@ describe('refuseOverCaps', () => {
       maxDeletionRatio: 0.5,
     });
     expect(plan.refused?.reason).toMatch(
-      /^maxDeletions: the plan deletes 4 images, more than the cap of 3; .*; maxDeletionRatio: the plan deletes 4 of 5 images in scope \(80%\)/,
+      /^maxDeletions: the plan deletes 4 images, more than the cap of 3; maxDeletionRatio: the plan deletes 4 of 5 images in scope \(80%\), [^;]*; check the plan \(explain\), .*, or raise maxDeletions to 4 and maxDeletionRatio to 0.8 if this deletion is meant$/,
     );
   });
 

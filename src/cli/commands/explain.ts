@@ -1,6 +1,8 @@
 import { shortDigests } from '../../core/format/text.js';
+import type { ImageGraph } from '../../core/image-graph.js';
 import { explain } from '../../core/plan.js';
 import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
+import { naturalSorted } from '../../core/sort.js';
 import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -23,11 +25,12 @@ export interface Explanation {
 
 function explainAll(
   plan: CleanupPlan,
+  graph: ImageGraph,
   ids: Array<{ id: string; kind: 'tag' | 'image' }>,
 ): Explanation[] {
   return ids.map(({ id, kind }) => {
     const decision = kind === 'tag' ? plan.tagDecisions?.find((d) => d.tag === id) : undefined;
-    return { id, kind, explanation: explain(plan, id), ...(decision ? { decision } : {}) };
+    return { id, kind, explanation: explain(plan, id, graph), ...(decision ? { decision } : {}) };
   });
 }
 
@@ -46,7 +49,7 @@ export async function explainCommand(options: CommandOptions, io: CliIo): Promis
   } else {
     for (const image of resolved.images) ids.push({ id: image, kind: 'image' });
   }
-  const explanations = explainAll(plan, ids);
+  const explanations = explainAll(plan, graph, ids);
   if (resolved.kind === 'tag' && explanations[0]) {
     const image = graph.tagTarget(resolved.tag);
     if (image) explanations[0].image = image;
@@ -57,7 +60,7 @@ export async function explainCommand(options: CommandOptions, io: CliIo): Promis
   }
   const lines: string[] = [];
   for (const e of explanations) {
-    const tags = e.kind === 'image' ? graph.tagsOf(e.id) : [];
+    const tags = e.kind === 'image' ? naturalSorted(graph.tagsOf(e.id)) : [];
     const head =
       e.kind === 'tag'
         ? `tag ${e.id} → ${e.image ?? '?'}`

@@ -18,5 +18,5 @@ export function formatPlan(
 
 /** The message for a plan a safety cap refused. */
 export function refusedMessage(plan: CleanupPlan): string {
-  return `error: the plan was refused by a safety cap: ${plan.refused?.reason}; nothing was applied — review the policy, or raise maxDeletions / maxDeletionRatio if this deletion is really meant\n`;
+  return `error: the plan was refused by a safety cap: ${plan.refused?.reason}; nothing was applied\n`;
 }

@@ -5,6 +5,7 @@ import type { CommandOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { journalKeyOf, openRegistryClient } from '../open-target.js';
+import { createProgress } from '../progress.js';
 
 /**
  * `regprune restore <registry> --journal FILE`: undoes an `apply --journal FILE` with the
@@ -19,10 +20,12 @@ export async function restoreCommand(options: CommandOptions, io: CliIo): Promis
   }
   const client = await openRegistryClient(options, target, io);
   const key = journalKeyOf(io);
+  const progress = createProgress(io);
   const result = await restore(client, resolve(io.cwd, journal), {
     allowOtherRegistry: options.allowOtherRegistry ?? false,
     ...(key !== undefined ? { journalKey: key } : {}),
-  });
+    onProgress: (event) => progress.restore(event),
+  }).finally(() => progress.end());
   if (options.format === 'json') io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else io.stdout(restoreTable(result, { target: client.url, journal }));
   const conflicts = result.tags.filter((t) => t.status === 'conflict').length;

@@ -9,10 +9,7 @@ export class PlanRefusedError extends RegpruneError {
   readonly reason: string;
 
   constructor(reason: string) {
-    super(
-      'PLAN_REFUSED',
-      `the plan was refused by a safety cap: ${reason}; nothing was applied — review the policy (or raise the cap if this deletion is really meant), then plan again`,
-    );
+    super('PLAN_REFUSED', `the plan was refused by a safety cap: ${reason}; nothing was applied`);
     this.reason = reason;
   }
 }

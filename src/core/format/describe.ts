@@ -15,7 +15,8 @@ const ARTIFACTS: Array<[RegExp, string]> = [
   [/in-toto|attestation|provenance|slsa/i, 'attestation'],
 ];
 
-function artifactName(type: string): string {
+/** A friendly name for a referrer artifact type: `signature`, `SBOM`, `attestation`, or the type itself. */
+export function artifactName(type: string): string {
   return ARTIFACTS.find(([re]) => re.test(type))?.[1] ?? type;
 }
 

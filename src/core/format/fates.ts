@@ -1,4 +1,5 @@
 import type { CleanupPlan, TagDecision } from '../plan-types.js';
+import { compareNatural } from '../sort.js';
 
 /** What happens to a tag under a plan. */
 export type TagFate = 'keep' | 'untag' | 'delete' | 'unchanged';
@@ -12,10 +13,12 @@ export function tagFates(plan: CleanupPlan): Map<string, TagFate> {
   return fates;
 }
 
-/** The plan's tag decisions with each tag's fate, sorted by tag. */
+/** The plan's tag decisions with each tag's fate, in natural order of the tags (`main-2` before `main-10`). */
 export function decisionsWithFates(plan: CleanupPlan): Array<TagDecision & { fate: TagFate }> {
   const fates = tagFates(plan);
-  return (plan.tagDecisions ?? []).map((d) => ({ ...d, fate: fates.get(d.tag) ?? 'unchanged' }));
+  return (plan.tagDecisions ?? [])
+    .map((d) => ({ ...d, fate: fates.get(d.tag) ?? 'unchanged' }))
+    .sort((a, b) => compareNatural(a.tag, b.tag));
 }
 
 /** The fate of an image: `delete`, `untag` (stays but loses a tag) or `keep`. */

@@ -1,11 +1,14 @@
+import { deletionReasons, shortDeletionReason } from '../deletion-reasons.js';
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
+import { reclaimableTotal } from '../reclaimable.js';
+import { naturalSorted, untagsInNaturalOrder } from '../sort.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { cappedTable, code, details, MARKDOWN_LIST_ROWS, mdTable } from './markdown.js';
-import type { PlanHeader } from './plan-table.js';
-import { formatBytes, plural, shortDigests } from './text.js';
+import { type PlanHeader, reclaimableWords } from './plan-table.js';
+import { plural, shortDigests } from './text.js';
 
 /** Options of {@link planMarkdown}. */
 export interface PlanMarkdownOptions {
@@ -49,10 +52,7 @@ export function planMarkdown(
         ['tags', String(s.tags)],
         ['tags removed (image stays)', String(s.untaggedTags)],
         ['tags deleted with their image', String(s.deletedTags)],
-        [
-          'reclaimable',
-          `${formatBytes(plan.reclaimableBytes)} in ${plural(plan.blobs.length, 'blob')}`,
-        ],
+        ['reclaimable', reclaimableWords(reclaimableTotal(plan, graph))],
       ],
     ),
   );
@@ -80,17 +80,27 @@ export function planMarkdown(
     );
   }
   out.push('', `### Delete (${plural(plan.delete.length, 'image')})`, '');
+  const why = graph ? deletionReasons(plan, graph) : undefined;
   out.push(
     plan.delete.length === 0
       ? 'Nothing to delete.'
       : details(
           `${plural(plan.delete.length, 'image')}, dependents first`,
-          capped(['wave', 'image', 'type', 'tags'], plan.delete, max, (op) => [
-            String(op.wave),
-            code(op.image),
-            describeImage(graph, op.image, op.mediaType),
-            op.tags.map(code).join(', ') || '—',
-          ]),
+          capped(
+            ['wave', 'image', 'type', 'tags', ...(why ? ['why'] : [])],
+            plan.delete,
+            max,
+            (op) => {
+              const reason = why?.get(op.image);
+              return [
+                String(op.wave),
+                code(op.image),
+                describeImage(graph, op.image, op.mediaType),
+                naturalSorted(op.tags).map(code).join(', ') || '—',
+                ...(reason ? [shortDeletionReason(reason, code)] : []),
+              ];
+            },
+          ),
         ),
   );
   const dangling = plan.danglingTags ?? [];
@@ -113,7 +123,10 @@ export function planMarkdown(
       ? 'Nothing to untag.'
       : details(
           plural(plan.untag.length, 'tag'),
-          capped(['tag', 'image'], plan.untag, max, (op) => [code(op.tag), code(op.image)]),
+          capped(['tag', 'image'], untagsInNaturalOrder(plan.untag), max, (op) => [
+            code(op.tag),
+            code(op.image),
+          ]),
         ),
   );
   out.push('', `### Kept images (${plan.keep.length})`, '');

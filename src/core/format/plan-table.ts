@@ -1,6 +1,9 @@
+import { deletionReasons, shortDeletionReason } from '../deletion-reasons.js';
 import type { ImageGraph } from '../image-graph.js';
 import { formatKeepPath } from '../plan.js';
 import type { CleanupPlan } from '../plan-types.js';
+import { type ReclaimableTotal, reclaimableTotal } from '../reclaimable.js';
+import { naturalSorted, untagsInNaturalOrder } from '../sort.js';
 import { describeImage } from './describe.js';
 import { decisionsWithFates } from './fates.js';
 import { formatBytes, listTable, plural, shortDigests, textTable } from './text.js';
@@ -13,15 +16,21 @@ export interface PlanHeader {
   basis: string;
 }
 
-/** One line summing the plan up. */
-export function summaryLine(plan: CleanupPlan): string {
+/** `5.2 KiB (11 blobs, 6 deleted manifests)`, or `1.4 KiB in 11 blobs` when no manifest is counted. */
+export function reclaimableWords(total: ReclaimableTotal): string {
+  if (total.manifests === 0) return `${formatBytes(total.bytes)} in ${plural(total.blobs, 'blob')}`;
+  return `${formatBytes(total.bytes)} (${plural(total.blobs, 'blob')}, ${plural(total.manifests, 'deleted manifest')})`;
+}
+
+/** One line summing the plan up; with the graph, the reclaimable bytes include the deleted manifests. */
+export function summaryLine(plan: CleanupPlan, graph?: ImageGraph): string {
   const s = plan.summary;
   return [
     `${plural(s.images, 'image')}, ${plural(s.tags, 'tag')}`,
     `keep ${plural(s.keptImages, 'image')}`,
     `delete ${plural(s.deletedImages, 'image')} (${plural(s.deletedTags, 'tag')} ${s.deletedTags === 1 ? 'goes' : 'go'} with ${s.deletedImages === 1 ? 'it' : 'them'})`,
     `untag ${plural(s.untaggedTags, 'tag')}`,
-    `reclaimable ${formatBytes(plan.reclaimableBytes)} in ${plural(plan.blobs.length, 'blob')}`,
+    `reclaimable ${reclaimableWords(reclaimableTotal(plan, graph))}`,
   ].join(' · ');
 }
 
@@ -33,7 +42,7 @@ export function summaryLine(plan: CleanupPlan): string {
 export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGraph): string {
   const out: string[] = [];
   out.push(`Plan for ${header.target} — ${header.basis}`);
-  out.push(summaryLine(plan));
+  out.push(summaryLine(plan, graph));
   if (plan.refused) {
     out.push('', `REFUSED by a safety cap: ${plan.refused.reason}`, 'Nothing will be applied.');
   }
@@ -50,7 +59,7 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
   out.push(
     listTable(
       ['TAG', 'IMAGE'],
-      plan.untag.map((op) => [op.tag, op.image]),
+      untagsInNaturalOrder(plan.untag).map((op) => [op.tag, op.image]),
     ),
   );
   const dangling = plan.danglingTags ?? [];
@@ -62,15 +71,21 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
     for (const tag of dangling) out.push(`  ${tag}`);
   }
   out.push('', `Delete (${plural(plan.delete.length, 'image')}, in this order, wave by wave)`);
+  // WHY needs the graph (which index, which subject); without it every deletion is "not reached".
+  const why = graph ? deletionReasons(plan, graph) : undefined;
   out.push(
     listTable(
-      ['WAVE', 'IMAGE', 'TYPE', 'TAGS'],
-      plan.delete.map((op) => [
-        String(op.wave),
-        op.image,
-        describeImage(graph, op.image, op.mediaType),
-        op.tags.join(', ') || '-',
-      ]),
+      ['WAVE', 'IMAGE', 'TYPE', 'TAGS', ...(why ? ['WHY'] : [])],
+      plan.delete.map((op) => {
+        const reason = why?.get(op.image);
+        return [
+          String(op.wave),
+          op.image,
+          describeImage(graph, op.image, op.mediaType),
+          naturalSorted(op.tags).join(', ') || '-',
+          ...(reason ? [shortDeletionReason(reason)] : []),
+        ];
+      }),
     ),
   );
   out.push('', `Kept images (${plan.keep.length})`);
@@ -94,9 +109,12 @@ export function planTable(plan: CleanupPlan, header: PlanHeader, graph?: ImageGr
       ),
     );
   }
+  const total = reclaimableTotal(plan, graph);
   out.push(
     '',
-    `Reclaimable: ${formatBytes(plan.reclaimableBytes)} (${plan.reclaimableBytes} bytes)`,
+    total.manifests === 0
+      ? `Reclaimable: ${formatBytes(total.bytes)} (${total.bytes} bytes)`
+      : `Reclaimable: ${formatBytes(total.bytes)} (${total.bytes} bytes) in ${total.files} files: ${total.blobBytes} bytes in ${plural(total.blobs, 'config and layer blob')}, ${total.manifestBytes} bytes in ${plural(total.manifests, 'deleted manifest')}`,
   );
   return `${shortDigests(out.join('\n'))}\n`;
 }

@@ -1,5 +1,6 @@
 import type { ApplyResult } from '../target.js';
 import { cappedTable, code, details, MARKDOWN_LIST_ROWS } from './markdown.js';
+import { groupedRequests } from './request-groups.js';
 import { formatBytes, listTable, shortDigests } from './text.js';
 
 function totalsLine(result: ApplyResult): string {
@@ -20,11 +21,8 @@ export function resultTable(result: ApplyResult): string {
     ),
   );
   if (result.dryRun) {
-    const requests = result.outcomes.flatMap((o) => o.requests ?? []);
-    if (requests.length > 0) {
-      out.push('', 'Requests it would send');
-      for (const request of requests) out.push(`  ${request}`);
-    }
+    const grouped = groupedRequests(result.outcomes);
+    if (grouped.length > 0) out.push('', ...grouped);
   }
   out.push('', totalsLine(result));
   out.push(

@@ -2,7 +2,7 @@
  * Tag orders for `keepNewest`. Each comparator sorts ascending, so "newest" is the end of the order;
  * every one of them ends in a plain comparison of the names, so the order is total and stable.
  */
-import { compareIds } from '../sort.js';
+import { compareIds, compareNatural } from '../sort.js';
 
 /** A parsed semantic version (`v` prefix allowed; build metadata ignored for precedence). */
 interface SemVer {
@@ -80,39 +80,5 @@ export function compareSemverKeyed(
   return compareNatural(a, b);
 }
 
-const CHUNK = /\d+|\D+/g;
-
-/**
- * A name split for natural order: runs of digits (leading zeros dropped, marked by a leading
- * `\u0000` so they never equal text) and runs of other characters.
- */
-export function naturalChunks(name: string): string[] {
-  const chunks = name.match(CHUNK) ?? [];
-  for (let i = 0; i < chunks.length; i++) {
-    const c = chunks[i] as string;
-    if (DIGITS.test(c)) chunks[i] = `\u0000${c.replace(/^0+(?=\d)/, '')}`;
-  }
-  return chunks;
-}
-
-/** Compares two {@link naturalChunks} results; digit runs compare as numbers. */
-export function compareChunks(xs: readonly string[], ys: readonly string[]): number {
-  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
-    const x = xs[i] as string;
-    const y = ys[i] as string;
-    if (x === y) continue;
-    const xd = x.charCodeAt(0) === 0;
-    const yd = y.charCodeAt(0) === 0;
-    if (xd && yd) return x.length - y.length || compareIds(x, y);
-    return compareIds(x, y);
-  }
-  return xs.length - ys.length;
-}
-
-/**
- * Natural order: runs of digits compare as numbers (`main-9` before `main-10`), other runs by code
- * unit; equal-looking names (`v01`, `v1`) fall back to a plain comparison.
- */
-export function compareNatural(a: string, b: string): number {
-  return compareChunks(naturalChunks(a), naturalChunks(b)) || compareIds(a, b);
-}
+// Natural order lives in ../sort.ts so that the formats can share it with `orderBy: 'name'`.
+export { compareChunks, compareNatural, naturalChunks } from '../sort.js';

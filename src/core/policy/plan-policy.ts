@@ -4,7 +4,13 @@ import { repositoryOfImage, repositoryOfTag } from '../naming.js';
 import { computePlan, type EngineOptions, type Seed } from '../plan-engine.js';
 import type { CleanupPlan, PlanWarning } from '../plan-types.js';
 import { compareIds } from '../sort.js';
-import { type Evaluation, evaluatePolicy, repositoryLabel, resolveNow } from './select.js';
+import {
+  type Evaluation,
+  evaluatePolicy,
+  inRepository,
+  outOfScopeNote,
+  resolveNow,
+} from './select.js';
 import type { PolicyPlanOptions } from './types.js';
 import { type CompiledPolicy, compilePolicy } from './validate.js';
 
@@ -37,7 +43,7 @@ export function planWithPolicy(
       seeds.push({
         image,
         tag: null,
-        note: `repository ${repositoryLabel(repository)} is out of policy scope`,
+        note: outOfScopeNote(repository),
       });
     } else {
       inScopeImages++;
@@ -152,7 +158,7 @@ function untaggedKeeps(
         if (!notes.has(image)) {
           notes.set(
             image,
-            `untagged keepNewest ${newest} (rank ${i + 1} of ${list.length} in ${repositoryLabel(repository)})`,
+            `untagged keepNewest ${newest} (rank ${i + 1} of ${list.length}${inRepository(repository)})`,
           );
         }
       }

@@ -24,9 +24,19 @@ export const OUT_OF_SCOPE = 'out of policy scope';
 /** Reason of a tag that no rule keeps. */
 export const NO_RULE = 'no rule kept it';
 
-/** How a repository is named in reasons (`''` is the repository of seed-style ids). */
-export function repositoryLabel(repository: string): string {
-  return repository === '' ? '(no repository)' : repository;
+/**
+ * ` in <repository>` for rank notes, or nothing for images without a repository (an OCI layout's
+ * images, the seed's plain ids): there is only one place they could be ranked in.
+ */
+export function inRepository(repository: string): string {
+  return repository === '' ? '' : ` in ${repository}`;
+}
+
+/** Why an image of an out-of-scope repository stays. */
+export function outOfScopeNote(repository: string): string {
+  return repository === ''
+    ? 'out of policy scope: it has no repository (an OCI layout image), and every rule names repositories'
+    : `repository ${repository} is out of policy scope`;
 }
 
 /** Everything the policy decided before the graph closure. @internal */
@@ -189,7 +199,7 @@ function keepNewest(
     if (list) list.push(entry);
     else groups.set(key, [entry]);
   }
-  const where = repositoryLabel(repository);
+  const where = inRepository(repository);
   for (const [key, members] of groups) {
     const list = rank(members);
     // Walking from the newest end, an image's first tag is its best; that fixes its rank.
@@ -209,7 +219,7 @@ function keepNewest(
       if (r > n) continue;
       keep(
         entry.tag,
-        `rule ${rule.number} keepNewest ${n} (rank ${r} of ${images} image${images === 1 ? '' : 's'} in ${where}${group})`,
+        `rule ${rule.number} keepNewest ${n} (rank ${r} of ${images} image${images === 1 ? '' : 's'}${where}${group})`,
       );
     }
   }
