@@ -129,6 +129,8 @@ export class ImageGraph {
   readonly #blobIds: string[] = [];
   readonly #blobSize: (number | undefined)[] = [];
   readonly #blobKey: number[] = [];
+  /** How many images need each blob; a blob at 0 has been dropped (its slot is not reused). */
+  readonly #blobRefs: number[] = [];
   /** Tag name → tag record; a record's name and image slot sit in the two arrays below. */
   readonly #tags = new Map<string, number>();
   readonly #tagName: (string | undefined)[] = [];
@@ -288,6 +290,7 @@ export class ImageGraph {
       this.#blobIds.push(blobId);
       this.#blobSize.push(size);
       this.#blobKey.push(digestSortKey(blobId));
+      this.#blobRefs.push(0);
       this.#view?.addNode(blobId, size === undefined ? { kind: 'blob' } : { kind: 'blob', size });
     } else if (size !== undefined && this.#blobSize[blob] === undefined) {
       this.#blobSize[blob] = size;
@@ -298,6 +301,7 @@ export class ImageGraph {
     // the same blob in the other role too: one need is enough
     if (links.includesEither(slot, packed, packed ^ 1)) return;
     links.add(slot, packed);
+    this.#blobRefs[blob] = (this.#blobRefs[blob] as number) + 1;
     if (this.#view && !this.#view.hasEdge(image, blobId)) {
       this.#view.addDirectedEdge(image, blobId, { kind: 'blob', role });
     }
@@ -409,7 +413,7 @@ export class ImageGraph {
 
   /** All blob ids, sorted. */
   blobs(): string[] {
-    return [...this.#blobIds].sort(compareIds);
+    return this.#blobIds.filter((_, b) => (this.#blobRefs[b] as number) > 0).sort(compareIds);
   }
 
   /** The blobs `image` needs, sorted by id. */
@@ -452,6 +456,16 @@ export class ImageGraph {
       this.#out.remove(Math.floor(packed / 4), slot * 4 + (packed % 4));
     this.#out.clear(slot);
     this.#in.clear(slot);
+    for (const packed of this.#imageBlobs.values(slot)) {
+      const blob = packed >> 1;
+      const refs = (this.#blobRefs[blob] as number) - 1;
+      this.#blobRefs[blob] = refs;
+      if (refs > 0) continue;
+      // The id stays at its slot: sections of earlier plans still read it from there.
+      const blobId = this.#blobIds[blob] as string;
+      this.#blobSlotOf.delete(blobId);
+      this.#view?.dropNode(blobId);
+    }
     this.#imageBlobs.clear(slot);
     this.#info[slot] = undefined;
     this.#ids[slot] = undefined;

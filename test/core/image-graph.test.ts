@@ -220,6 +220,69 @@ describe('ImageGraph', () => {
   });
 });
 
+describe('removeImage and blobs', () => {
+  function shared(): ImageGraph {
+    const g = chain();
+    g.addBlob('A', 'sha256:base', { role: 'layer', size: 100 });
+    g.addBlob('B', 'sha256:base', { role: 'layer', size: 100 });
+    g.addBlob('B', 'sha256:cfg-b', { role: 'config', size: 2 });
+    g.addBlob('C', 'sha256:cfg-c', { role: 'config', size: 3 });
+    return g;
+  }
+
+  it('drops the blobs no image needs any more from blobs(), and keeps shared ones', () => {
+    const g = shared();
+    expect(g.blobs()).toEqual(['sha256:base', 'sha256:cfg-b', 'sha256:cfg-c']);
+    g.removeImage('B');
+    expect(g.blobs()).toEqual(['sha256:base', 'sha256:cfg-c']);
+    expect(g.blobsOf('A')).toEqual([{ id: 'sha256:base', role: 'layer', size: 100 }]);
+    g.removeImage('A');
+    expect(g.blobs()).toEqual(['sha256:cfg-c']);
+    g.removeImage('C');
+    expect(g.blobs()).toEqual([]);
+    expect(g.toJSON().blobSizes).toEqual({});
+  });
+
+  it('a dropped blob is gone: its id may name an image, and linked again it starts afresh', () => {
+    const g = shared();
+    g.removeImage('C');
+    g.addImage('sha256:cfg-c');
+    expect(g.hasImage('sha256:cfg-c')).toBe(true);
+    g.removeImage('B');
+    g.addBlob('A', 'sha256:cfg-b', { role: 'config' });
+    expect(g.blobsOf('A')).toContainEqual({ id: 'sha256:cfg-b', role: 'config', size: undefined });
+  });
+
+  it('blobs() is always the union of blobsOf over the images left, whatever is removed', () => {
+    const images = ['A', 'B', 'C', 'D', 'E'];
+    const link = fc.record({
+      image: fc.constantFrom(...images),
+      blob: fc.constantFrom('sha256:1', 'sha256:2', 'sha256:3', 'sha256:4'),
+      role: fc.constantFrom('config' as const, 'layer' as const),
+    });
+    const step = fc.oneof(
+      link.map((l) => ({ op: 'link' as const, ...l })),
+      fc.record({ op: fc.constant('drop' as const), image: fc.constantFrom(...images) }),
+      fc.record({ op: fc.constant('add' as const), image: fc.constantFrom(...images) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const g = new ImageGraph();
+        for (const id of images) g.addImage(id);
+        for (const s of steps) {
+          if (s.op === 'add') g.addImage(s.image);
+          else if (s.op === 'drop') g.removeImage(s.image);
+          else if (g.hasImage(s.image)) g.addBlob(s.image, s.blob, { role: s.role, size: 1 });
+          const needed = new Set(g.images().flatMap((i) => g.blobsOf(i).map((b) => b.id)));
+          expect(g.blobs()).toEqual([...needed].sort());
+        }
+        expect(ImageGraph.fromJSON(g.toJSON()).blobs()).toEqual(g.blobs());
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('loader warnings', () => {
   const w = (code: string, id: string, message = `${code} on ${id}`) => ({ code, id, message });
 
