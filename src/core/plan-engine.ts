@@ -1,7 +1,8 @@
 // Over 400 lines: one linear pass over typed arrays (kept set, deletion order, waves, freed blobs,
 // lazy sections) that shares its arrays; splitting it would pass them around and is left to issue
 // 14 with the core benchmark beside it.
-import { type GraphStore, type ImageGraph, KIND_REFERRER, storeOf } from './image-graph.js';
+import { type GraphStore, KIND_REFERRER } from './graph/store.js';
+import { type ImageGraph, storeOf } from './image-graph.js';
 import { defineLazySection } from './lazy-sections.js';
 import type {
   CleanupPlan,

@@ -1,7 +1,7 @@
 /** Kinds of image-to-image edges. Each edge points from the image that needs (or is attached to) to the other. */
 export type ImageEdgeKind = 'parent' | 'child' | 'referrer';
 
-/** Kinds of every edge in {@link ImageGraph.graph}, including image-to-blob edges. */
+/** Kinds of every edge in {@link ImageGraph.toGraphology}'s graph, including image-to-blob edges. */
 export type EdgeKind = ImageEdgeKind | 'blob';
 
 /** What a blob is to the manifest that references it. */

@@ -100,8 +100,9 @@ describe('ImageGraph', () => {
     expect(planCleanup(g, ['x']).delete).toEqual([]);
     g.removeTag('x');
     expect(planCleanup(g, []).delete.map((op) => op.image)).toEqual(['I', 'X', 'P']);
-    // the graphology view holds one edge per pair, naming every kind
-    expect(g.graph.getEdgeAttributes(g.graph.edge('I', 'X') as string)).toEqual({
+    // the graphology copy holds one edge per pair, naming every kind
+    const view = g.toGraphology();
+    expect(view.getEdgeAttributes(view.edge('I', 'X') as string)).toEqual({
       kind: 'child',
       kinds: ['child', 'referrer'],
     });
@@ -190,22 +191,83 @@ describe('ImageGraph', () => {
     ).toThrow(/cycle/);
   });
 
-  it('exposes a graphology DirectedGraph that stays in sync', () => {
+  it('toGraphology copies images, blobs, edges and tags into a graphology DirectedGraph', () => {
     const g = chain();
+    g.addImage('C', { mediaType: 'm', annotations: { a: '1' } });
+    g.addBlob('C', 'sha256:l', { role: 'layer', size: 5 });
+    g.addBlob('B', 'sha256:c', { role: 'config' });
+    g.setTag('latest', 'C').setTag('b', 'C');
+    const view = g.toGraphology();
+    expect(view.type).toBe('directed');
+    expect(view.order).toBe(5);
+    expect(view.size).toBe(4);
+    expect(view.getNodeAttributes('C')).toEqual({
+      kind: 'image',
+      info: { mediaType: 'm', annotations: { a: '1' } },
+      tags: ['b', 'latest'],
+    });
+    expect(view.getNodeAttributes('A')).toEqual({ kind: 'image' });
+    expect(view.getNodeAttributes('sha256:l')).toEqual({ kind: 'blob', size: 5 });
+    expect(view.getNodeAttributes('sha256:c')).toEqual({ kind: 'blob' });
+    expect(view.getEdgeAttributes(view.edge('C', 'B') as string)).toEqual({ kind: 'parent' });
+    expect(view.getEdgeAttributes(view.edge('B', 'A') as string)).toEqual({ kind: 'parent' });
+    expect(view.getEdgeAttributes(view.edge('C', 'sha256:l') as string)).toEqual({
+      kind: 'blob',
+      role: 'layer',
+    });
+    expect(view.getEdgeAttributes(view.edge('B', 'sha256:c') as string)).toEqual({
+      kind: 'blob',
+      role: 'config',
+    });
+  });
+
+  it('toGraphology is a copy: later changes on either side do not reach the other', () => {
+    const g = chain();
+    g.addImage('C', { annotations: { a: '1' } });
     g.addBlob('C', 'sha256:l', { role: 'layer', size: 5 });
     g.setTag('latest', 'C');
-    const view = g.graph;
-    expect(view.order).toBe(4);
-    expect(view.size).toBe(3);
-    expect(view.getNodeAttribute('C', 'tags')).toEqual(['latest']);
-    expect(view.getEdgeAttributes(view.edge('C', 'B') as string)).toEqual({ kind: 'parent' });
+    const view = g.toGraphology();
+    const before = JSON.stringify(view.export());
     g.addImage('D').addParent('D', 'C');
-    expect(view.hasEdge('D', 'C')).toBe(true);
-    g.removeImage('D');
-    expect(view.hasNode('D')).toBe(false);
     g.removeTag('latest');
-    expect(view.getNodeAttribute('C', 'tags')).toBeUndefined();
-    expect(view.getNodeAttribute('sha256:l', 'kind')).toBe('blob');
+    g.removeImage('A');
+    g.addImage('C', { mediaType: 'changed' });
+    expect(JSON.stringify(view.export())).toBe(before);
+    view.dropNode('C');
+    (view.getNodeAttributes('B') as { kind: string }).kind = 'blob';
+    expect(g.images()).toEqual(['B', 'C', 'D']);
+    expect(g.imageInfo('C')).toEqual({ annotations: { a: '1' }, mediaType: 'changed' });
+    const again = g.toGraphology();
+    expect(again.hasNode('D') && again.hasNode('C') && !again.hasNode('A')).toBe(true);
+    expect(again.getNodeAttribute('C', 'tags')).toBeUndefined();
+    expect(again.getNodeAttribute('B', 'kind')).toBe('image');
+    // a removed image takes the blobs only it needed with it
+    g.removeImage('C');
+    expect(g.toGraphology().hasNode('sha256:l')).toBe(false);
+  });
+
+  it('toGraphology gives nodes and edges in the same order whatever order the graph was built in', () => {
+    const build = (order: string[]) => {
+      const g = new ImageGraph();
+      for (const id of order) g.addImage(id);
+      const edges: Array<() => void> = [
+        () => g.addParent('B', 'A'),
+        () => g.addChild('I', 'B'),
+        () => g.addChild('I', 'C'),
+        () => g.addReferrer('I', 'C'),
+        () => g.addReferrer('S', 'I'),
+        () => g.addBlob('B', 'sha256:2', { role: 'layer', size: 1 }),
+        () => g.addBlob('C', 'sha256:1', { role: 'layer', size: 1 }),
+        () => g.addBlob('C', 'sha256:2', { role: 'layer', size: 1 }),
+        () => g.setTag('x', 'I'),
+        () => g.setTag('a', 'I'),
+      ];
+      for (const add of order[0] === 'A' ? edges : [...edges].reverse()) add();
+      // edge keys are graphology's own, different in every graph
+      const { nodes, edges: links } = g.toGraphology().export();
+      return JSON.stringify({ nodes, edges: links.map(({ key: _, ...edge }) => edge) });
+    };
+    expect(build(['S', 'I', 'C', 'B', 'A'])).toBe(build(['A', 'B', 'C', 'I', 'S']));
   });
 
   it('removeImage drops its edges and tags', () => {
@@ -217,6 +279,69 @@ describe('ImageGraph', () => {
     expect(g.sourcesOf('A', 'parent')).toEqual([]);
     expect(g.hasTag('t')).toBe(false);
     expect(g.removeImage('B')).toBe(false);
+  });
+});
+
+describe('removeImage and blobs', () => {
+  function shared(): ImageGraph {
+    const g = chain();
+    g.addBlob('A', 'sha256:base', { role: 'layer', size: 100 });
+    g.addBlob('B', 'sha256:base', { role: 'layer', size: 100 });
+    g.addBlob('B', 'sha256:cfg-b', { role: 'config', size: 2 });
+    g.addBlob('C', 'sha256:cfg-c', { role: 'config', size: 3 });
+    return g;
+  }
+
+  it('drops the blobs no image needs any more from blobs(), and keeps shared ones', () => {
+    const g = shared();
+    expect(g.blobs()).toEqual(['sha256:base', 'sha256:cfg-b', 'sha256:cfg-c']);
+    g.removeImage('B');
+    expect(g.blobs()).toEqual(['sha256:base', 'sha256:cfg-c']);
+    expect(g.blobsOf('A')).toEqual([{ id: 'sha256:base', role: 'layer', size: 100 }]);
+    g.removeImage('A');
+    expect(g.blobs()).toEqual(['sha256:cfg-c']);
+    g.removeImage('C');
+    expect(g.blobs()).toEqual([]);
+    expect(g.toJSON().blobSizes).toEqual({});
+  });
+
+  it('a dropped blob is gone: its id may name an image, and linked again it starts afresh', () => {
+    const g = shared();
+    g.removeImage('C');
+    g.addImage('sha256:cfg-c');
+    expect(g.hasImage('sha256:cfg-c')).toBe(true);
+    g.removeImage('B');
+    g.addBlob('A', 'sha256:cfg-b', { role: 'config' });
+    expect(g.blobsOf('A')).toContainEqual({ id: 'sha256:cfg-b', role: 'config', size: undefined });
+  });
+
+  it('blobs() is always the union of blobsOf over the images left, whatever is removed', () => {
+    const images = ['A', 'B', 'C', 'D', 'E'];
+    const link = fc.record({
+      image: fc.constantFrom(...images),
+      blob: fc.constantFrom('sha256:1', 'sha256:2', 'sha256:3', 'sha256:4'),
+      role: fc.constantFrom('config' as const, 'layer' as const),
+    });
+    const step = fc.oneof(
+      link.map((l) => ({ op: 'link' as const, ...l })),
+      fc.record({ op: fc.constant('drop' as const), image: fc.constantFrom(...images) }),
+      fc.record({ op: fc.constant('add' as const), image: fc.constantFrom(...images) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const g = new ImageGraph();
+        for (const id of images) g.addImage(id);
+        for (const s of steps) {
+          if (s.op === 'add') g.addImage(s.image);
+          else if (s.op === 'drop') g.removeImage(s.image);
+          else if (g.hasImage(s.image)) g.addBlob(s.image, s.blob, { role: s.role, size: 1 });
+          const needed = new Set(g.images().flatMap((i) => g.blobsOf(i).map((b) => b.id)));
+          expect(g.blobs()).toEqual([...needed].sort());
+        }
+        expect(ImageGraph.fromJSON(g.toJSON()).blobs()).toEqual(g.blobs());
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

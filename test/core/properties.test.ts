@@ -157,6 +157,9 @@ describe('plan properties over random graphs of every edge kind', () => {
             expect(after.targetsOf(img, kind)).toEqual(g.targetsOf(img, kind));
           expect(after.blobsOf(img)).toEqual(g.blobsOf(img));
         }
+        // the blobs only deleted images needed leave the graph with them
+        const freed = new Set(plan.blobs.map((b) => b.id));
+        expect(after.blobs()).toEqual(g.blobs().filter((b) => !freed.has(b)));
         const again = planCleanup(after, keep);
         expect(again.delete).toEqual([]);
         expect(again.untag).toEqual([]);
