@@ -138,12 +138,26 @@ describe('ts code blocks of the docs, against the built package', () => {
     expect(named).toBe('');
   }, 120_000);
 
-  it('every block not marked typecheck-only runs', async () => {
+  it('every block not marked typecheck-only runs, without reaching any host but this one', async () => {
     const runnable = snippets.filter((s) => !s.typecheckOnly);
     expect(runnable.length).toBeGreaterThan(0);
+    // Docs name hosts like registry.example.com: a block that would contact one must be marked
+    // typecheck-only, so the run refuses every name lookup but localhost's.
+    const guard = join(work, 'offline-guard.cjs');
+    await writeFile(
+      guard,
+      `const dns = require('node:dns');
+const local = (h) => h === 'localhost' || /^127\\./.test(h) || h === '::1';
+const refuse = (h) => Object.assign(new Error('docs snippet tried to reach ' + h + ': mark the block <!-- snippet: typecheck-only -->'), { code: 'ENOTFOUND' });
+const lookup = dns.lookup;
+dns.lookup = (h, o, cb) => { if (local(h)) return lookup(h, o, cb); (typeof o === 'function' ? o : cb)(refuse(h)); };
+const plookup = dns.promises.lookup;
+dns.promises.lookup = (h, o) => local(h) ? plookup(h, o) : Promise.reject(refuse(h));
+`,
+    );
     for (const s of runnable) {
       const path = files.get(s) as string;
-      const outcome = await run(process.execPath, ['--import', TSX_LOADER, path], {
+      const outcome = await run(process.execPath, ['--require', guard, '--import', TSX_LOADER, path], {
         cwd: join(work, 'app'),
       }).then(
         () => 'ok',
