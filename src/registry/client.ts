@@ -1,22 +1,23 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { redactCredentials } from '../core/errors/redact.js';
-import { Authenticator, type Call } from './auth/authenticator.js';
+import { Authenticator } from './auth/authenticator.js';
 import { CATALOG_SCOPE, repositoryScope } from './auth/challenge.js';
 import { assertSafeForCredentials } from './auth/credentials.js';
 import { digestOf } from './digest.js';
+import { ensureBlob, getBlob, hasBlob } from './endpoints/blobs.js';
+import type { Endpoint, EndpointContext } from './endpoints/context.js';
+import { listNames, listReferrers } from './endpoints/lists.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { DigestMismatchError } from './errors/digest-mismatch-error.js';
-import { MalformedResponseError } from './errors/malformed-response-error.js';
 import { ManifestTooLargeError } from './errors/manifest-too-large-error.js';
-import { expectStatus, parseJsonObject, registryErrorCode } from './http-errors.js';
-import { type Descriptor, parseReferrersIndex } from './manifest.js';
-import { MANIFEST_ACCEPT, MANIFEST_LIMIT, OCI_INDEX } from './media-types.js';
-import { nextPage, type PagingContext, paginate } from './paging.js';
+import { expectStatus, registryErrorCode } from './http-errors.js';
+import type { Descriptor } from './manifest.js';
+import { MANIFEST_ACCEPT, MANIFEST_LIMIT } from './media-types.js';
 import { deleteDisabledAdvice } from './platform/advice.js';
 import { platformFor } from './platform/select.js';
 import type { RegistryPlatform } from './platform/types.js';
 import { checkDigest, checkReference, checkRepository, checkTag } from './reference.js';
-import { LIST_BYTES, LIST_ENTRIES, LIST_LIMIT } from './transport/limits.js';
+import { LIST_BYTES, LIST_ENTRIES } from './transport/limits.js';
 import { retryPolicy, TRANSIENT_DIGEST_DELETE } from './transport/retry.js';
 import { type Sent, Transport } from './transport/send.js';
 import { trustedFetch } from './transport/tls-fetch.js';
@@ -26,9 +27,6 @@ import type { FetchedManifest, RegistryClientOptions } from './types.js';
 export interface RequestOptions {
   signal?: AbortSignal;
 }
-
-/** A request of the facade: a path below the registry root (`v2/...`) or an absolute URL. */
-type Endpoint = Omit<Call, 'url' | 'describe'> & { target: string };
 
 /**
  * A client of one registry (OCI Distribution API / Docker Registry v2): authentication (anonymous,
@@ -63,7 +61,7 @@ export class RegistryClient {
   readonly #limit: LimitFunction;
   readonly #transport: Transport;
   readonly #auth: Authenticator;
-  readonly #paging: PagingContext;
+  readonly #endpoints: EndpointContext;
   #referrersApi: boolean | undefined;
   #tagDelete: boolean | undefined;
 
@@ -109,11 +107,19 @@ export class RegistryClient {
     });
     const registry = { url: this.url, origin: base.origin, host: this.host };
     this.#auth = new Authenticator(this.#transport, registry, options.auth);
-    this.#paging = {
-      registry: this.url,
-      origin: base.origin,
-      limits,
-      describe: (url) => this.#describe(url),
+    this.#endpoints = {
+      url: this.url,
+      limit: this.#limit,
+      call: (endpoint) => this.#call(endpoint),
+      expect: (...args) => this.#expect(...args),
+      describe: (target) => this.#describe(target),
+      absolute: (target) => this.#absolute(target),
+      paging: {
+        registry: this.url,
+        origin: base.origin,
+        limits,
+        describe: (url) => this.#describe(url),
+      },
     };
   }
 
@@ -138,7 +144,8 @@ export class RegistryClient {
 
   /** Every repository in the catalog (`registry:catalog:*`), following `Link` pages. */
   async catalog(options: RequestOptions = {}): Promise<string[]> {
-    const names = await this.#names(
+    const names = await listNames(
+      this.#endpoints,
       'v2/_catalog?n=1000',
       'the catalog',
       CATALOG_SCOPE,
@@ -151,7 +158,8 @@ export class RegistryClient {
   /** Tags of a repository (validated, deduplicated, in registry order); `[]` when it has none. */
   async listTags(repository: string, options: RequestOptions = {}): Promise<string[]> {
     checkRepository(repository, 'listTags');
-    const tags = await this.#names(
+    const tags = await listNames(
+      this.#endpoints,
       `v2/${repository}/tags/list`,
       `tags of ${repository}`,
       repositoryScope(repository, 'pull'),
@@ -390,90 +398,23 @@ export class RegistryClient {
   }
 
   /** A blob's bytes, verified against its digest; `undefined` on 404 or when over `limit`. */
-  async getBlob(
+  getBlob(
     repository: string,
     digest: string,
     limit: number,
     options: RequestOptions = {},
   ): Promise<Uint8Array | undefined> {
-    checkRepository(repository, 'getBlob');
-    checkDigest(digest, `getBlob(${repository})`);
-    const scope = repositoryScope(repository, 'pull');
-    const target = `v2/${repository}/blobs/${digest}`;
-    return this.#limit(async () => {
-      const { response, bytes } = await this.#call({
-        method: 'GET',
-        target,
-        scope,
-        read: limit,
-        ...options,
-      });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      await this.#expect(response, [200], 'GET', target, scope);
-      if (!bytes) return undefined;
-      const actual = digestOf(bytes, digest);
-      if (actual !== digest) throw new DigestMismatchError(repository, digest, digest, actual);
-      return bytes;
-    });
+    return getBlob(this.#endpoints, repository, digest, limit, options);
   }
 
   /** Whether the repository has the blob (`HEAD /v2/<repository>/blobs/<digest>`). */
-  async hasBlob(
-    repository: string,
-    digest: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    checkRepository(repository, 'hasBlob');
-    checkDigest(digest, `hasBlob(${repository})`);
-    const scope = repositoryScope(repository, 'pull');
-    return this.#limit(async () => {
-      const target = `v2/${repository}/blobs/${digest}`;
-      const { response } = await this.#call({ method: 'HEAD', target, scope, ...options });
-      await response.body?.cancel();
-      if (response.status === 404) return false;
-      await this.#expect(response, [200], 'HEAD', target, scope);
-      return true;
-    });
+  hasBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    return hasBlob(this.#endpoints, repository, digest, options);
   }
 
   /** Uploads a small blob unless the repository already has it; returns its digest. */
-  async ensureBlob(
-    repository: string,
-    bytes: Uint8Array,
-    options: RequestOptions = {},
-  ): Promise<string> {
-    checkRepository(repository, 'ensureBlob');
-    const digest = digestOf(bytes);
-    const scope = repositoryScope(repository, 'pull,push');
-    return this.#limit(async () => {
-      const blob = `v2/${repository}/blobs/${digest}`;
-      const head = await this.#call({ method: 'HEAD', target: blob, scope, ...options });
-      await head.response.body?.cancel();
-      if (head.response.status === 200) return digest;
-      const start = `v2/${repository}/blobs/uploads/`;
-      const begun = (await this.#call({ method: 'POST', target: start, scope, ...options }))
-        .response;
-      await this.#expect(begun, [202], 'POST', start, scope);
-      await begun.body?.cancel();
-      const location = new URL(begun.headers.get('location') ?? '', `${this.url}/${start}`);
-      location.searchParams.set('digest', digest);
-      const put = (
-        await this.#call({
-          method: 'PUT',
-          target: location.toString(),
-          scope,
-          headers: { 'content-type': 'application/octet-stream' },
-          body: bytes,
-          ...options,
-        })
-      ).response;
-      await this.#expect(put, [201, 204], 'PUT', `v2/${repository}/blobs/uploads/…`, scope);
-      await put.body?.cancel();
-      return digest;
-    });
+  ensureBlob(repository: string, bytes: Uint8Array, options: RequestOptions = {}): Promise<string> {
+    return ensureBlob(this.#endpoints, repository, bytes, options);
   }
 
   /**
@@ -489,90 +430,14 @@ export class RegistryClient {
     checkRepository(repository, 'listReferrers');
     checkDigest(digest, `listReferrers(${repository})`);
     const scope = repositoryScope(repository, 'pull');
-    let absent = false;
-    const pages = paginate(
-      this.#paging,
-      this.#absolute(`v2/${repository}/referrers/${digest}`),
-      `referrers of ${repository}@${digest}`,
-      async (page) => {
-        const sent = await this.#get(page, scope, MANIFEST_LIMIT, options, { accept: OCI_INDEX });
-        const { response, bytes } = sent;
-        if (response.status === 404 || response.status === 400 || response.status === 405) {
-          await response.body?.cancel();
-          absent = true;
-          return undefined;
-        }
-        await this.#expect(response, [200], 'GET', page, scope);
-        if (!bytes)
-          throw new ManifestTooLargeError(repository, `referrers of ${digest}`, MANIFEST_LIMIT);
-        return {
-          items: parseReferrersIndex(bytes, repository, digest),
-          bytes: bytes.length,
-          next: nextPage(this.#paging, response, page),
-        };
-      },
-    );
-    const list: Descriptor[] = [];
-    for await (const items of pages) list.push(...items);
-    this.#referrersApi = !absent;
-    return absent ? undefined : list;
+    const list = await listReferrers(this.#endpoints, repository, digest, scope, options);
+    this.#referrersApi = list !== undefined;
+    return list;
   }
 
   /** Whether the registry has a referrers API (`undefined` until probed). */
   get referrersApi(): boolean | undefined {
     return this.#referrersApi;
-  }
-
-  /** A list of names (catalog or tags) over all its pages. */
-  async #names(
-    first: string,
-    list: string,
-    scope: string,
-    field: 'tags' | 'repositories',
-    options: RequestOptions,
-    notFoundIsEmpty = false,
-  ): Promise<string[]> {
-    const pages = paginate(this.#paging, this.#absolute(first), list, async (page) => {
-      const { response, bytes } = await this.#get(page, scope, LIST_LIMIT, options);
-      if (notFoundIsEmpty && response.status === 404) {
-        await response.body?.cancel();
-        return { items: [], bytes: 0, next: undefined };
-      }
-      await this.#expect(response, [200], 'GET', page, scope);
-      if (!bytes)
-        throw new MalformedResponseError('GET', this.#describe(page), `over ${LIST_LIMIT} bytes`);
-      const items = parseJsonObject(bytes, 'GET', this.#describe(page))[field] ?? [];
-      if (!Array.isArray(items))
-        throw new MalformedResponseError('GET', this.#describe(page), `"${field}" is not a list`);
-      return {
-        items: items.map((name: unknown) => (typeof name === 'string' ? name : String(name))),
-        bytes: bytes.length,
-        next: nextPage(this.#paging, response, page),
-      };
-    });
-    const names: string[] = [];
-    for await (const items of pages) names.push(...items);
-    return names;
-  }
-
-  /** One page of a list: a GET whose body is read within its attempt. */
-  #get(
-    page: string,
-    scope: string,
-    read: number,
-    options: RequestOptions,
-    headers?: Record<string, string>,
-  ): Promise<Sent> {
-    return this.#limit(() =>
-      this.#call({
-        method: 'GET',
-        target: page,
-        scope,
-        read,
-        ...(headers ? { headers } : {}),
-        ...options,
-      }),
-    );
   }
 
   #call(endpoint: Endpoint): Promise<Sent> {

@@ -76,13 +76,8 @@ export async function exhaustedError(
   const why = overlong
     ? ` (Retry-After asks for ${Math.round(overlong.wait / 1000)} s, over the ${Math.round(overlong.maxDelay / 1000)} s limit)`
     : '';
-  return new RegistryHttpError(
-    response.status,
-    method,
-    url,
-    code,
-    `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${why}; try again later`,
-  );
+  const hint = `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${why}; try again later`;
+  return new RegistryHttpError(response.status, method, url, code, hint);
 }
 
 /** Bytes holding a JSON object. @throws {MalformedResponseError} */

@@ -12,7 +12,6 @@ export type { RegistryCredentials } from './auth/credentials.js';
 export { credentialsFromDockerConfig, type DockerConfigOptions } from './auth/docker-config.js';
 export { RegistryClient, type RequestOptions } from './client.js';
 export * from './errors/index.js';
-export { InventoryError } from './errors/inventory-error.js';
 export { restoreSummary, restoreTable } from './format-restore.js';
 export { verifyMarkdown, verifySummary, verifyTable } from './format-verify.js';
 export {
@@ -59,7 +58,6 @@ export {
   readStoredManifests,
   type StoredManifests,
 } from './storage/read-storage.js';
-export { StorageRootError } from './storage/storage-root-error.js';
 export { type RegistryTargetOptions, registryTarget } from './target.js';
 export type {
   FetchedManifest,

@@ -9,7 +9,6 @@ import { Loader } from './loader.js';
 import { wantPlatformVersions } from './platform/load-versions.js';
 import { checkDigest, checkRepository } from './reference.js';
 import { readStoredManifests } from './storage/read-storage.js';
-import { StorageRootError } from './storage/storage-root-error.js';
 
 export type { LoadProgress } from '../core/target.js';
 
