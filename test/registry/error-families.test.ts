@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import * as core from '../../src/core/errors/index.js';
 import * as layoutErrors from '../../src/layout/errors/index.js';
 import * as layout from '../../src/layout/index.js';
@@ -69,6 +69,28 @@ describe('errors as families: every error class of a layer is exported from its 
   );
 });
 
+describe('each error class types its code as a literal of its layer', () => {
+  it('checked by the type checker', () => {
+    expectTypeOf<InstanceType<typeof AuthError>['code']>().toEqualTypeOf<'AUTH'>();
+    expectTypeOf<InstanceType<typeof RateLimitError>['code']>().toEqualTypeOf<'REGISTRY_HTTP'>();
+    expectTypeOf<
+      InstanceType<typeof registry.StorageRootError>['code']
+    >().toEqualTypeOf<'NOT_A_REGISTRY_ROOT'>();
+    expectTypeOf<InstanceType<typeof core.InvalidEdgeError>['code']>().toEqualTypeOf<
+      'SELF_EDGE' | 'CYCLE'
+    >();
+    expectTypeOf<
+      InstanceType<typeof layout.InvalidLayoutError>['code']
+    >().toExtend<layoutErrors.LayoutErrorCode>();
+    expectTypeOf<
+      InstanceType<typeof registry.InventoryError>['code']
+    >().toExtend<registry.RegistryErrorCode>();
+    expectTypeOf<
+      InstanceType<typeof core.UnknownTagError>['code']
+    >().toExtend<core.CoreErrorCode>();
+  });
+});
+
 describe('registry response errors carry status and retryable (fake registry: statuses on demand)', () => {
   let fake: FakeRegistry;
   beforeEach(async () => {
@@ -95,6 +117,19 @@ describe('registry response errors carry status and retryable (fake registry: st
       retryAfter: 0,
     });
     expect(REGISTRY_ERROR_CODES).toContain((error as { code: string }).code);
+  });
+
+  it('429 asking for a wait over maxDelay: RateLimitError at once, naming the wait', async () => {
+    fake.hook = (_req, res) => {
+      res.writeHead(429, { 'retry-after': '3600' }).end();
+      return true;
+    };
+    const client = new RegistryClient({ url: fake.url, retry: { limit: 5, maxDelay: 1000 } });
+    const error = await client.listTags('app').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, retryAfter: 3_600_000 });
+    expect((error as Error).message).toMatch(/Retry-After asks for 3600 s, over the 1 s limit/);
+    expect(fake.log).toHaveLength(1);
   });
 
   it('503 after the retries: a retryable RegistryHttpError, not a RateLimitError', async () => {
