@@ -55,7 +55,8 @@ export function overlongRetryAfter(policy: RetryPolicy, response: Response): num
  * method and header rules never apply) and `delay` returns the wait it chose: the answer's
  * `Retry-After` when it has a readable one, else `baseDelay · 2^(retry − 1)`, capped at
  * `maxDelay` (ky's `backoffLimit`). Only transient statuses reach ky as errors (its
- * `throwHttpErrors` is given {@link isTransient}); typed regprune errors and aborts are final.
+ * `throwHttpErrors` throws only for the request's transient statuses); typed regprune errors and
+ * aborts are final.
  */
 export function kyRetry(policy: RetryPolicy, signal: AbortSignal | undefined): KyRetryOptions {
   let wait: number | undefined;
