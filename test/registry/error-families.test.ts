@@ -72,7 +72,7 @@ describe('errors as families: every error class of a layer is exported from its 
 describe('each error class types its code as a literal of its layer', () => {
   it('checked by the type checker', () => {
     expectTypeOf<InstanceType<typeof AuthError>['code']>().toEqualTypeOf<'AUTH'>();
-    expectTypeOf<InstanceType<typeof RateLimitError>['code']>().toEqualTypeOf<'REGISTRY_HTTP'>();
+    expectTypeOf<InstanceType<typeof RateLimitError>['code']>().toEqualTypeOf<'RATE_LIMITED'>();
     expectTypeOf<
       InstanceType<typeof registry.StorageRootError>['code']
     >().toEqualTypeOf<'NOT_A_REGISTRY_ROOT'>();
@@ -100,36 +100,36 @@ describe('registry response errors carry status and retryable (fake registry: st
     await fake.stop();
   });
 
-  it('429 after the retries: RateLimitError, a RegistryHttpError with code REGISTRY_HTTP, retryable, with the Retry-After wait', async () => {
+  it('429 after the retries: a retryable RegistryHttpError with code REGISTRY_HTTP, as before (RateLimitError is for platform API limits)', async () => {
     fake.hook = (_req, res) => {
       res.writeHead(429, { 'retry-after': '0' }).end();
       return true;
     };
     const client = new RegistryClient({ url: fake.url, retry: { limit: 1, baseDelay: 1 } });
     const error = await client.listTags('app').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RateLimitError);
     expect(error).toBeInstanceOf(RegistryHttpError);
     expect(error).toBeInstanceOf(RegistryResponseError);
-    expect(error).toMatchObject({
-      code: 'REGISTRY_HTTP',
-      status: 429,
-      retryable: true,
-      retryAfter: 0,
-    });
+    expect(error).not.toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ code: 'REGISTRY_HTTP', status: 429, retryable: true });
     expect(REGISTRY_ERROR_CODES).toContain((error as { code: string }).code);
   });
 
-  it('429 asking for a wait over maxDelay: RateLimitError at once, naming the wait', async () => {
+  it('429 asking for a wait over maxDelay: RegistryHttpError at once, naming the wait', async () => {
     fake.hook = (_req, res) => {
       res.writeHead(429, { 'retry-after': '3600' }).end();
       return true;
     };
     const client = new RegistryClient({ url: fake.url, retry: { limit: 5, maxDelay: 1000 } });
     const error = await client.listTags('app').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RateLimitError);
-    expect(error).toMatchObject({ status: 429, retryAfter: 3_600_000 });
+    expect(error).toMatchObject({ status: 429, retryable: true });
     expect((error as Error).message).toMatch(/Retry-After asks for 3600 s, over the 1 s limit/);
     expect(fake.log).toHaveLength(1);
+  });
+
+  it('RateLimitError (platform API limits) is a retryable RegistryResponseError with code RATE_LIMITED', () => {
+    const error = new RateLimitError('https://api.github.com/x', 'secondary limit', undefined, 403);
+    expect(error).toBeInstanceOf(RegistryResponseError);
+    expect(error).toMatchObject({ code: 'RATE_LIMITED', status: 403, retryable: true });
   });
 
   it('503 after the retries: a retryable RegistryHttpError, not a RateLimitError', async () => {
