@@ -7,6 +7,7 @@ import { digestOf } from './digest.js';
 import { ensureBlob, getBlob, hasBlob } from './endpoints/blobs.js';
 import type { Endpoint, EndpointContext } from './endpoints/context.js';
 import { listNames, listReferrers } from './endpoints/lists.js';
+import { tagTarget } from './endpoints/tag-target.js';
 import { DeleteDisabledError } from './errors/delete-disabled-error.js';
 import { DigestMismatchError } from './errors/digest-mismatch-error.js';
 import { ManifestTooLargeError } from './errors/manifest-too-large-error.js';
@@ -248,50 +249,15 @@ export class RegistryClient {
   /**
    * What a tag points at, in one GET: `{ digest, present: true }` when its manifest answers;
    * `{ digest, present: false }` when it answers 404 but the registry names the digest the tag
-   * still points at (distribution names the missing revision in the `MANIFEST_UNKNOWN` error's
-   * `detail.Revision`: a tag left listed after its manifest was unlinked answers so);
-   * `undefined` when the tag is unknown or the registry names no digest.
+   * still points at (distribution's `MANIFEST_UNKNOWN` `detail.Revision`); `undefined` when the
+   * tag is unknown or the registry names no digest.
    */
-  async tagTarget(
+  tagTarget(
     repository: string,
     tag: string,
     options: RequestOptions = {},
   ): Promise<{ digest: string; present: boolean } | undefined> {
-    checkRepository(repository, 'tagTarget');
-    checkTag(tag, `tagTarget(${repository})`);
-    const target = `v2/${repository}/manifests/${tag}`;
-    return this.#limit(async () => {
-      const response = await this.#call({
-        method: 'GET',
-        target,
-        scope: repositoryScope(repository, 'pull'),
-        headers: { accept: MANIFEST_ACCEPT },
-        ...options,
-      });
-      if (response.status !== 404) {
-        await this.#expect(response, [200], 'GET', target, repositoryScope(repository, 'pull'));
-        const bytes = await readLimited(response, MANIFEST_LIMIT);
-        if (!bytes) throw new ManifestTooLargeError(repository, tag, MANIFEST_LIMIT);
-        const announced = response.headers.get('docker-content-digest') ?? undefined;
-        const digest = digestOf(bytes, announced);
-        if (announced && digest !== announced)
-          throw new DigestMismatchError(repository, tag, announced, digest);
-        return { digest, present: true };
-      }
-      try {
-        const bytes = await readLimited(response, ERROR_LIMIT);
-        if (!bytes) return undefined;
-        const body = JSON.parse(new TextDecoder().decode(bytes)) as {
-          errors?: Array<{ code?: unknown; detail?: { Revision?: unknown } }>;
-        };
-        const error = body.errors?.[0];
-        const revision = error?.detail?.Revision;
-        if (error?.code !== 'MANIFEST_UNKNOWN' || typeof revision !== 'string') return undefined;
-        return { digest: checkDigest(revision, `GET ${target} (404 detail)`), present: false };
-      } catch {
-        return undefined;
-      }
-    });
+    return tagTarget(this.#endpoints, repository, tag, options);
   }
 
   /** PUTs manifest bytes to a tag or digest; returns the digest. Needs `pull,push`. */

@@ -4,6 +4,7 @@ import { isRepositoryGlob, repositorySelector } from '../core/oci/repository-glo
 import type { LoadProgress } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
+import { StorageRootError } from './errors/storage-root-error.js';
 import { firstSeenOf, type PreviousImages, previousImageIds } from './inventory.js';
 import { Loader } from './loader.js';
 import { wantPlatformVersions } from './platform/load-versions.js';
