@@ -17,6 +17,8 @@ export const UNIT_TESTS = [
   'test/registry/delete-advice.test.ts',
   'test/registry/fakes.test.ts',
   'test/registry/hostile.test.ts',
+  'test/registry/error-families.test.ts',
+  'test/registry/retry-policy.test.ts',
   'test/registry/units.test.ts',
   'test/docs-links.test.ts',
   'test/project-split.test.ts',

@@ -1,5 +1,5 @@
-import type { RegistryCredentials } from '../registry/auth.js';
-import { credentialsFromDockerConfig } from '../registry/docker-config.js';
+import type { RegistryCredentials } from '../registry/auth/credentials.js';
+import { credentialsFromDockerConfig } from '../registry/auth/docker-config.js';
 import type { CommandOptions } from './args.js';
 import { UsageError } from './errors.js';
 import { type CliIo, readAll } from './io.js';

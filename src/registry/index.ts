@@ -8,11 +8,10 @@ export type { CleanupPlan } from '../core/plan-types.js';
 export type { ApplyResult, CleanupTarget, TargetLoadOptions } from '../core/target.js';
 export { journalLeftovers } from './apply-journal.js';
 export { applyPlan, GC_NOTE, type RegistryApplyOptions } from './apply-plan.js';
-export type { RegistryCredentials } from './auth.js';
+export type { RegistryCredentials } from './auth/credentials.js';
+export { credentialsFromDockerConfig, type DockerConfigOptions } from './auth/docker-config.js';
 export { RegistryClient, type RequestOptions } from './client.js';
-export { credentialsFromDockerConfig, type DockerConfigOptions } from './docker-config.js';
 export * from './errors/index.js';
-export { InventoryError } from './errors/inventory-error.js';
 export { restoreSummary, restoreTable } from './format-restore.js';
 export { verifyMarkdown, verifySummary, verifyTable } from './format-verify.js';
 export {
@@ -59,7 +58,6 @@ export {
   readStoredManifests,
   type StoredManifests,
 } from './storage/read-storage.js';
-export { StorageRootError } from './storage/storage-root-error.js';
 export { type RegistryTargetOptions, registryTarget } from './target.js';
 export type {
   FetchedManifest,

@@ -4,12 +4,12 @@ import { isRepositoryGlob, repositorySelector } from '../core/oci/repository-glo
 import type { LoadProgress } from '../core/target.js';
 import { buildGraph } from './build-graph.js';
 import type { RegistryClient } from './client.js';
+import { StorageRootError } from './errors/storage-root-error.js';
 import { firstSeenOf, type PreviousImages, previousImageIds } from './inventory.js';
 import { Loader } from './loader.js';
 import { wantPlatformVersions } from './platform/load-versions.js';
 import { checkDigest, checkRepository } from './reference.js';
 import { readStoredManifests } from './storage/read-storage.js';
-import { StorageRootError } from './storage/storage-root-error.js';
 
 export type { LoadProgress } from '../core/target.js';
 

@@ -1,4 +1,4 @@
-import type { RegistryCredentials } from './auth.js';
+import type { RegistryCredentials } from './auth/credentials.js';
 import type { PlatformOption } from './platform/select.js';
 
 /** Retry settings. Retries cover 429 (honouring `Retry-After`), 502, 503, 504 and network errors. */

@@ -7,7 +7,7 @@ import {
 } from '../../src/core/attachments.js';
 import { repositorySelector } from '../../src/core/oci/repository-glob.js';
 import type { CleanupPlan } from '../../src/index.js';
-import { parseChallenge } from '../../src/registry/auth.js';
+import { parseChallenge } from '../../src/registry/auth/challenge.js';
 import { baseRepository, sameRegistryHost } from '../../src/registry/base-image.js';
 import { MalformedManifestError } from '../../src/registry/errors/index.js';
 import { nextLink } from '../../src/registry/link.js';

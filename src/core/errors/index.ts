@@ -1,3 +1,4 @@
+export { CORE_ERROR_CODES, type CoreErrorCode } from './codes.js';
 export { InvalidEdgeError } from './invalid-edge-error.js';
 export { InvalidGlobError } from './invalid-glob-error.js';
 export { InvalidGraphError } from './invalid-graph-error.js';

@@ -6,6 +6,7 @@ import { RegpruneError } from './regprune-error.js';
  * legal OCI content and no error.
  */
 export class InvalidEdgeError extends RegpruneError {
+  declare readonly code: 'SELF_EDGE' | 'CYCLE';
   /** The ids involved; for a cycle, the whole cycle in edge order. */
   readonly ids: readonly string[];
 

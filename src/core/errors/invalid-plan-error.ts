@@ -6,6 +6,7 @@ import { RegpruneError } from './regprune-error.js';
  * `path` names the field, e.g. `delete[3].wave`.
  */
 export class InvalidPlanError extends RegpruneError {
+  declare readonly code: 'INVALID_PLAN';
   /** Where in the plan the problem is, e.g. `delete[3].wave`; `plan` for the whole document. */
   readonly path: string;
 

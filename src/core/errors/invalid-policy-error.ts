@@ -9,6 +9,7 @@ import { RegpruneError } from './regprune-error.js';
  * was found.
  */
 export class InvalidPolicyError extends RegpruneError {
+  declare readonly code: 'INVALID_POLICY';
   /** Where in the policy the problem is, e.g. `rules[1].keepNewest`; `policy` for the whole text. */
   readonly path: string;
   /** What is wrong, without the path. */

@@ -5,6 +5,7 @@ import { RegpruneError } from './regprune-error.js';
  * touch anything, so nothing was applied. Shared by `regprune/registry` and `regprune/layout`.
  */
 export class PlanRefusedError extends RegpruneError {
+  declare readonly code: 'PLAN_REFUSED';
   /** The reason the plan carries, e.g. which cap it exceeded. */
   readonly reason: string;
 

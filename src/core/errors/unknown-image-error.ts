@@ -2,6 +2,7 @@ import { RegpruneError } from './regprune-error.js';
 
 /** An edge, tag or blob names an image the graph does not hold. */
 export class UnknownImageError extends RegpruneError {
+  declare readonly code: 'UNKNOWN_IMAGE';
   /** The image ids that are not in the graph. */
   readonly ids: readonly string[];
 

@@ -5,6 +5,7 @@ import { RegpruneError } from './regprune-error.js';
  * keep list must never widen a deletion.
  */
 export class UnknownTagError extends RegpruneError {
+  declare readonly code: 'UNKNOWN_TAG';
   /** The tag names that the graph does not hold. */
   readonly tags: readonly string[];
 

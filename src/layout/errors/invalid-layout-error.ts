@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * does not match its digest. `file` names the file (relative to the layout directory).
  */
 export class InvalidLayoutError extends RegpruneError {
+  declare readonly code: 'INVALID_LAYOUT';
   /** The layout directory. */
   readonly dir: string;
   /** The offending file, relative to `dir` (e.g. `index.json`, `blobs/sha256/ab…`). */

@@ -6,6 +6,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * Hub's delete permission, or that the host does not accept OCI deletes.
  */
 export class DeleteDisabledError extends RegpruneError {
+  declare readonly code: 'DELETE_DISABLED';
   /** The registry URL. */
   readonly registry: string;
 

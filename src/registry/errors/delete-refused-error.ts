@@ -6,6 +6,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * as skipped with `reason`, keeps going, and keeps everything the manifest needs.
  */
 export class DeleteRefusedError extends RegpruneError {
+  declare readonly code: 'DELETE_REFUSED';
   /** `repo@sha256:…` */
   readonly image: string;
   /** Why, in the platform's words and what to do. */

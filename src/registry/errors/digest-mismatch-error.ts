@@ -2,6 +2,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /** Content fetched from the registry does not hash to the digest asked for or announced. */
 export class DigestMismatchError extends RegpruneError {
+  declare readonly code: 'DIGEST_MISMATCH';
   readonly repository: string;
   readonly expected: string;
   readonly actual: string;

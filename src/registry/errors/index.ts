@@ -1,12 +1,16 @@
-// PlanRefusedError is defined in the core and shared with regprune/layout.
+// The core's plan errors, thrown by applyPlan too, are passed on from here.
+export { InvalidPlanError } from '../../core/errors/invalid-plan-error.js';
+export { PlanMismatchError } from '../../core/errors/plan-mismatch-error.js';
 export { PlanRefusedError } from '../../core/errors/plan-refused-error.js';
 export { AuthError } from './auth-error.js';
+export { REGISTRY_ERROR_CODES, type RegistryErrorCode } from './codes.js';
 export { DeleteDisabledError } from './delete-disabled-error.js';
 export { DeleteRefusedError } from './delete-refused-error.js';
 export { DigestMismatchError } from './digest-mismatch-error.js';
 export { DockerConfigError } from './docker-config-error.js';
 export { InsecureCredentialsError } from './insecure-credentials-error.js';
 export { InvalidReferenceError } from './invalid-reference-error.js';
+export { InventoryError } from './inventory-error.js';
 export { JournalError } from './journal-error.js';
 export { ListLimitError } from './list-limit-error.js';
 export { MalformedManifestError } from './malformed-manifest-error.js';
@@ -16,6 +20,8 @@ export { PaginationLoopError } from './pagination-loop-error.js';
 export { PlatformInputError } from './platform-input-error.js';
 export { RateLimitError } from './rate-limit-error.js';
 export { RegistryHttpError } from './registry-http-error.js';
+export { RegistryResponseError } from './registry-response-error.js';
 export { RegistryUnreachableError } from './registry-unreachable-error.js';
 export { type MissingContent, RestoreBlobMissingError } from './restore-blob-missing-error.js';
+export { StorageRootError } from './storage-root-error.js';
 export { UnsupportedMediaTypeError } from './unsupported-media-type-error.js';

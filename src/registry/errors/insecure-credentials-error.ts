@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * non-loopback host, or a host other than the registry's. Nothing was sent.
  */
 export class InsecureCredentialsError extends RegpruneError {
+  declare readonly code: 'INSECURE_CREDENTIALS';
   /** Where the credentials would have gone (no credentials in it). */
   readonly url: string;
 

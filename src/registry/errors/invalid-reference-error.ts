@@ -2,6 +2,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /** A repository name, tag or digest (from the registry or the caller) breaks the distribution grammar. */
 export class InvalidReferenceError extends RegpruneError {
+  declare readonly code: 'INVALID_REFERENCE';
   readonly kind: 'repository' | 'tag' | 'digest' | 'url';
   readonly value: string;
 

@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * another registry. Nothing was loaded or changed because of it.
  */
 export class InventoryError extends RegpruneError {
+  declare readonly code: 'INVENTORY';
   /** The file. */
   readonly path: string;
 

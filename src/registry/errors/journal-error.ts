@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * registry. Nothing was changed because of it.
  */
 export class JournalError extends RegpruneError {
+  declare readonly code: 'JOURNAL';
   readonly path: string;
 
   constructor(path: string, problem: string, options?: { cause?: unknown }) {

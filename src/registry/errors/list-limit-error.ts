@@ -6,6 +6,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * stops rather than read a list that may never end; nothing was planned or changed from it.
  */
 export class ListLimitError extends RegpruneError {
+  declare readonly code: 'LIST_LIMIT';
   /** The registry URL. */
   readonly registry: string;
   /** Which list, e.g. `tags of app`. */

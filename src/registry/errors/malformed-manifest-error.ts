@@ -2,6 +2,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /** A manifest (or index, or referrers list) is not valid JSON of the expected shape. */
 export class MalformedManifestError extends RegpruneError {
+  declare readonly code: 'MALFORMED_MANIFEST';
   readonly repository: string;
   readonly digest: string;
 

@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * than regprune reads. Nothing is planned or changed from it.
  */
 export class MalformedResponseError extends RegpruneError {
+  declare readonly code: 'MALFORMED_RESPONSE';
   readonly method: string;
   readonly url: string;
 

@@ -2,6 +2,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /** A manifest (or config) is larger than regprune accepts (4 MiB for manifests). */
 export class ManifestTooLargeError extends RegpruneError {
+  declare readonly code: 'MANIFEST_TOO_LARGE';
   readonly repository: string;
   readonly reference: string;
   readonly limit: number;

@@ -5,6 +5,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
  * cap, or leads to another origin than the registry's (never followed).
  */
 export class PaginationLoopError extends RegpruneError {
+  declare readonly code: 'PAGINATION_LOOP';
   readonly url: string;
 
   constructor(url: string, why: string) {

@@ -1,11 +1,11 @@
-import { RegpruneError } from '../../core/errors/regprune-error.js';
+import { RegistryResponseError } from './registry-response-error.js';
 
 /**
  * The registry answered a request with an unexpected HTTP status (after any retries). `url` never
- * holds credentials: requests carry them only in headers.
+ * holds credentials: requests carry them only in headers. `retryable` for 408, 429 and 5xx.
  */
-export class RegistryHttpError extends RegpruneError {
-  readonly status: number;
+export class RegistryHttpError extends RegistryResponseError {
+  declare readonly code: 'REGISTRY_HTTP';
   readonly method: string;
   readonly url: string;
   /** The first OCI error code of the body (e.g. `MANIFEST_UNKNOWN`), when there was one. */
@@ -21,8 +21,9 @@ export class RegistryHttpError extends RegpruneError {
     super(
       'REGISTRY_HTTP',
       `${method} ${url} answered HTTP ${status}${registryCode ? ` ${registryCode}` : ''}${hint ? `; ${hint}` : ''}`,
+      status,
+      status === 408 || status === 429 || (status >= 500 && status <= 599),
     );
-    this.status = status;
     this.method = method;
     this.url = url;
     this.registryCode = registryCode;

@@ -56,6 +56,7 @@ export function transportCause(error: unknown): TransportCause {
 
 /** The registry could not be reached (connection refused or reset, timeout) after every retry. */
 export class RegistryUnreachableError extends RegpruneError {
+  declare readonly code: 'REGISTRY_UNREACHABLE';
   readonly method: string;
   readonly url: string;
   readonly attempts: number;

@@ -15,6 +15,7 @@ export interface MissingContent {
  * usually because the registry's garbage collection ran after the cleanup. Nothing was restored.
  */
 export class RestoreBlobMissingError extends RegpruneError {
+  declare readonly code: 'RESTORE_BLOB_MISSING';
   readonly missing: MissingContent[];
 
   constructor(missing: MissingContent[]) {

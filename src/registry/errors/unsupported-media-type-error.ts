@@ -2,6 +2,7 @@ import { RegpruneError } from '../../core/errors/regprune-error.js';
 
 /** A manifest has a media type regprune cannot read (e.g. Docker schema 1). */
 export class UnsupportedMediaTypeError extends RegpruneError {
+  declare readonly code: 'UNSUPPORTED_MEDIA_TYPE';
   readonly repository: string;
   readonly digest: string;
   readonly mediaType: string;

@@ -1,4 +1,4 @@
-import { assertSafeForCredentials } from '../auth.js';
+import { assertSafeForCredentials } from '../auth/credentials.js';
 import { AuthError } from '../errors/auth-error.js';
 import { MalformedResponseError } from '../errors/malformed-response-error.js';
 import { PaginationLoopError } from '../errors/pagination-loop-error.js';

@@ -1,4 +1,4 @@
-import type { RegistryCredentials } from '../auth.js';
+import type { RegistryCredentials } from '../auth/credentials.js';
 import { GhcrPlatform, type GhcrPlatformOptions } from './ghcr.js';
 import type { RegistryPlatform } from './types.js';
 

@@ -3,8 +3,8 @@ import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import pLimit from 'p-limit';
 import { compareIds } from '../../core/sort.js';
+import { StorageRootError } from '../errors/storage-root-error.js';
 import { isRepositoryName } from '../reference.js';
-import { StorageRootError } from './storage-root-error.js';
 
 const V2 = join('docker', 'registry', 'v2');
 const SHA256_HEX = /^[a-f0-9]{64}$/;

@@ -3,6 +3,7 @@
  * per-request CA option, and NODE_TLS_REJECT_UNAUTHORIZED / NODE_EXTRA_CA_CERTS change the whole
  * process; this keeps verification on and scopes the extra trust to one RegistryClient.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -66,4 +67,30 @@ export function fetchTrusting(ca: string | string[]): typeof globalThis.fetch {
 function withDefaultRoots(ca: string | string[]): string[] {
   // `tls.rootCertificates` is Node's bundled list (what verification uses without `ca`).
   return [...rootCertificates, ...(Array.isArray(ca) ? ca : [ca])];
+}
+
+/**
+ * A `fetch` trusting the client's `ca`/`caFile` options, or `undefined` when neither is set.
+ * @throws {TypeError} when both `fetch` and a CA are given, or the CA is not PEM text.
+ */
+export function trustedFetch(options: {
+  ca?: string | string[];
+  caFile?: string;
+  fetch?: typeof globalThis.fetch;
+}): typeof globalThis.fetch | undefined {
+  if (options.ca === undefined && options.caFile === undefined) return undefined;
+  if (options.fetch) throw new TypeError('RegistryClient: give either `fetch` or `ca`/`caFile`');
+  const pems = options.ca === undefined ? [] : [options.ca].flat();
+  if (options.caFile !== undefined) {
+    try {
+      pems.push(readFileSync(options.caFile, 'utf8'));
+    } catch (error) {
+      throw new TypeError(
+        `RegistryClient: caFile ${options.caFile} cannot be read (${(error as Error).message})`,
+      );
+    }
+  }
+  if (!pems.every((pem) => pem.includes('-----BEGIN CERTIFICATE-----')))
+    throw new TypeError('RegistryClient: `ca` must be PEM text (-----BEGIN CERTIFICATE-----)');
+  return fetchTrusting(pems);
 }

@@ -1,4 +1,4 @@
-import { InsecureCredentialsError } from './errors/insecure-credentials-error.js';
+import { InsecureCredentialsError } from '../errors/insecure-credentials-error.js';
 
 /**
  * Credentials for a registry. Username and password work for Basic auth and for the Bearer token
@@ -8,26 +8,6 @@ import { InsecureCredentialsError } from './errors/insecure-credentials-error.js
 export type RegistryCredentials =
   | { username: string; password: string }
   | { identityToken: string; username?: string };
-
-/** A parsed `WWW-Authenticate` challenge. */
-export interface Challenge {
-  scheme: 'basic' | 'bearer';
-  params: Record<string, string>;
-}
-
-/** Parses the first Basic or Bearer challenge of a `WWW-Authenticate` header. */
-export function parseChallenge(header: string | null): Challenge | undefined {
-  if (!header) return undefined;
-  const match = /^\s*(Basic|Bearer)\b(.*)$/is.exec(header);
-  if (!match) return undefined;
-  const params: Record<string, string> = {};
-  const re = /([a-zA-Z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g;
-  for (const m of (match[2] as string).matchAll(re)) {
-    params[(m[1] as string).toLowerCase()] =
-      m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
-  }
-  return { scheme: (match[1] as string).toLowerCase() as 'basic' | 'bearer', params };
-}
 
 /** Whether `hostname` is a loopback address (where plain HTTP may carry credentials). */
 export function isLoopback(hostname: string): boolean {
@@ -49,10 +29,3 @@ export function assertSafeForCredentials(url: URL): void {
 export function basicHeader(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
-
-/** The scope string a request needs, e.g. `repository:app:pull` or `registry:catalog:*`. */
-export function repositoryScope(repository: string, actions: string): string {
-  return `repository:${repository}:${actions}`;
-}
-
-export const CATALOG_SCOPE = 'registry:catalog:*';

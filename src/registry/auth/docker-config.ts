@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { RegistryCredentials } from './auth.js';
-import { DockerConfigError } from './errors/docker-config-error.js';
+import { DockerConfigError } from '../errors/docker-config-error.js';
+import type { RegistryCredentials } from './credentials.js';
 
 /** Options of {@link credentialsFromDockerConfig}. */
 export interface DockerConfigOptions {

@@ -8,6 +8,7 @@ const ROOT_HINT =
  * storage of another registry than the one being loaded. Nothing was read through it.
  */
 export class StorageRootError extends RegpruneError {
+  declare readonly code: 'NOT_A_REGISTRY_ROOT';
   /** The directory that was given. */
   readonly dir: string;
 
