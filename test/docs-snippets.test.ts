@@ -157,9 +157,13 @@ dns.promises.lookup = (h, o) => local(h) ? plookup(h, o) : Promise.reject(refuse
     );
     for (const s of runnable) {
       const path = files.get(s) as string;
-      const outcome = await run(process.execPath, ['--require', guard, '--import', TSX_LOADER, path], {
-        cwd: join(work, 'app'),
-      }).then(
+      const outcome = await run(
+        process.execPath,
+        ['--require', guard, '--import', TSX_LOADER, path],
+        {
+          cwd: join(work, 'app'),
+        },
+      ).then(
         () => 'ok',
         (error: { stderr?: string }) => `${s.name}: ${error.stderr ?? String(error)}`,
       );
