@@ -61,12 +61,35 @@ describe('errors as families: every error class of a layer is exported from its 
           for (const literal of (m[1] as string).matchAll(/'([A-Z_]+)'/g))
             declared.add(literal[1] as string);
       }
-      // The core's plan errors are passed on by both adapters.
-      const passedOn = dir === 'src/core' ? [] : ['INVALID_PLAN', 'PLAN_MISMATCH', 'PLAN_REFUSED'];
+      // The core's plan errors are passed on by both adapters; loadGraph passes on glob errors.
+      const passedOn =
+        dir === 'src/core'
+          ? []
+          : ['INVALID_PLAN', 'PLAN_MISMATCH', 'PLAN_REFUSED'].concat(
+              dir === 'src/registry' ? ['INVALID_GLOB'] : [],
+            );
       expect([...codes].sort()).toEqual([...declared, ...passedOn].sort());
       expect(new Set(codes).size).toBe(codes.length);
     },
   );
+});
+
+describe("every code an error class is built with is in its layer's list", () => {
+  it.each([
+    ['core', 'src/core', core.CORE_ERROR_CODES as readonly string[]],
+    ['registry', 'src/registry', registryErrors.REGISTRY_ERROR_CODES as readonly string[]],
+    ['layout', 'src/layout', layoutErrors.LAYOUT_ERROR_CODES as readonly string[]],
+  ] as const)('%s', (_layer, dir, codes) => {
+    const used: string[] = [];
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+      const text = readFileSync(join(entry.parentPath, entry.name), 'utf8');
+      if (!/class \w+ extends \w+Error\b/.test(text)) continue;
+      for (const m of text.matchAll(/super\(\s*'([A-Z_]+)'/g)) used.push(m[1] as string);
+    }
+    expect(used.length).toBeGreaterThan(0);
+    expect(used.filter((code) => !codes.includes(code))).toEqual([]);
+  });
 });
 
 describe('each error class types its code as a literal of its layer', () => {

@@ -1,6 +1,7 @@
 /** Every `code` an error of the core (`regprune`) can carry. Codes are stable: switch on them. */
 export const CORE_ERROR_CODES = [
   'CYCLE',
+  'INVALID_GLOB',
   'INVALID_GRAPH',
   'INVALID_PLAN',
   'INVALID_POLICY',

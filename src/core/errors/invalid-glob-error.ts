@@ -6,6 +6,7 @@ import { RegpruneError } from './regprune-error.js';
  * Policies report the same problem as an {@link InvalidPolicyError} naming the rule's field.
  */
 export class InvalidGlobError extends RegpruneError {
+  declare readonly code: 'INVALID_GLOB';
   /** The glob as given. */
   readonly glob: string;
   /** What is wrong, in the words a policy error uses too. */

@@ -1,6 +1,6 @@
 /**
- * Every `code` an error of regprune/registry can carry (its own errors and the core's plan errors
- * it passes on). Codes are stable: switch on them.
+ * Every `code` an error of regprune/registry can carry (its own errors, and the core's plan
+ * errors and glob error it passes on). Codes are stable: switch on them.
  */
 export const REGISTRY_ERROR_CODES = [
   'AUTH',
@@ -24,6 +24,7 @@ export const REGISTRY_ERROR_CODES = [
   'REGISTRY_UNREACHABLE',
   'RESTORE_BLOB_MISSING',
   'UNSUPPORTED_MEDIA_TYPE',
+  'INVALID_GLOB',
   'INVALID_PLAN',
   'PLAN_MISMATCH',
   'PLAN_REFUSED',

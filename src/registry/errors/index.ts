@@ -1,4 +1,5 @@
 // The core's plan errors, thrown by applyPlan too, are passed on from here.
+export { InvalidGlobError } from '../../core/errors/invalid-glob-error.js';
 export { InvalidPlanError } from '../../core/errors/invalid-plan-error.js';
 export { PlanMismatchError } from '../../core/errors/plan-mismatch-error.js';
 export { PlanRefusedError } from '../../core/errors/plan-refused-error.js';
