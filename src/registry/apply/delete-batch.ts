@@ -1,8 +1,10 @@
 /** One batch of digest DELETEs between two tag reads, with the retries distribution 2.8 needs. */
+
 import { digestOfImage, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import type { RegistryClient } from '../client.js';
 import { RegistryHttpError } from '../errors/registry-http-error.js';
+import { manifestRequest, tagListRequest } from '../requests.js';
 import { lookupTag, type Resolution, type TagWatch } from '../tag-watch.js';
 import { type Context, mustStop, noteFailure, report } from './context.js';
 import { deleteFailed } from './delete.js';
@@ -50,7 +52,7 @@ export async function deleteBatch(
 
   for (const op of batch) {
     const digest = digestOfImage(op.image);
-    const requests = [`GET /v2/${repo}/manifests/${digest} (its bytes, fetched ahead)`];
+    const requests = [manifestRequest('GET', repo, digest, 'its bytes, fetched ahead')];
     const entry = ctx.bytes.get(op.image) as Prefetch;
     if (!entry.settled) watch.fresh = false;
     try {
@@ -163,7 +165,7 @@ export async function deleteBatch(
     ready = now;
   } else {
     for (const item of ready)
-      item.requests.push(`GET /v2/${repo}/tags/list (the read after the previous DELETE)`);
+      item.requests.push(tagListRequest(repo, 'the read after the previous DELETE'));
   }
 
   const again: DeleteOperation[] = [];
@@ -205,7 +207,7 @@ export async function deleteBatch(
   await Promise.all(
     ready.map(async (item) => {
       const { op, digest, requests } = item;
-      requests.push(`DELETE /v2/${repo}/manifests/${digest}`);
+      requests.push(manifestRequest('DELETE', repo, digest));
       let result: Awaited<ReturnType<RegistryClient['deleteManifest']>>;
       try {
         result = await client.deleteManifest(repo, digest, { signal: ctx.signal });

@@ -1,7 +1,9 @@
 /** One wave's deletes in one repository, batch by batch. */
+
 import { digestOfImage } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { DeleteRefusedError } from '../errors/delete-refused-error.js';
+import { manifestRequest } from '../requests.js';
 import { TagWatch } from '../tag-watch.js';
 import type { FetchedManifest } from '../types.js';
 import { type Context, mustStop, notAttempted, noteFailure, report } from './context.js';
@@ -89,7 +91,7 @@ export async function deleteUnchecked(
 ): Promise<void> {
   await Promise.all(
     ops.map(async (op) => {
-      const requests = [`DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`];
+      const requests = [manifestRequest('DELETE', repo, digestOfImage(op.image))];
       try {
         const result = await ctx.client.deleteManifest(repo, digestOfImage(op.image), {
           signal: ctx.signal,

@@ -1,4 +1,5 @@
 /** The dry run: what a run would send, sending nothing. */
+
 import {
   digestOfImage,
   repositoryOfImage,
@@ -9,6 +10,8 @@ import {
 import type { CleanupPlan } from '../../core/plan-types.js';
 import type { ApplyResult, OperationOutcome } from '../../core/target.js';
 import type { RegistryClient } from '../client.js';
+import { manifestRequest, placeholderConfigRequest, tagListRequest } from '../requests.js';
+import { EMPTY_JSON_DIGEST } from '../untag.js';
 import { fallbackTagOf } from './fallback-index.js';
 import type { RegistryApplyOptions } from './orchestrate.js';
 import { finish } from './result.js';
@@ -46,9 +49,9 @@ export function dryRunResult(
       status: 'planned',
       reason: `${op.image} stays`,
       requests: [
-        `HEAD /v2/${repo}/manifests/${name}`,
-        `DELETE /v2/${repo}/manifests/${name}`,
-        `or, where tags cannot be deleted: HEAD /v2/${repo}/blobs/sha256:44136fa… + PUT /v2/${repo}/manifests/${name} (unique placeholder) + DELETE /v2/${repo}/manifests/<placeholder digest>`,
+        manifestRequest('HEAD', repo, name),
+        manifestRequest('DELETE', repo, name),
+        `or, where tags cannot be deleted: ${placeholderConfigRequest(repo, EMPTY_JSON_DIGEST)} + ${manifestRequest('PUT', repo, name, 'unique placeholder')} + ${manifestRequest('DELETE', repo, '<placeholder digest>')}`,
       ],
     });
   }
@@ -62,9 +65,9 @@ export function dryRunResult(
       reason:
         'dangling tag (listed, its manifest answers 404): removed unless it points at a manifest again by then',
       requests: [
-        `GET /v2/${repo}/tags/list`,
-        `HEAD /v2/${repo}/manifests/${name} (still 404?)`,
-        `DELETE /v2/${repo}/manifests/${name}, or where tags cannot be deleted: a unique placeholder pushed to the tag and deleted by digest`,
+        tagListRequest(repo),
+        manifestRequest('HEAD', repo, name, 'still 404?'),
+        `${manifestRequest('DELETE', repo, name)}, or where tags cannot be deleted: a unique placeholder pushed to the tag and deleted by digest`,
       ],
     });
   }
@@ -76,9 +79,14 @@ export function dryRunResult(
       status: 'planned',
       reason: `wave ${op.wave}${op.tags.length > 0 ? `; its tags ${op.tags.join(', ')} go with it` : ''}`,
       requests: [
-        `GET /v2/${repo}/manifests/${digestOfImage(op.image)} (its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned)`,
+        manifestRequest(
+          'GET',
+          repo,
+          digestOfImage(op.image),
+          'its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned',
+        ),
         `GET /v2/${repo}/tags/list right before the DELETE (one round trip before it), with HEAD /v2/${repo}/manifests/<tag> only for tags not seen before (on the repository's first read: GET /v2/${repo}/manifests/<tag> for every tag)`,
-        `DELETE /v2/${repo}/manifests/${digestOfImage(op.image)}`,
+        manifestRequest('DELETE', repo, digestOfImage(op.image)),
         `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one), and one sent along with the DELETE; a tag seen before (or listed along with the DELETE) and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
         ...(op.tags.length > 0
           ? [
@@ -98,9 +106,9 @@ export function dryRunResult(
       reason:
         'if this referrers fallback tag exists: rewritten without the deleted referrers, or removed when empty',
       requests: [
-        `GET /v2/${repo}/manifests/${tag}`,
-        `PUT /v2/${repo}/manifests/${tag}`,
-        `DELETE /v2/${repo}/manifests/<old index digest>`,
+        manifestRequest('GET', repo, tag),
+        manifestRequest('PUT', repo, tag),
+        manifestRequest('DELETE', repo, '<old index digest>'),
       ],
     });
   }

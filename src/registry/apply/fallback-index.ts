@@ -1,10 +1,12 @@
 /** Referrers fallback indexes (tag `sha256-<digest>`) rewritten before their referrers go. */
+
 import { fallbackIndexAfterDeletes } from '../../core/attachments.js';
 import { digestOfImage, repositoryOfImage, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { digestOf } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import { OCI_INDEX } from '../media-types.js';
+import { manifestRequest } from '../requests.js';
 import type { TagWatch } from '../tag-watch.js';
 import { removeTag } from '../untag.js';
 import { type Context, mustStop, noteFailure, report } from './context.js';
@@ -44,7 +46,7 @@ export async function rewriteFallbackIndexes(
     if (!indexDigest) continue;
     watch.fresh = false;
     const id = tagId(repo, tag);
-    const requests = [`GET /v2/${repo}/manifests/${tag}`];
+    const requests = [manifestRequest('GET', repo, tag)];
     try {
       const fetched = await client.getManifest(repo, tag, { signal: ctx.signal });
       if (!fetched) continue;
@@ -67,10 +69,10 @@ export async function rewriteFallbackIndexes(
         );
         if (draft) draft.replacement = digestOf(bytes);
         await journaled(ctx.journal, draft, async () => {
-          requests.push(`PUT /v2/${repo}/manifests/${tag}`);
+          requests.push(manifestRequest('PUT', repo, tag));
           await client.putManifest(repo, tag, bytes, OCI_INDEX, { signal: ctx.signal });
           if (sharedWith.length === 0) {
-            requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+            requests.push(manifestRequest('DELETE', repo, fetched.digest));
             await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
           }
         });
@@ -86,7 +88,7 @@ export async function rewriteFallbackIndexes(
       } else {
         await journaled(ctx.journal, draft, async () => {
           if (sharedWith.length === 0) {
-            requests.push(`DELETE /v2/${repo}/manifests/${fetched.digest}`);
+            requests.push(manifestRequest('DELETE', repo, fetched.digest));
             await client.deleteManifest(repo, fetched.digest, { signal: ctx.signal });
           } else {
             requests.push(...(await removeTag(client, repo, tag, ctx.signal)).requests);

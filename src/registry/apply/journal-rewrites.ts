@@ -1,4 +1,5 @@
 /** Fallback-index rewrites an interrupted run left half done, finished. */
+
 import type { ImageGraph } from '../../core/image-graph.js';
 import {
   digestOfImage,
@@ -15,6 +16,7 @@ import { buildGraph } from '../build-graph.js';
 import type { RegistryClient } from '../client.js';
 import type { JournalIntent } from '../journal.js';
 import { Loader } from '../loader.js';
+import { manifestRequest, tagListRequest } from '../requests.js';
 import { endEarlier } from './journal-intents.js';
 import { type ApplyJournal, ignoredNote } from './journal-open.js';
 
@@ -94,10 +96,10 @@ export async function finishInterruptedRewrites(
     }
     const tag = tagName(intent.id);
     const repo = intent.repository;
-    const requests = [`HEAD /v2/${repo}/manifests/${tag}`];
+    const requests = [manifestRequest('HEAD', repo, tag)];
     const now = await client.resolve(repo, tag, { signal });
     if (now !== intent.replacement || intent.digest === intent.replacement) continue;
-    requests.push(`GET /v2/${repo}/tags/list`, `HEAD /v2/${repo}/manifests/<tag> for each tag`);
+    requests.push(tagListRequest(repo), `HEAD /v2/${repo}/manifests/<tag> for each tag`);
     const inUse = await oldIndexInUse(client, plan, graph, intent, signal);
     if (inUse) {
       outcomes.push({
@@ -109,7 +111,7 @@ export async function finishInterruptedRewrites(
       });
       continue;
     }
-    requests.push(`DELETE /v2/${repo}/manifests/${intent.digest}`);
+    requests.push(manifestRequest('DELETE', repo, intent.digest));
     await client.deleteManifest(repo, intent.digest, { signal });
     await endEarlier(journal, intent);
     outcomes.push({

@@ -1,6 +1,8 @@
 /** Tags that went with a deleted image against the plan: pushed back, or reported. */
+
 import { imageId, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
+import { manifestRequest } from '../requests.js';
 import type { TagWatch } from '../tag-watch.js';
 import type { FetchedManifest } from '../types.js';
 import { type Context, mustStop, noteFailure } from './context.js';
@@ -108,7 +110,7 @@ export async function pushBack(
   tag: string,
 ): Promise<boolean> {
   try {
-    item.requests.push(`PUT /v2/${repo}/manifests/${tag} (pushed back)`);
+    item.requests.push(manifestRequest('PUT', repo, tag, 'pushed back'));
     await ctx.client.putManifest(
       repo,
       tag,

@@ -1,7 +1,9 @@
 /** Tags a failing registry left listed, pointing at a deleted image: removed. */
+
 import { imageId, repositoryOfTag, tagId, tagName } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { removeDanglingTags } from '../dangling-tags.js';
+import { tagListRequest } from '../requests.js';
 import { type Context, mustStop, noteFailure, report } from './context.js';
 import type { Settle } from './journal-intents.js';
 
@@ -28,7 +30,7 @@ export async function removeTagsLeftBehind(
   repo: string,
   goneUnclean: GoneUnclean[],
 ): Promise<void> {
-  const listRequest = `GET /v2/${repo}/tags/list (once, after the deletes: are their tags left listed?)`;
+  const listRequest = tagListRequest(repo, 'once, after the deletes: are their tags left listed?');
   let listed: Set<string>;
   try {
     listed = new Set(await ctx.client.listTags(repo, { signal: ctx.signal }));

@@ -1,7 +1,9 @@
 /** The plan's untags and dangling tags. */
+
 import { imageId, repositoryOfTag, tagId, tagName } from '../../core/naming.js';
 import { removeDanglingTags } from '../dangling-tags.js';
 import type { JournalIntent } from '../journal.js';
+import { manifestRequest, tagListRequest } from '../requests.js';
 import { removeOwnPlaceholder, removeTag } from '../untag.js';
 import {
   type Context,
@@ -30,7 +32,7 @@ export async function removePlannedDanglingTags(ctx: Context): Promise<void> {
         for (const name of names) notAttempted(ctx, 'untag', tagId(repo, name));
         return;
       }
-      const listRequest = `GET /v2/${repo}/tags/list`;
+      const listRequest = tagListRequest(repo);
       try {
         const listed = new Set(await ctx.client.listTags(repo, { signal: ctx.signal }));
         const cleanup = await removeDanglingTags(ctx.client, repo, names, listed, ctx.signal);
@@ -90,7 +92,7 @@ export async function untagOne(ctx: Context, tag: string, image: string): Promis
   const requests = [
     needBytes
       ? `GET /v2/${repo}/manifests/${name} (its digest, and its bytes${journal ? ' for the undo journal' : ' in case the tag DELETE takes the manifest'})`
-      : `HEAD /v2/${repo}/manifests/${name}`,
+      : manifestRequest('HEAD', repo, name),
   ];
   try {
     const fetched = needBytes
@@ -184,7 +186,7 @@ export async function finishInterruptedUntag(
   const signal = ctx.signal;
   if (now === undefined) {
     // A tag left pointing at nothing answers 404 like a removed one; only the tag list tells.
-    requests.push(`GET /v2/${repository}/tags/list (once per repository)`);
+    requests.push(tagListRequest(repository, 'once per repository'));
     const listed = await listedTags(ctx, repository);
     if (!listed.has(name)) {
       await endEarlier(journal, intent);
