@@ -17,6 +17,7 @@ export const UNIT_TESTS = [
   'test/registry/delete-advice.test.ts',
   'test/registry/fakes.test.ts',
   'test/registry/hostile.test.ts',
+  'test/registry/requests.test.ts',
   'test/registry/error-families.test.ts',
   'test/registry/retry-policy.test.ts',
   'test/registry/units.test.ts',

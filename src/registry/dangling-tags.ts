@@ -4,6 +4,7 @@
  * 500 UNKNOWN), the retried DELETE answers 404 and the tags stay listed, pointing at nothing.
  */
 import type { RegistryClient } from './client.js';
+import { manifestRequest } from './requests.js';
 import { removeOwnPlaceholder, removeTag } from './untag.js';
 
 /** What {@link removeDanglingTags} found and did for one deleted image. */
@@ -33,10 +34,9 @@ export async function removeDanglingTags(
   signal?: AbortSignal,
 ): Promise<DanglingTagCleanup> {
   const result: DanglingTagCleanup = { removed: [], leftAlone: [], requests: [] };
-  const path = `/v2/${repository}/manifests`;
   for (const tag of tags) {
     if (!listed.has(tag)) continue;
-    result.requests.push(`HEAD ${path}/${tag}`);
+    result.requests.push(manifestRequest('HEAD', repository, tag));
     const now = await client.resolve(repository, tag, { signal });
     if (now === undefined) {
       result.requests.push(...(await removeTag(client, repository, tag, signal)).requests);

@@ -6,8 +6,9 @@
 export type { ImageGraph } from '../core/image-graph.js';
 export type { CleanupPlan } from '../core/plan-types.js';
 export type { ApplyResult, CleanupTarget, TargetLoadOptions } from '../core/target.js';
-export { journalLeftovers } from './apply-journal.js';
-export { applyPlan, GC_NOTE, type RegistryApplyOptions } from './apply-plan.js';
+export { journalLeftovers } from './apply/journal-open.js';
+export { applyPlan, type RegistryApplyOptions } from './apply/orchestrate.js';
+export { GC_NOTE } from './apply/result.js';
 export type { RegistryCredentials } from './auth/credentials.js';
 export { credentialsFromDockerConfig, type DockerConfigOptions } from './auth/docker-config.js';
 export { RegistryClient, type RequestOptions } from './client.js';

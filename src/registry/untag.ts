@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { RegistryClient } from './client.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
 import { OCI_EMPTY, OCI_MANIFEST } from './media-types.js';
+import { manifestRequest, placeholderConfigRequest } from './requests.js';
 
 const EMPTY_JSON = new TextEncoder().encode('{}');
+/** Digest of {@link EMPTY_JSON}: the placeholder's config (OCI's empty descriptor). */
+export const EMPTY_JSON_DIGEST =
+  'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 const PLACEHOLDER = 'dev.regprune.placeholder';
 /** Placeholder pushes per untag before giving up on a registry that keeps leaving the tag. */
 const PLACEHOLDER_ROUNDS = 3;
@@ -37,11 +41,10 @@ export async function removeOwnPlaceholder(
   digest: string,
   signal?: AbortSignal,
 ): Promise<{ removed: boolean; requests: string[] }> {
-  const path = `/v2/${repository}/manifests`;
-  const requests = [`GET ${path}/${digest}`];
+  const requests = [manifestRequest('GET', repository, digest)];
   const current = await client.getManifest(repository, digest, { signal });
   if (!current || !isPlaceholderFor(current.bytes, tag)) return { removed: false, requests };
-  requests.push(`DELETE ${path}/${digest}`);
+  requests.push(manifestRequest('DELETE', repository, digest));
   if ((await client.deleteManifest(repository, digest, { signal })) !== 'deleted')
     requests.push(...(await removeTag(client, repository, tag, signal)).requests);
   return { removed: true, requests };
@@ -106,7 +109,7 @@ export async function removeTag(
     }
   }
   if (client.tagDeleteSupported !== false) {
-    requests.push(`DELETE ${path}/${tag}`);
+    requests.push(manifestRequest('DELETE', repository, tag));
     const result = await client.deleteManifest(repository, tag, { signal });
     if (result === 'deleted') {
       client.tagDeleteSupported = true;
@@ -120,11 +123,11 @@ export async function removeTag(
   for (let round = 1; ; round++) {
     const bytes = placeholderFor(tag);
     requests.push(
-      ...(round === 1 ? [`HEAD /v2/${repository}/blobs/sha256:44136fa…`] : []),
-      `PUT ${path}/${tag} (placeholder)`,
+      ...(round === 1 ? [placeholderConfigRequest(repository, EMPTY_JSON_DIGEST)] : []),
+      manifestRequest('PUT', repository, tag, 'placeholder'),
     );
     const digest = await client.putManifest(repository, tag, bytes, OCI_MANIFEST, { signal });
-    requests.push(`DELETE ${path}/${digest}`);
+    requests.push(manifestRequest('DELETE', repository, digest));
     const result = await client.deleteManifest(repository, digest, { signal });
     if (result === 'deleted') return { how: 'placeholder', requests };
     // Nobody else knows this digest, so "missing" means the registry unlinked the placeholder and
@@ -155,23 +158,29 @@ async function firstTagDelete(
   guard: TagGuard,
   signal: AbortSignal | undefined,
 ): Promise<TagRemoval | undefined> {
-  const path = `/v2/${repository}/manifests`;
-  const requests = [`DELETE ${path}/${tag}`];
+  const requests = [manifestRequest('DELETE', repository, tag)];
   const result = await client.deleteManifest(repository, tag, { signal });
   if (result !== 'deleted') {
     if (result === 'unsupported') client.tagDeleteSupported = false;
     return result === 'missing' ? { how: 'already-gone', requests } : undefined;
   }
-  requests.push(`HEAD ${path}/${guard.digest} (the first tag DELETE must leave the manifest)`);
+  requests.push(
+    manifestRequest(
+      'HEAD',
+      repository,
+      guard.digest,
+      'the first tag DELETE must leave the manifest',
+    ),
+  );
   if ((await client.resolve(repository, guard.digest, { signal })) !== undefined) {
     client.tagDeleteSupported = true;
     return { how: 'tag-delete', requests };
   }
   client.tagDeleteSupported = false;
-  requests.push(`PUT ${path}/${guard.digest} (pushed back)`);
+  requests.push(manifestRequest('PUT', repository, guard.digest, 'pushed back'));
   await client.putManifest(repository, guard.digest, guard.bytes, guard.mediaType, { signal });
   for (const name of guard.keep) {
-    requests.push(`PUT ${path}/${name} (pushed back)`);
+    requests.push(manifestRequest('PUT', repository, name, 'pushed back'));
     await client.putManifest(repository, name, guard.bytes, guard.mediaType, { signal });
   }
   return { how: 'tag-delete-unsafe', requests, restored: [...guard.keep] };
@@ -184,7 +193,7 @@ function placeholderFor(tag: string): Uint8Array {
     mediaType: OCI_MANIFEST,
     config: {
       mediaType: OCI_EMPTY,
-      digest: `sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a`,
+      digest: EMPTY_JSON_DIGEST,
       size: 2,
     },
     layers: [],

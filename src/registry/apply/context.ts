@@ -1,0 +1,122 @@
+/** State shared by the parts of one run, and how they report outcomes and failures. */
+import type { ImageGraph } from '../../core/image-graph.js';
+import type { CleanupPlan } from '../../core/plan-types.js';
+import {
+  type ApplyOptions,
+  NOT_ATTEMPTED_STOPPED,
+  type OperationOutcome,
+} from '../../core/target.js';
+import type { RegistryClient } from '../client.js';
+import { DeleteDisabledError } from '../errors/delete-disabled-error.js';
+import { JournalError } from '../errors/journal-error.js';
+import { RateLimitError } from '../errors/rate-limit-error.js';
+import { RegistryUnreachableError } from '../errors/registry-unreachable-error.js';
+import type { TagWatch } from '../tag-watch.js';
+import type { ApplyJournal } from './journal-open.js';
+import type { Prefetch } from './recheck.js';
+
+export interface Context {
+  client: RegistryClient;
+  plan: CleanupPlan;
+  graph: ImageGraph;
+  signal: AbortSignal | undefined;
+  /** {@link ApplyOptions.stop}, or the registry found dead: no operation starts once it fired. */
+  stop: AbortSignal | undefined;
+  /** Fired when the registry stopped answering (see {@link noteFailure}). */
+  dead: AbortController;
+  /** Operations in a row that failed because the registry could not be reached. */
+  unreachable: number;
+  /** Why the run stopped by itself, for the operations not attempted. */
+  deadReason: string | undefined;
+  /** `plan.keptTags` as a set, built on first use. */
+  keptTagSet?: Set<string>;
+  outcomes: OperationOutcome[];
+  /** Planned operations, plus each fallback-index rewrite as it is reported. */
+  total: number;
+  onProgress: ApplyOptions['onProgress'];
+  /** The first error a progress callback threw: the run stops between waves and rethrows it. */
+  progressError: { error: unknown } | undefined;
+  /** Images deleted (or found gone). */
+  gone: Set<string>;
+  journal: ApplyJournal | undefined;
+  /** Tag lists read for resumed untags, by repository. */
+  listedTags: Map<string, Promise<Set<string>>>;
+  /** Images the plan deletes. */
+  planned: Set<string>;
+  /** Each repository's tags as the re-check last read them. */
+  watches: Map<string, TagWatch>;
+  /** Planned deletions a current tag reaches, with the reason (filled as tags are read). */
+  saved: Map<string, string>;
+  /** The graph plus the manifests re-checks loaded since (copied from `graph` on first need). */
+  checkGraph: ImageGraph | undefined;
+  /** Manifests of planned deletions, fetched ahead of their DELETE. */
+  bytes: Map<string, Prefetch>;
+  tuning: ApplyTuning;
+}
+
+/**
+ * Internal settings of {@link applyPlanTuned} for benchmarks and tests; not part of the public
+ * API (the package entry points do not export them).
+ */
+export interface ApplyTuning {
+  /**
+   * Run the stale-plan re-check (tag reads around each DELETE, pushing back tags that went with
+   * one). Default `true`; `false` only to measure what the re-check costs — it is unsafe.
+   */
+  recheck?: boolean;
+  /**
+   * DELETEs of one repository sent together after one tag read. Default: the client's
+   * concurrency less one (7), so that one connection is left to the tag lists sent while they are
+   * in flight. 1 pushes back a known tag moved onto the image; with more, such a tag is reported
+   * (which of the images it was moved onto cannot be told).
+   */
+  batch?: number;
+}
+
+export function report(ctx: Context, outcome: OperationOutcome): void {
+  ctx.outcomes.push(outcome);
+  if (outcome.status === 'done') ctx.unreachable = 0;
+  // Rewrites are not in the plan; they are found as the run goes.
+  if (outcome.action === 'rewrite') ctx.total++;
+  try {
+    ctx.onProgress?.({ done: ctx.outcomes.length, total: ctx.total, outcome });
+  } catch (error) {
+    // Not the operation's failure: it is done (or not) whatever the callback does.
+    ctx.progressError ??= { error };
+  }
+}
+
+/** Reports an operation not started because the run was asked to stop, or the registry died. */
+export function notAttempted(ctx: Context, action: 'untag' | 'delete', id: string): void {
+  report(ctx, { action, id, status: 'skipped', reason: ctx.deadReason ?? NOT_ATTEMPTED_STOPPED });
+}
+
+/**
+ * Operations in a row that may fail because the registry cannot be reached (each after every
+ * retry) before the run stops by itself: a registry that died must end the run in seconds, with
+ * the rest "not attempted", not retry every remaining operation for minutes.
+ */
+export const DEAD_AFTER = 3;
+
+/** Counts a failed operation: enough unreachable failures in a row stop the run. */
+export function noteFailure(ctx: Context, error: unknown): void {
+  if (!(error instanceof RegistryUnreachableError)) return;
+  ctx.unreachable++;
+  if (ctx.unreachable >= DEAD_AFTER && !ctx.dead.signal.aborted) {
+    const cause = error.causeCode ? ` (${error.causeCode})` : '';
+    ctx.deadReason = `not attempted: the registry stopped answering${cause} — ${DEAD_AFTER} operations in a row failed after every retry`;
+    ctx.dead.abort();
+  }
+}
+
+/** Errors that end the whole run rather than one operation. */
+export function mustStop(error: unknown, signal: AbortSignal | undefined): boolean {
+  return (
+    error instanceof DeleteDisabledError ||
+    error instanceof JournalError ||
+    error instanceof RateLimitError ||
+    !!signal?.aborted
+  );
+}
+
+export const EARLIER_RUN = 'done by an earlier run (undo journal); not sent again';
