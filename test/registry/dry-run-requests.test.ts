@@ -54,7 +54,9 @@ describe('dry-run request list', () => {
       true,
     );
     expect(
-      delGroup.some((l) => /×20 +GET \/v2\/dry\/app\/tags\/list right before the DELETE/.test(l)),
+      delGroup.some((l) =>
+        /×20 +GET \/v2\/dry\/app\/tags\/list right before its batch of at most 7 DELETEs/.test(l),
+      ),
     ).toBe(true);
     // The probe is sent once per repository and says so.
     expect(section.join('\n')).toMatch(/once +DELETE \/v2\/dry\/app\/manifests\/sha256:0{12}/);

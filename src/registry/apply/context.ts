@@ -73,6 +73,18 @@ export interface ApplyTuning {
   batch?: number;
 }
 
+/**
+ * DELETEs of one repository sent per tag read: the client's concurrency less one (one connection
+ * stays free for the tag lists sent while they are in flight), unless tuned. The real run and the
+ * dry run's request list both read it here.
+ */
+export function deleteBatchSize(
+  client: { readonly concurrency: number },
+  tuning: ApplyTuning,
+): number {
+  return Math.max(1, tuning.batch ?? client.concurrency - 1);
+}
+
 export function report(ctx: Context, outcome: OperationOutcome): void {
   ctx.outcomes.push(outcome);
   if (outcome.status === 'done') ctx.unreachable = 0;

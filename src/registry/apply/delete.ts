@@ -6,7 +6,14 @@ import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { manifestRequest } from '../requests.js';
 import { TagWatch } from '../tag-watch.js';
 import type { FetchedManifest } from '../types.js';
-import { type Context, mustStop, notAttempted, noteFailure, report } from './context.js';
+import {
+  type Context,
+  deleteBatchSize,
+  mustStop,
+  notAttempted,
+  noteFailure,
+  report,
+} from './context.js';
 import { deleteBatch } from './delete-batch.js';
 import { rewriteFallbackIndexes } from './fallback-index.js';
 import { pointerLeft, prefetch, recheckAdded } from './recheck.js';
@@ -48,7 +55,7 @@ export async function deleteInRepository(
     ops.filter((op) => !ctx.saved.has(op.image) && !pointerLeft(ctx, op)),
     watch,
   );
-  const size = Math.max(1, ctx.tuning.batch ?? ctx.client.concurrency - 1);
+  const size = deleteBatchSize(ctx.client, ctx.tuning);
   const pending = [...ops];
   const attempts = new Map<string, number>();
   while (pending.length > 0) {

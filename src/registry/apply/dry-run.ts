@@ -12,6 +12,7 @@ import type { ApplyResult, OperationOutcome } from '../../core/target.js';
 import type { RegistryClient } from '../client.js';
 import { manifestRequest, placeholderConfigRequest, tagListRequest } from '../requests.js';
 import { EMPTY_JSON_DIGEST } from '../untag.js';
+import { type ApplyTuning, deleteBatchSize } from './context.js';
 import { fallbackTagOf } from './fallback-index.js';
 import type { RegistryApplyOptions } from './orchestrate.js';
 import { finish } from './result.js';
@@ -21,7 +22,9 @@ export function dryRunResult(
   repositories: string[],
   options: RegistryApplyOptions,
   client: RegistryClient,
+  tuning: ApplyTuning,
 ): ApplyResult {
+  const batch = deleteBatchSize(client, tuning);
   const outcomes: OperationOutcome[] = [];
   const referrerSubjects = new Set<string>();
   for (const op of plan.delete) {
@@ -85,9 +88,9 @@ export function dryRunResult(
           digestOfImage(op.image),
           'its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned',
         ),
-        `GET /v2/${repo}/tags/list right before the DELETE (one round trip before it), with HEAD /v2/${repo}/manifests/<tag> only for tags not seen before (on the repository's first read: GET /v2/${repo}/manifests/<tag> for every tag)`,
+        `GET /v2/${repo}/tags/list right before its batch of at most ${batch} DELETEs of this repository (one round trip before them; the repository's first read also GETs /v2/${repo}/manifests/<tag> for every tag, later reads only for tags not seen before)`,
         manifestRequest('DELETE', repo, digestOfImage(op.image)),
-        `GET /v2/${repo}/tags/list right after the DELETE (it is the read before the next one), and one sent along with the DELETE; a tag seen before (or listed along with the DELETE) and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes`,
+        `GET /v2/${repo}/tags/list again and again while the batch is in flight (each sent when the last is answered; a new name: GET /v2/${repo}/manifests/<tag> at once), and once right after the batch; a tag seen before and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes onto the one image that can have taken it (reported, not pushed, when several of the batch could have)`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,

@@ -134,7 +134,7 @@ export async function applyPlanTuned(
     ]),
   ].sort();
   if (dryRun) {
-    const result = dryRunResult(plan, repositories, options, client);
+    const result = dryRunResult(plan, repositories, options, client, tuning);
     return client.platform ? platformDryRun(client.platform, result) : result;
   }
   const signal = options.signal;
