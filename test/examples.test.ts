@@ -156,7 +156,9 @@ describe('examples/in-use/README.md', () => {
     for (const line of lines) {
       const parsed = parseCommandLine(regpruneArgs(shellWords(line, {})));
       expect(parsed.kind).toBe('run');
-      if (parsed.kind === 'run') expect(parsed.options.protectFrom).toEqual(['in-use.txt']);
+      if (parsed.kind === 'run' && 'protectFrom' in parsed.options)
+        expect(parsed.options.protectFrom).toEqual(['in-use.txt']);
+      else expect.unreachable('a planning command');
     }
   });
 
@@ -407,7 +409,8 @@ describe('examples/github-actions and examples/gitlab-ci', () => {
           policy: env().REGPRUNE_POLICY,
           target: { kind: 'registry', url: reg.url },
         });
-        const dryArgs = parsed.options.dryRun ? args : [...args, '--dry-run'];
+        const dryArgs =
+          'dryRun' in parsed.options && parsed.options.dryRun ? args : [...args, '--dry-run'];
         // In a folder of its own, as on a runner: the state file it writes stays out of the repository.
         const cwd = await mkdtemp(join(tmpdir(), 'regprune-ci-example-'));
         const run = await runCliProcess(dryArgs, { cwd });

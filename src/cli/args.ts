@@ -1,67 +1,28 @@
-// Over 400 lines because every command's options and their checks live together; issue 14 (CLI
-// options from one table) replaces this with a generated table, which is where the split belongs.
 import { parseArgs } from 'node:util';
 import { repositoryOfTag } from '../core/naming.js';
+import {
+  type CommandOptions,
+  checkFormat,
+  type PlanningCommand,
+  type PlanningOptions,
+  platformOf,
+} from './command-options.js';
 import { type CommandName, UsageError } from './errors.js';
 import { type OptionValues, parserOptions, registryOnlyGiven } from './options.js';
-import { type CliPlatform, checkPlatformOptions } from './platform-options.js';
+import { checkRestoreOptions, checkVerifyOptions } from './registry-command-args.js';
 import { checkRepoGlobs, repoMatchers } from './repo-selection.js';
 import { parseTarget, type TargetSpec } from './target-spec.js';
 
-/** The output formats each command accepts; the first is the default. */
-export const FORMATS = {
-  plan: ['table', 'json', 'markdown'],
-  apply: ['table', 'json', 'markdown'],
-  explain: ['text', 'json'],
-  graph: ['mermaid', 'dot', 'json'],
-  restore: ['table', 'json'],
-  verify: ['table', 'json', 'markdown'],
-} as const satisfies Record<CommandName, readonly string[]>;
-
-/** A format of one of the commands. */
-export type OutputFormat = (typeof FORMATS)[CommandName][number];
-
-/** A parsed command line of one command. */
-export interface CommandOptions {
-  command: CommandName;
-  target: TargetSpec;
-  /** `<target>` as written (for messages). */
-  targetText: string;
-  /** `explain`'s `<ref>`. */
-  ref?: string;
-  policy?: string;
-  keep: string[];
-  /** `--drop`: tags to remove ("keep every tag except these"). */
-  drop?: string[];
-  /** `--protect-from`: files listing image references in use, which every plan keeps. */
-  protectFrom?: string[];
-  repos: string[];
-  /** `--now`; `undefined` means the current time. */
-  now?: Date;
-  format: OutputFormat;
-  username?: string;
-  passwordStdin: boolean;
-  dryRun: boolean;
-  yes: boolean;
-  /** `--journal`: the undo journal `apply` writes and `restore` replays. */
-  journal?: string;
-  /** `restore --allow-other-registry`: replay a journal written for another registry. */
-  allowOtherRegistry?: boolean;
-  /** `--storage`: the registry's filesystem storage root, read for untagged manifests. */
-  storage?: string;
-  /** `--state`: the inventory file that remembers images between runs. */
-  state?: string;
-  /** `apply --plan`: a saved plan (`plan --format json`) to apply instead of planning anew. */
-  plan?: string;
-  /** `apply --plan-sha256`: the reviewed plan file's sha256 (hex); another file is refused. */
-  planSha256?: string;
-  /** `apply --verify`: after applying, check that every kept tag still pulls completely. */
-  verify?: boolean;
-  /** `--max-deletions` / `--max-deletion-ratio`: caps on top of any policy's own. */
-  caps?: { maxDeletions?: number; maxDeletionRatio?: number };
-  /** `--platform`, `--platform-api`, `--api-rps`: the registry's platform API (GHCR). */
-  platform?: CliPlatform;
-}
+export type {
+  BaseOptions,
+  CommandOptions,
+  OutputFormat,
+  PlanningCommand,
+  PlanningOptions,
+  RestoreOptions,
+  VerifyOptions,
+} from './command-options.js';
+export { FORMATS } from './command-options.js';
 
 /** What the command line asks for. */
 export type CommandLine =
@@ -148,16 +109,6 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
 type Values = OptionValues;
 
-/** The platform options as a spread: `{ platform }` when given. */
-function platformOf(
-  command: CommandName,
-  values: Values,
-  target: TargetSpec,
-): { platform?: CliPlatform } {
-  const platform = checkPlatformOptions(command, values, target);
-  return platform ? { platform } : {};
-}
-
 /** Options only registries take, given with a layout target: one check for all of them. */
 function checkRegistryOnly(command: CommandName, values: OptionValues, target: TargetSpec): void {
   if (target.kind !== 'layout') return;
@@ -171,20 +122,11 @@ function checkRegistryOnly(command: CommandName, values: OptionValues, target: T
   }
 }
 
-function checkFormat(command: CommandName, value: string | undefined): OutputFormat {
-  const formats: readonly string[] = FORMATS[command];
-  const format = value ?? formats[0];
-  if (format === undefined || !formats.includes(format)) {
-    throw new UsageError(
-      command,
-      '--format',
-      `${JSON.stringify(format)} is not one of ${formats.join(', ')}`,
-    );
-  }
-  return format as OutputFormat;
-}
-
-function checkOptions(command: CommandName, values: Values, positionals: string[]): CommandOptions {
+function checkOptions(
+  command: PlanningCommand,
+  values: Values,
+  positionals: string[],
+): PlanningOptions {
   const usage = (argument: string, problem: string) => new UsageError(command, argument, problem);
   if (values.password !== undefined) throw usage('--password', PASSWORD_REFUSED);
   const wanted = command === 'explain' ? 2 : 1;
@@ -358,87 +300,5 @@ function checkOptions(command: CommandName, values: Values, positionals: string[
     ...(values.verify ? { verify: true } : {}),
     ...(Object.keys(caps).length > 0 ? { caps } : {}),
     ...platformOf(command, values, target),
-  };
-}
-
-/** `verify <registry> [--repo GLOB…]`: a registry, its repositories, a format and credentials. */
-function checkVerifyOptions(values: Values, positionals: string[]): CommandOptions {
-  const usage = (argument: string, problem: string) => new UsageError('verify', argument, problem);
-  const [targetText, extra] = positionals;
-  if (targetText === undefined) throw usage('<target>', 'missing; name a registry, e.g. host:port');
-  if (extra !== undefined) throw usage(extra, 'unexpected argument');
-  const target = parseTarget('verify', targetText);
-  if (target.kind === 'layout') {
-    throw usage(
-      '<target>',
-      `${JSON.stringify(targetText)}: verify checks registries; an OCI layout is checked by \`umoci\` or \`skopeo copy oci:DIR:tag …\``,
-    );
-  }
-  const repos = values.repo ?? [];
-  checkRepoGlobs('verify', repos);
-  if (values.username === '') throw usage('--username', 'needs a user name');
-  return {
-    command: 'verify',
-    target,
-    targetText,
-    keep: [],
-    repos,
-    format: checkFormat('verify', values.format),
-    ...(values.username !== undefined ? { username: values.username } : {}),
-    passwordStdin: values['password-stdin'] ?? false,
-    dryRun: false,
-    yes: false,
-    ...platformOf('verify', values, target),
-  };
-}
-
-/** `restore <registry> --journal FILE`: only a registry, a journal, a format and credentials. */
-function checkRestoreOptions(values: Values, positionals: string[]): CommandOptions {
-  const usage = (argument: string, problem: string) => new UsageError('restore', argument, problem);
-  const [targetText, extra] = positionals;
-  if (targetText === undefined) {
-    throw usage(
-      '<target>',
-      'missing; name the registry the journal was written for, e.g. host:port',
-    );
-  }
-  if (extra !== undefined) throw usage(extra, 'unexpected argument');
-  const target = parseTarget('restore', targetText);
-  if (target.kind === 'layout') {
-    throw usage(
-      '<target>',
-      `${JSON.stringify(targetText)}: restore needs a registry journal (written by \`regprune apply <registry> --journal FILE\`); an OCI layout has none, since apply rewrites it atomically`,
-    );
-  }
-  if (values['dry-run']) {
-    throw usage(
-      '--dry-run',
-      'not supported by restore: it checks that every blob and child manifest is still in the registry before it pushes anything, and changes nothing when one is missing',
-    );
-  }
-  const format = checkFormat('restore', values.format);
-  const journal = values.journal;
-  if (journal === undefined) {
-    throw usage(
-      '--journal',
-      'missing; name the undo journal `regprune apply --journal FILE` wrote',
-    );
-  }
-  if (journal === '') throw usage('--journal', 'needs a file name');
-  if (values.username === '') throw usage('--username', 'needs a user name');
-  return {
-    command: 'restore',
-    target,
-    targetText,
-    keep: [],
-    repos: [],
-    format,
-    ...(values.username !== undefined ? { username: values.username } : {}),
-    passwordStdin: values['password-stdin'] ?? false,
-    dryRun: false,
-    yes: false,
-    journal,
-    ...(values['allow-other-registry'] ? { allowOtherRegistry: true } : {}),
-    ...platformOf('restore', values, target),
   };
 }

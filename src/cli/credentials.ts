@@ -1,7 +1,7 @@
 import type { RegistryCredentials } from '../registry/auth/credentials.js';
 import { credentialsFromDockerConfig } from '../registry/auth/docker-config.js';
-import type { CommandOptions } from './args.js';
-import { UsageError } from './errors.js';
+import type { BaseOptions } from './args.js';
+import { type CommandName, UsageError } from './errors.js';
 import { type CliIo, readAll } from './io.js';
 import { usesGhcr } from './platform-options.js';
 
@@ -20,7 +20,7 @@ export const credentialSources = new WeakMap<CliIo, string>();
  * @throws {UsageError} when only half of a pair is given.
  */
 export async function resolveCredentials(
-  options: CommandOptions,
+  options: BaseOptions & { command: CommandName },
   host: string,
   io: CliIo,
 ): Promise<RegistryCredentials | undefined> {

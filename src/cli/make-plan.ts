@@ -13,8 +13,8 @@ import type { CleanupPlan, PlanOrigin } from '../core/plan-types.js';
 import { loadPolicy } from '../core/policy/load.js';
 import type { RetentionPolicy } from '../core/policy/types.js';
 import type { CleanupTarget } from '../core/target.js';
-import type { CommandOptions } from './args.js';
-import { CliFileError } from './errors.js';
+import type { PlanningOptions } from './args.js';
+import { CliFileError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import type { Progress } from './progress.js';
 import {
@@ -74,7 +74,7 @@ async function readPolicy(
  * `--now` or the current time), with `--keep` tags, or not at all (`graph` without either).
  */
 export async function makePlan(
-  options: CommandOptions,
+  options: PlanningOptions,
   target: CleanupTarget,
   io: CliIo,
   progress: Progress,
@@ -141,7 +141,7 @@ const MAX_PROTECT_BYTES = 64 * 1024 * 1024;
  * files and the registry's host (references to other hosts are ignored with a warning).
  */
 async function readProtectFrom(
-  options: CommandOptions,
+  options: PlanningOptions,
   target: CleanupTarget,
   io: CliIo,
 ): Promise<ProtectOptions> {
@@ -175,7 +175,7 @@ const MAX_PLAN_BYTES = 512 * 1024 * 1024;
  * the target's graph as it is now (the adapters re-check every deletion against it).
  */
 async function readSavedPlan(
-  options: CommandOptions,
+  options: PlanningOptions,
   file: string,
   target: CleanupTarget,
   io: CliIo,
@@ -253,4 +253,23 @@ async function readBoundedFile(
   } finally {
     await handle?.close();
   }
+}
+
+/** {@link makePlan} for the commands that need a plan: `plan`, `apply` and `explain`. */
+export async function makeRequiredPlan(
+  options: PlanningOptions,
+  target: CleanupTarget,
+  io: CliIo,
+  progress: Progress,
+): Promise<{ graph: ImageGraph; plan: CleanupPlan; basis: string }> {
+  const { graph, plan, basis } = await makePlan(options, target, io, progress);
+  // args.ts asks for a basis already; options built by other code get the same usage error.
+  if (!plan || basis === undefined) {
+    throw new UsageError(
+      options.command,
+      '--policy',
+      `regprune ${options.command} needs --policy FILE, at least one --keep TAG or --drop TAG`,
+    );
+  }
+  return { graph, plan, basis };
 }

@@ -3,8 +3,9 @@ import type { CleanupTarget } from '../core/target.js';
 import { layoutTarget } from '../layout/target.js';
 import { RegistryClient } from '../registry/client.js';
 import { registryTarget } from '../registry/target.js';
-import type { CommandOptions } from './args.js';
+import type { BaseOptions, PlanningOptions } from './args.js';
 import { resolveCredentials } from './credentials.js';
+import type { CommandName } from './errors.js';
 import type { CliIo } from './io.js';
 import { clientPlatform } from './platform-options.js';
 import type { TargetSpec } from './target-spec.js';
@@ -16,7 +17,7 @@ export function journalKeyOf(io: CliIo): string | undefined {
 
 /** A client for a registry target, with the credentials the command line and environment give. */
 export async function openRegistryClient(
-  options: CommandOptions,
+  options: BaseOptions & { command: CommandName },
   spec: Extract<TargetSpec, { kind: 'registry' }>,
   io: CliIo,
 ): Promise<RegistryClient> {
@@ -33,7 +34,7 @@ export async function openRegistryClient(
  * Opens the command line's target (resolving credentials for registries) as the same
  * {@link CleanupTarget} a script gets from `registryTarget` or `layoutTarget`.
  */
-export async function openTarget(options: CommandOptions, io: CliIo): Promise<CleanupTarget> {
+export async function openTarget(options: PlanningOptions, io: CliIo): Promise<CleanupTarget> {
   const spec = options.target;
   if (spec.kind === 'layout') return layoutTarget(resolve(io.cwd, spec.dir));
   const client = await openRegistryClient(options, spec, io);

@@ -7,7 +7,7 @@ import {
 } from '../core/oci/repository-glob.js';
 import type { PlanWarning } from '../core/plan-types.js';
 import { compareIds } from '../core/sort.js';
-import type { CommandOptions } from './args.js';
+import type { PlanningOptions } from './args.js';
 import { type CommandName, UsageError } from './errors.js';
 
 /**
@@ -34,7 +34,7 @@ export function checkRepoGlobs(command: CommandName, repos: readonly string[]): 
 }
 
 /** `--repo` values that select no repository the graph holds (by its tags or its images). */
-export function emptyRepoSelections(options: CommandOptions, graph: ImageGraph): string[] {
+export function emptyRepoSelections(options: PlanningOptions, graph: ImageGraph): string[] {
   if (options.repos.length === 0) return [];
   const repositories = new Set<string>();
   for (const tag of graph.tags()) repositories.add(repositoryOfTag(tag));
@@ -52,7 +52,7 @@ export function emptyRepoSelections(options: CommandOptions, graph: ImageGraph):
  * (Tags outside every `--repo` value are refused while parsing the command line.)
  */
 export function checkKeepAgainstEmptyRepos(
-  options: CommandOptions,
+  options: PlanningOptions,
   empty: readonly string[],
 ): void {
   if (empty.length === 0) return;

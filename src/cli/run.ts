@@ -1,7 +1,7 @@
 import { redactCredentials } from '../core/errors/redact.js';
 import { RegpruneError } from '../core/errors/regprune-error.js';
 import { AuthError } from '../registry/errors/auth-error.js';
-import { type CommandOptions, parseCommandLine } from './args.js';
+import { type CommandOptions, type PlanningOptions, parseCommandLine } from './args.js';
 import { applyCommand } from './commands/apply.js';
 import { explainCommand } from './commands/explain.js';
 import { graphCommand } from './commands/graph.js';
@@ -15,14 +15,22 @@ import { helpText } from './help.js';
 import { type CliIo, processIo } from './io.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS = {
+const PLANNING = {
   plan: planCommand,
   apply: applyCommand,
   explain: explainCommand,
   graph: graphCommand,
-  restore: restoreCommand,
-  verify: verifyCommand,
-} satisfies Record<CommandOptions['command'], (o: CommandOptions, io: CliIo) => Promise<ExitCode>>;
+} satisfies Record<
+  PlanningOptions['command'],
+  (o: PlanningOptions, io: CliIo) => Promise<ExitCode>
+>;
+
+/** Runs the command with its own options type. */
+function runCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+  if (options.command === 'restore') return restoreCommand(options, io);
+  if (options.command === 'verify') return verifyCommand(options, io);
+  return PLANNING[options.command](options, io);
+}
 
 /**
  * Runs the `regprune` command line `argv` (the arguments after `regprune`) and resolves to its exit
@@ -55,7 +63,7 @@ export async function runCli(
       io.stdout(`${packageVersion()}\n`);
       return EXIT.ok;
     }
-    return await COMMANDS[line.options.command](line.options, io);
+    return await runCommand(line.options, io);
   } catch (error) {
     return reportError(error, io);
   }

@@ -3,11 +3,11 @@ import { plural } from '../../core/format/text.js';
 import type { CleanupPlan } from '../../core/plan-types.js';
 import { type CleanupTarget, NOT_ATTEMPTED_STOPPED } from '../../core/target.js';
 import { verifyMarkdown, verifySummary, verifyTable } from '../../registry/format-verify.js';
-import type { CommandOptions } from '../args.js';
+import type { PlanningOptions } from '../args.js';
 import { NotConfirmedError, UsageError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { type CliIo, readLine } from '../io.js';
-import { makePlan } from '../make-plan.js';
+import { makeRequiredPlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';
 import { createProgress } from '../progress.js';
 import { formatPlan, refusedMessage } from './format-plan.js';
@@ -20,7 +20,7 @@ function commandText(argv: readonly string[]): string {
 }
 
 /** Refuses up front (before any network) when nobody can be asked and `--yes` is missing. */
-function checkConfirmable(options: CommandOptions, io: CliIo): void {
+function checkConfirmable(options: PlanningOptions, io: CliIo): void {
   if (options.yes || options.dryRun) return;
   if (options.passwordStdin) {
     throw new UsageError(
@@ -43,12 +43,11 @@ function checkConfirmable(options: CommandOptions, io: CliIo): void {
  * the result. Exit 3 for a refused plan (nothing applied), 4 when some operations failed or were
  * skipped.
  */
-export async function applyCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+export async function applyCommand(options: PlanningOptions, io: CliIo): Promise<ExitCode> {
   checkConfirmable(options, io);
   const progress = createProgress(io);
   const target = await openTarget(options, io);
-  const { graph, plan, basis } = await makePlan(options, target, io, progress);
-  if (!plan || !basis) throw new Error('apply: --policy or --keep was not checked');
+  const { graph, plan, basis } = await makeRequiredPlan(options, target, io, progress);
   const header = { target: target.description, basis };
   const json = options.format === 'json';
   if (!json) io.stdout(formatPlan(options.format, plan, header, graph));
@@ -90,7 +89,7 @@ export async function applyCommand(options: CommandOptions, io: CliIo): Promise<
 }
 
 async function applyAndReport(
-  options: CommandOptions,
+  options: PlanningOptions,
   io: CliIo,
   target: CleanupTarget,
   plan: CleanupPlan,

@@ -3,10 +3,10 @@ import type { ImageGraph } from '../../core/image-graph.js';
 import { explain } from '../../core/plan.js';
 import type { CleanupPlan, TagDecision } from '../../core/plan-types.js';
 import { naturalSorted } from '../../core/sort.js';
-import type { CommandOptions } from '../args.js';
+import type { PlanningOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { makePlan } from '../make-plan.js';
+import { makeRequiredPlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';
 import { createProgress } from '../progress.js';
 import { resolveRef } from '../resolve-ref.js';
@@ -35,11 +35,10 @@ function explainAll(
 }
 
 /** `regprune explain`: why a tag or image is kept, untagged or deleted. */
-export async function explainCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+export async function explainCommand(options: PlanningOptions, io: CliIo): Promise<ExitCode> {
   const ref = options.ref as string;
   const target = await openTarget(options, io);
-  const { graph, plan } = await makePlan(options, target, io, createProgress(io));
-  if (!plan) throw new Error('explain: --policy or --keep was not checked');
+  const { graph, plan } = await makeRequiredPlan(options, target, io, createProgress(io));
   const resolved = resolveRef(graph, ref);
   const ids: Array<{ id: string; kind: 'tag' | 'image' }> = [];
   if (resolved.kind === 'tag') {

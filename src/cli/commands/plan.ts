@@ -1,16 +1,15 @@
-import type { CommandOptions } from '../args.js';
+import type { PlanningOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { makePlan } from '../make-plan.js';
+import { makeRequiredPlan } from '../make-plan.js';
 import { openTarget } from '../open-target.js';
 import { createProgress } from '../progress.js';
 import { formatPlan, refusedMessage } from './format-plan.js';
 
 /** `regprune plan`: prints the plan; exit 3 when a safety cap refused it. */
-export async function planCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+export async function planCommand(options: PlanningOptions, io: CliIo): Promise<ExitCode> {
   const target = await openTarget(options, io);
-  const { graph, plan, basis } = await makePlan(options, target, io, createProgress(io));
-  if (!plan || !basis) throw new Error('plan: --policy or --keep was not checked');
+  const { graph, plan, basis } = await makeRequiredPlan(options, target, io, createProgress(io));
   io.stdout(formatPlan(options.format, plan, { target: target.description, basis }, graph));
   if (plan.refused) {
     io.stderr(refusedMessage(plan));

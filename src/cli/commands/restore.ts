@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { restoreTable } from '../../registry/format-restore.js';
 import { restore } from '../../registry/restore.js';
-import type { CommandOptions } from '../args.js';
+import type { RestoreOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { journalKeyOf, openRegistryClient } from '../open-target.js';
@@ -12,17 +12,13 @@ import { createProgress } from '../progress.js';
  * library's `restore`, then prints what was pushed again. Exit 4 when a tag was left alone
  * because someone moved it since the cleanup.
  */
-export async function restoreCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+export async function restoreCommand(options: RestoreOptions, io: CliIo): Promise<ExitCode> {
   const { target, journal } = options;
-  // args.ts refuses both; checked again so the types say so.
-  if (target.kind !== 'registry' || journal === undefined) {
-    throw new Error('restore: the registry target and --journal were not checked');
-  }
   const client = await openRegistryClient(options, target, io);
   const key = journalKeyOf(io);
   const progress = createProgress(io);
   const result = await restore(client, resolve(io.cwd, journal), {
-    allowOtherRegistry: options.allowOtherRegistry ?? false,
+    allowOtherRegistry: options.allowOtherRegistry,
     ...(key !== undefined ? { journalKey: key } : {}),
     onProgress: (event) => progress.restore(event),
   }).finally(() => progress.end());

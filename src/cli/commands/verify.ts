@@ -1,6 +1,6 @@
 import { verifyMarkdown, verifySummary, verifyTable } from '../../registry/format-verify.js';
 import { verifyRegistry } from '../../registry/verify.js';
-import type { CommandOptions } from '../args.js';
+import type { VerifyOptions } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { openRegistryClient } from '../open-target.js';
@@ -9,10 +9,8 @@ import { openRegistryClient } from '../open-target.js';
  * `regprune verify <registry>`: checks with the library's `verifyRegistry` that every tag pulls
  * completely. Exit 0 when it does, 1 when something is broken.
  */
-export async function verifyCommand(options: CommandOptions, io: CliIo): Promise<ExitCode> {
+export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<ExitCode> {
   const { target } = options;
-  // args.ts refuses layouts; checked again so the types say so.
-  if (target.kind !== 'registry') throw new Error('verify: the registry target was not checked');
   const client = await openRegistryClient(options, target, io);
   const report = await verifyRegistry(client, {
     ...(options.repos.length > 0 ? { repositories: options.repos } : {}),
