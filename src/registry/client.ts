@@ -1,3 +1,6 @@
+// Over 400 lines: the endpoint facade holds every manifest endpoint (get, resolve, put, delete) with
+// the platform hooks beside them; blobs, lists and tagTarget already live in endpoints/, and the
+// manifest endpoints are the next to move there.
 import pLimit, { type LimitFunction } from 'p-limit';
 import { redactCredentials } from '../core/errors/redact.js';
 import { Authenticator } from './auth/authenticator.js';
