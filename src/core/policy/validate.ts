@@ -1,6 +1,5 @@
-import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { AgeSource } from '../plan-types.js';
-import { parseDuration } from './duration.js';
+import { at, describe, duration, fail, matchers, object, string, stringList } from './fields.js';
 import {
   compileRegex,
   compileRegexLiteral,
@@ -77,73 +76,6 @@ const PROTECT_KEYS = ['tags', 'images'] as const;
 const UNTAGGED_KEYS = ['keepYoungerThan', 'keepNewest'] as const;
 const ORDERS: readonly OrderBy[] = ['created', 'semver', 'name'];
 const AGE_SOURCES: readonly AgeSource[] = ['created', 'pushed'];
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return typeof value;
-}
-
-function fail(path: string, problem: string): never {
-  throw new InvalidPolicyError(path, problem);
-}
-
-function object(value: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(path, `must be an object, got ${describe(value)}`);
-  }
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!keys.includes(key)) {
-      fail(
-        path === 'policy' ? key : `${path}.${key}`,
-        `unknown key; allowed here: ${keys.join(', ')}`,
-      );
-    }
-  }
-  return record;
-}
-
-function at(path: string, key: string): string {
-  return path === 'policy' ? key : `${path}.${key}`;
-}
-
-function string(value: unknown, path: string): string {
-  if (typeof value !== 'string') {
-    const hint = typeof value === 'number' ? ' (quote it in YAML)' : '';
-    fail(path, `must be a string, got ${describe(value)}${hint}`);
-  }
-  return value;
-}
-
-function stringList(value: unknown, path: string, allowEmpty: boolean): string[] {
-  if (!Array.isArray(value)) fail(path, `must be a list of strings, got ${describe(value)}`);
-  if (!allowEmpty && value.length === 0)
-    fail(path, 'must not be empty (leave the key out instead)');
-  return value.map((item, i) => string(item, `${path}[${i}]`));
-}
-
-function matchers(
-  list: string[],
-  path: string,
-  compile: (text: string) => Matcher | { problem: string },
-): Matcher[] {
-  return list.map((text, i) => {
-    const compiled = compile(text);
-    if ('problem' in compiled) fail(`${path}[${i}]`, compiled.problem);
-    return compiled;
-  });
-}
-
-function duration(value: unknown, path: string): { text: string; ms: number } {
-  const text = string(value, path);
-  const ms = parseDuration(text);
-  if (typeof ms !== 'number') fail(path, ms.problem);
-  return { text, ms };
-}
 
 function compileRule(
   value: unknown,

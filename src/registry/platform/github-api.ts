@@ -6,19 +6,16 @@ import { RateLimitError } from '../errors/rate-limit-error.js';
 import { RegistryHttpError } from '../errors/registry-http-error.js';
 import { RegistryUnreachableError } from '../errors/registry-unreachable-error.js';
 import { nextLink } from '../link.js';
+import type { GhcrPlatformOptions } from './ghcr.js';
 
-/** Options of the GitHub REST API transport (see {@link GhcrPlatformOptions}). */
-export interface GitHubApiOptions {
+/**
+ * Options of the GitHub REST API transport: {@link GhcrPlatformOptions}, documented there, with
+ * the API base resolved.
+ */
+export type GitHubApiOptions = Omit<GhcrPlatformOptions, 'apiUrl'> & {
   apiUrl: string;
-  token?: string;
-  requestsPerSecond?: number;
-  maxRateLimitWait?: number;
-  secondaryRateLimitWait?: number;
-  retries?: number;
-  timeout?: number;
-  fetch?: typeof globalThis.fetch;
   userAgent?: string;
-}
+};
 
 /** One answer: status, headers and the JSON body (undefined when empty). */
 export interface ApiAnswer {
