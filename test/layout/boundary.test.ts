@@ -31,6 +31,7 @@ import {
 import { runCliInProcess } from '../helpers/cli.js';
 import {
   type BuiltLayout,
+  blobPath,
   buildLayout,
   type Descriptor,
   OCI_CONFIG,
@@ -481,3 +482,34 @@ function emptyPlan(): CleanupPlan {
     warnings: [],
   };
 }
+
+describe('an untagged base image whose file is not a regular file in the layout', () => {
+  const spec = {
+    images: {
+      base: { layers: ['os'] },
+      app: { layers: ['os', 'app'], base: 'base' },
+    },
+    tags: { latest: 'app' },
+  };
+  let n = 0;
+  const fresh = async () => join(work(), `untagged-base-${n++}`);
+
+  it.each([
+    ['a FIFO', (file: string) => run('mkfifo', [file])],
+    ['a link to /dev/zero', (file: string) => symlink('/dev/zero', file)],
+    ['a link out of the layout', (file: string) => symlink('/etc/hostname', file)],
+  ])(
+    'whose file is %s is not read: the load ends with an UNRESOLVED_BASE warning',
+    async (_what, make) => {
+      const dir = await fresh();
+      const built = await buildLayout(dir, spec);
+      const file = blobPath(dir, built.desc.base?.digest as string);
+      await rm(file);
+      await make(file);
+      const graph = await loadLayoutGraph(dir);
+      const app = graph.tagTarget('latest') as string;
+      expect(graph.targetsOf(app, 'parent')).toEqual([]);
+      expect(graph.imageInfo(app)?.warnings?.map((w) => w.code)).toContain('UNRESOLVED_BASE');
+    },
+  );
+});

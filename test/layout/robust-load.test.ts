@@ -168,3 +168,27 @@ describe('layout: any valid content loads', () => {
     );
   });
 });
+
+describe('an untagged base image named only by its base-digest annotation', () => {
+  const spec = {
+    images: {
+      base: { layers: ['os'] },
+      app: { layers: ['os', 'app'], base: 'base' },
+      old: { layers: ['os', 'old'], base: 'base' },
+    },
+    tags: { latest: 'app', old: 'old' },
+  };
+
+  it('is loaded as the parent, and applying a plan that keeps its child keeps its manifest', async () => {
+    const dir = fresh();
+    const built = await buildLayout(dir, spec);
+    const base = layoutImageId(built.desc.base?.digest as string);
+    const graph = await loadLayoutGraph(dir);
+    expect(graph.targetsOf(graph.tagTarget('latest') as string, 'parent')).toEqual([base]);
+    const plan = planCleanup(graph, ['latest']);
+    expect(plan.delete.map((op) => op.image)).not.toContain(base);
+    await applyLayoutPlan(dir, plan);
+    expect(await exists(blobPath(dir, built.desc.base?.digest as string))).toBe(true);
+    expect(await exists(blobPath(dir, built.desc.old?.digest as string))).toBe(false);
+  });
+});
