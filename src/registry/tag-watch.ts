@@ -9,7 +9,7 @@ import type { FetchedManifest } from './types.js';
 
 /** How often a HEAD answering 500 is sent again, and the first pause (doubled each time). */
 const HEAD_500_RETRIES = 4;
-const HEAD_500_PAUSE_MS = 50;
+const HEAD_500_PAUSE_MS = 10;
 
 /**
  * `HEAD` a tag, sending it again when the registry answers 500: distribution 2.8 truncates a

@@ -55,7 +55,9 @@ describe('dry-run request list', () => {
     );
     expect(
       delGroup.some((l) =>
-        /×20 +GET \/v2\/dry\/app\/tags\/list right before its batch of at most 7 DELETEs/.test(l),
+        /×20 +GET \/v2\/dry\/app\/tags\/list sent after its turn came, right before its DELETE \(at most 6 DELETEs/.test(
+          l,
+        ),
       ),
     ).toBe(true);
     // The probe is sent once per repository and says so.

@@ -65,24 +65,24 @@ export interface ApplyTuning {
    */
   recheck?: boolean;
   /**
-   * DELETEs of one repository sent together after one tag read. Default: the client's
-   * concurrency less one (7), so that one connection is left to the tag lists sent while they are
-   * in flight. 1 pushes back a known tag moved onto the image; with more, such a tag is reported
-   * (which of the images it was moved onto cannot be told).
+   * DELETEs of one repository in flight at once. Default: the client's concurrency less two (6),
+   * so that one connection is left to the tag lists sent while they are in flight and one to the
+   * GETs of new names those lists show. 1 pushes back a known tag moved onto the image; with more,
+   * such a tag is reported when several DELETEs in flight can have taken it.
    */
   batch?: number;
 }
 
 /**
- * DELETEs of one repository sent per tag read: the client's concurrency less one (one connection
- * stays free for the tag lists sent while they are in flight), unless tuned. The real run and the
- * dry run's request list both read it here.
+ * DELETEs of one repository in flight at once: the client's concurrency less two (one connection
+ * stays free for the tag lists sent while they are in flight, one for the GETs of new names),
+ * unless tuned. The real run and the dry run's request list both read it here.
  */
 export function deleteBatchSize(
   client: { readonly concurrency: number },
   tuning: ApplyTuning,
 ): number {
-  return Math.max(1, tuning.batch ?? client.concurrency - 1);
+  return Math.max(1, tuning.batch ?? client.concurrency - 2);
 }
 
 export function report(ctx: Context, outcome: OperationOutcome): void {

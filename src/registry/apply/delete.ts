@@ -6,24 +6,17 @@ import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { manifestRequest } from '../requests.js';
 import { TagWatch } from '../tag-watch.js';
 import type { FetchedManifest } from '../types.js';
-import {
-  type Context,
-  deleteBatchSize,
-  mustStop,
-  notAttempted,
-  noteFailure,
-  report,
-} from './context.js';
-import { deleteBatch } from './delete-batch.js';
+import { type Context, mustStop, noteFailure, report } from './context.js';
+import { deleteWindow } from './delete-window.js';
 import { rewriteFallbackIndexes } from './fallback-index.js';
 import { pointerLeft, prefetch, recheckAdded } from './recheck.js';
 
 /**
- * Deletes one wave's planned images of one repository, one small batch at a time, each batch
- * right after a read of the repository's tags ({@link TagWatch}): distribution's digest DELETE
- * also removes every tag on the digest, so a tag pushed after the last read would go with it.
- * After each batch the tags are read again: a tag seen before, not planned to go, that vanished
- * with the batch was pushed onto a deleted image meanwhile, and is pushed back at once.
+ * Deletes one wave's planned images of one repository: the repository's tags are read in full
+ * once ({@link TagWatch}), then each DELETE leaves right after a tag list sent since its turn
+ * came, a few in flight at once ({@link deleteWindow}): distribution's digest DELETE also removes
+ * every tag on the digest, so a tag pushed after the last read would go with it, and one that
+ * vanishes with a DELETE is pushed back at once.
  */
 export async function deleteInRepository(
   ctx: Context,
@@ -36,15 +29,13 @@ export async function deleteInRepository(
     watch = new TagWatch(ctx.client, repo);
     ctx.watches.set(repo, watch);
   }
-  // The last read was before other repositories' work of the previous wave: read again.
-  watch.fresh = false;
   // The first read GETs every tag (rather than HEAD): that fetches most planned images' bytes too.
   const read = new Map<string, FetchedManifest>();
   if (watch.reads === 0) {
     const first = await watch.read(ctx.signal, read);
+    // Its list is as old as all its GETs took (seconds on a large repository): each DELETE
+    // still waits for a list sent after its turn came.
     await recheckAdded(ctx, repo, first.added, true);
-    // Its list is as old as all its GETs took (seconds on a large repository): read again.
-    watch.fresh = false;
   }
   prefetch(ctx, repo, ops, read);
   // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own
@@ -55,39 +46,7 @@ export async function deleteInRepository(
     ops.filter((op) => !ctx.saved.has(op.image) && !pointerLeft(ctx, op)),
     watch,
   );
-  const size = deleteBatchSize(ctx.client, ctx.tuning);
-  const pending = [...ops];
-  const attempts = new Map<string, number>();
-  while (pending.length > 0) {
-    ctx.signal?.throwIfAborted();
-    if (ctx.stop?.aborted) {
-      // Asked to stop: the DELETEs already sent finished; none is started after them.
-      for (const op of pending) notAttempted(ctx, 'delete', op.image);
-      return;
-    }
-    const batch: DeleteOperation[] = [];
-    while (pending.length > 0 && batch.length < size) {
-      const op = pending.shift() as DeleteOperation;
-      const saved = ctx.saved.get(op.image);
-      if (saved) {
-        report(ctx, { action: 'delete', id: op.image, status: 'skipped', reason: saved });
-        continue;
-      }
-      const pointer = pointerLeft(ctx, op);
-      if (pointer) {
-        report(ctx, {
-          action: 'delete',
-          id: op.image,
-          status: 'skipped',
-          reason: `${pointer} points at it and was not deleted`,
-        });
-        continue;
-      }
-      batch.push(op);
-    }
-    if (batch.length === 0) break;
-    pending.unshift(...(await deleteBatch(ctx, repo, watch, batch, attempts, unrewritten)));
-  }
+  await deleteWindow(ctx, repo, watch, ops, unrewritten);
 }
 
 /** Deletes without any re-check (benchmarks measure the re-check's cost against this). */

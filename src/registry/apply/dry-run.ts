@@ -24,7 +24,7 @@ export function dryRunResult(
   client: RegistryClient,
   tuning: ApplyTuning,
 ): ApplyResult {
-  const batch = deleteBatchSize(client, tuning);
+  const window = deleteBatchSize(client, tuning);
   const outcomes: OperationOutcome[] = [];
   const referrerSubjects = new Set<string>();
   for (const op of plan.delete) {
@@ -88,9 +88,9 @@ export function dryRunResult(
           digestOfImage(op.image),
           'its bytes, unless the first tag read fetched them: to push back a tag that goes with it unplanned',
         ),
-        `GET /v2/${repo}/tags/list right before its batch of at most ${batch} DELETEs of this repository (one round trip before them; the repository's first read also GETs /v2/${repo}/manifests/<tag> for every tag, later reads only for tags not seen before)`,
+        `GET /v2/${repo}/tags/list sent after its turn came, right before its DELETE (at most ${window} DELETE${window === 1 ? '' : 's'} of this repository in flight at once; the repository's first read also GETs /v2/${repo}/manifests/<tag> for every tag, later lists only for tags not seen before)`,
         manifestRequest('DELETE', repo, digestOfImage(op.image)),
-        `GET /v2/${repo}/tags/list again and again while the batch is in flight (each sent when the last is answered; a new name: GET /v2/${repo}/manifests/<tag> at once), and once right after the batch; a tag seen before and not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes onto the one image that can have taken it (reported, not pushed, when several of the batch could have)`,
+        `GET /v2/${repo}/tags/list again and again while DELETEs are in flight (each sent when the last is answered; a new name: GET /v2/${repo}/manifests/<tag> at once), and once after its DELETE was answered; a tag not planned to go that vanished with it: PUT /v2/${repo}/manifests/<tag> with its bytes onto the image it pointed at, or onto the one DELETE in flight that can have taken it (reported, not pushed, when several could have)`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,

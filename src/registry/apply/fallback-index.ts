@@ -44,7 +44,6 @@ export async function rewriteFallbackIndexes(
     const tag = fallbackTagOf(subject);
     const indexDigest = watch.tags.get(tag);
     if (!indexDigest) continue;
-    watch.fresh = false;
     const id = tagId(repo, tag);
     const requests = [manifestRequest('GET', repo, tag)];
     try {

@@ -90,12 +90,13 @@ export function validate(plan: CleanupPlan): void {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Right before each batch of a repository's DELETEs (the client's concurrency
- * less one at a time) it reads the repository's tags again (resolving only names not seen before)
- * and asks the core which deletions a current tag now reaches ({@link recheckPlan}); those are
- * skipped as "changed since plan". While the DELETEs are in flight it lists the tags again and
- * again, resolving new names at once; right after them, a tag not planned to go that vanished
- * with them is pushed back from the bytes of the image it was on: the outcome is `skipped`, with
+ * nothing touched. Right before each DELETE (a few of a repository in flight at once: the
+ * client's concurrency less two) it waits for a new list of the repository's tags (resolving
+ * only names not seen before) and asks the core which deletions a current tag now reaches
+ * ({@link recheckPlan}); those are skipped as "changed since plan". While DELETEs are in flight it
+ * lists the tags again and again, resolving new names at once; a tag not planned to go that
+ * vanished with a DELETE is pushed back from the bytes of the image it was on: the outcome is
+ * `skipped`, with
  * `restored` (when which of several images it was on cannot be told, it is reported instead). Referrers fallback indexes are rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
