@@ -71,13 +71,14 @@ export async function lookupTag(
   for (let attempt = 0; ; attempt++) {
     const found = await retry500(() => client.tagTarget(repository, tag, { signal }), signal);
     if (found !== undefined || attempt >= LISTED_404_RETRIES) return found;
-    await new Promise((r) => setTimeout(r, HEAD_500_PAUSE_MS * 2 ** attempt));
+    await new Promise((r) => setTimeout(r, LISTED_404_PAUSE_MS * 2 ** attempt));
     signal?.throwIfAborted();
   }
 }
 
-/** How often {@link lookupTag} reads a listed name again that answered a plain 404. */
-const LISTED_404_RETRIES = 2;
+/** How often {@link lookupTag} reads a listed name again that answered a plain 404, and the first pause. */
+const LISTED_404_RETRIES = 4;
+const LISTED_404_PAUSE_MS = 5;
 
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {

@@ -65,24 +65,25 @@ export interface ApplyTuning {
    */
   recheck?: boolean;
   /**
-   * DELETEs of one repository in flight at once. Default: the client's concurrency less two (6),
-   * so that one connection is left to the tag lists sent while they are in flight and one to the
-   * GETs of new names those lists show. 1 pushes back a known tag moved onto the image; with more,
-   * such a tag is reported when several DELETEs in flight can have taken it.
+   * DELETEs of one repository in flight at once. Default: half the client's concurrency (4), so
+   * that the tag lists sent while they are in flight and the GETs of new names those lists show
+   * are not queued behind DELETEs, and few DELETEs share the blame for a tag that vanishes before
+   * its GET is answered. With 1, a tag seen going with a DELETE is always pushed back; with more, a
+   * tag whose image could not be read is reported when several DELETEs in flight can have taken it.
    */
   batch?: number;
 }
 
 /**
- * DELETEs of one repository in flight at once: the client's concurrency less two (one connection
- * stays free for the tag lists sent while they are in flight, one for the GETs of new names),
- * unless tuned. The real run and the dry run's request list both read it here.
+ * DELETEs of one repository in flight at once: half the client's concurrency (see
+ * {@link ApplyTuning.batch}), unless tuned. The real run and the dry run's request list both read
+ * it here.
  */
 export function deleteBatchSize(
   client: { readonly concurrency: number },
   tuning: ApplyTuning,
 ): number {
-  return Math.max(1, tuning.batch ?? client.concurrency - 2);
+  return Math.max(1, tuning.batch ?? Math.floor(client.concurrency / 2));
 }
 
 export function report(ctx: Context, outcome: OperationOutcome): void {

@@ -29,6 +29,9 @@ import { type GoneUnclean, removeTagsLeftBehind } from './tags-left-behind.js';
 /** DELETE attempts per image that answer 400 DIGEST_INVALID (a PUT of it in progress). */
 export const DIGEST_INVALID_ATTEMPTS = 4;
 
+/** Tag lists a DELETE waits through for a clean read (the list and every name in it) before it fails. */
+const GATE_ATTEMPTS = 3;
+
 /** A DELETE sent: when, and (once answered) when and how. */
 interface Sent {
   item: BatchItem;
@@ -139,12 +142,18 @@ export async function deleteWindow(
       }
     }
 
-    // The tag read right before the DELETE: a list sent from now, its new names resolved.
-    try {
-      await poller.listSentFromNow();
-    } catch (error) {
-      await item.settle('failed').catch(() => {});
-      return deleteFailed(ctx, op, error, requests);
+    // The tag read right before the DELETE: a list sent from now, and every name listed so far
+    // read and re-checked. A list or a read that failed is tried again with the next lists.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await poller.listSentFromNow();
+        await poller.caughtUp();
+        break;
+      } catch (error) {
+        if (attempt < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
+        await item.settle('failed').catch(() => {});
+        return deleteFailed(ctx, op, error, requests);
+      }
     }
     requests.push(
       tagListRequest(
@@ -265,7 +274,7 @@ export async function deleteWindow(
    */
   const comeBack = async (item: BatchItem, after: TagList): Promise<void> => {
     for (const tag of await poller.namesOn(item.digest, after)) {
-      const now = await poller.reresolve(tag);
+      const now = await poller.readSince(tag, item.answeredAt ?? 0);
       if (now?.digest !== item.digest) continue;
       if (now.present) {
         ctx.gone.delete(item.op.image);
@@ -327,13 +336,14 @@ async function settleVanished(
     (s) => s.answered && s.answeredAt !== undefined && s.answeredAt > v.after,
   );
   if (candidates.length === 0) return;
-  const resolution = await v.resolution.catch(() => undefined);
+  const known = await v.read;
+  const resolution = known?.resolution;
   const took = candidates.filter((s) => !s.item.missing);
   if (candidates.some((s) => s.item.missing && s.item.digest === resolution?.digest)) return;
   const on = took.find((s) => s.item.digest === resolution?.digest);
   if (on) {
     // Known on it before its DELETE left: the re-check let the DELETE take it (planned to go).
-    if (v.knownAt !== undefined && v.knownAt < on.sentAt) return;
+    if (known && known.answeredAt < on.sentAt) return;
     if (await pushBack(ctx, repo, watch, on.item, v.tag))
       await recheckAdded(ctx, repo, [[v.tag, on.item.digest]]);
     return;

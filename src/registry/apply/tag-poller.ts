@@ -25,10 +25,18 @@ export interface Vanished {
   after: number;
   /** When the first list that lacks it was answered. */
   before: number;
-  /** What it pointed at as last resolved (a promise while its GET is in flight). */
-  resolution: Promise<Resolution>;
-  /** When that resolution was answered (0: before this poller started); unset while in flight. */
-  knownAt: number | undefined;
+  /**
+   * What it pointed at as last read (settles once a GET in flight is answered; a read that found
+   * nothing falls back on the last one that named a digest), and when that read was answered
+   * (0: before this poller started).
+   */
+  read: Promise<KnownRead | undefined>;
+}
+
+/** One answered read of a tag. */
+export interface KnownRead {
+  resolution: Resolution;
+  answeredAt: number;
 }
 
 /** How long a listed name that resolved to nothing waits before it is read again. */
@@ -40,6 +48,8 @@ interface Resolving {
   answeredAt?: number;
   result: Promise<Resolution>;
   settled?: Resolution;
+  /** The latest answered read that named a digest (this one once answered, else an earlier one). */
+  named?: KnownRead;
 }
 
 interface Waiter {
@@ -56,14 +66,25 @@ export class TagPoller {
   readonly #watch: TagWatch;
   readonly #client: RegistryClient;
   readonly #onVanished: (vanished: Vanished) => void;
-  /** When the last list that showed each name was sent. */
-  readonly #lastSeen = new Map<string, number>();
+  /**
+   * Names believed listed, with when the latest list that showed each was sent and answered.
+   * Lists may overlap (one sent for a waiting DELETE while another is in flight), and the
+   * registry reads each at some moment between its send and its answer: a name is taken for
+   * removed only by a list sent after every list that showed it was answered.
+   */
+  readonly #present = new Map<string, { sent: number; answered: number }>();
+  /** Names taken for removed, with when the list that showed it was sent: older lists are stale. */
+  readonly #removedBy = new Map<string, number>();
   /** Each listed name's latest resolution (settled or not). */
   readonly #resolutions = new Map<string, Resolving>();
-  #previous: ReadonlySet<string>;
   #waiting: Waiter[] = [];
   /** Settles once every resolution started so far is re-checked against the plan. */
   #checked: Promise<void> = Promise.resolve();
+  /** Names read but not re-checked against the plan (the re-check failed), and why. */
+  #unchecked: Array<[string, string]> = [];
+  #checkFailure: unknown;
+  /** Listed names whose read failed (read again with the next list), with the error. */
+  readonly #failedReads = new Map<string, unknown>();
   #stopping = false;
   #loop: Promise<void> | undefined;
   #failure: unknown;
@@ -79,7 +100,8 @@ export class TagPoller {
     this.#watch = watch;
     this.#client = ctx.client;
     this.#onVanished = onVanished;
-    this.#previous = new Set([...watch.tags.keys(), ...watch.unresolved]);
+    for (const tag of [...watch.tags.keys(), ...watch.unresolved])
+      this.#present.set(tag, { sent: 0, answered: 0 });
     for (const [tag, digest] of watch.tags) {
       const settled = { digest, present: true };
       this.#resolutions.set(tag, {
@@ -87,6 +109,7 @@ export class TagPoller {
         answeredAt: 0,
         result: Promise.resolve(settled),
         settled,
+        named: { resolution: settled, answeredAt: 0 },
       });
     }
   }
@@ -102,7 +125,24 @@ export class TagPoller {
    */
   listSentFromNow(): Promise<TagList> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    const list = new Promise<TagList>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    return list;
+  }
+
+  /**
+   * Settles once every list answered so far has its new names resolved and re-checked: a DELETE
+   * sent then goes after everything the registry has shown (not only after the list it waited for).
+   */
+  async caughtUp(): Promise<void> {
+    for (let checked = this.#checked; ; checked = this.#checked) {
+      await checked;
+      if (checked !== this.#checked) continue;
+      // A name whose read failed, or names read but not re-checked: not until the next list.
+      const failedRead = this.#failedReads.values().next();
+      if (!failedRead.done) throw failedRead.value;
+      if (this.#unchecked.length > 0) throw this.#checkFailure;
+      return;
+    }
   }
 
   /** What `tag` was last resolved to (a settled or pending read), if it was ever resolved. */
@@ -110,19 +150,27 @@ export class TagPoller {
     return this.#resolutions.get(tag)?.result;
   }
 
-  /** Reads `tag` again now (its image changed since it was read). */
-  reresolve(tag: string): Promise<Resolution> {
+  /**
+   * What `tag` points at, read after `since` (its image changed then): a read sent since is
+   * shared, else one is sent now.
+   */
+  readSince(tag: string, since: number): Promise<Resolution> {
+    const known = this.#resolutions.get(tag);
+    if (known && known.at >= since) return known.result.catch(() => undefined);
     return this.#resolve(tag);
   }
 
-  /** Names in `list` whose latest resolution named `digest` (waiting for those in flight). */
+  /**
+   * Names in `list` whose latest resolution named `digest` (waiting for those in flight), and
+   * those that resolved to nothing (a name listed before its link was written, read again).
+   */
   async namesOn(digest: string, list: TagList): Promise<string[]> {
     const out: string[] = [];
     for (const tag of list.names) {
       const known = this.#resolutions.get(tag);
       if (!known) continue;
-      const resolution = known.settled ?? (await known.result);
-      if (resolution?.digest === digest) out.push(tag);
+      const resolution = known.settled ?? (await known.result.catch(() => undefined));
+      if (resolution?.digest === digest || this.#watch.unresolved.has(tag)) out.push(tag);
     }
     return out;
   }
@@ -137,60 +185,74 @@ export class TagPoller {
 
   async #run(): Promise<void> {
     for (;;) {
-      const waiting = this.#waiting;
-      this.#waiting = [];
-      if (this.#stopping && waiting.length === 0) return;
-      const sentAt = performance.now();
-      let names: Set<string>;
-      try {
-        names = new Set(await this.#client.listTags(this.#repo, { signal: this.#ctx.signal }));
-      } catch (error) {
-        for (const w of waiting) w.reject(error);
-        if (mustStop(error, this.#ctx.signal)) {
-          this.#failure = error;
-          for (const w of this.#waiting) w.reject(error);
-          this.#waiting = [];
-          return;
-        }
-        // The next waiter gets its own try; a pause keeps a failing registry from being hammered.
+      if (this.#stopping && this.#waiting.length === 0) return;
+      if (this.#failure !== undefined) return;
+      if (!(await this.#list()))
+        // A pause keeps a failing registry from being hammered; the next waiter gets its own try.
         await new Promise((r) => setTimeout(r, 20));
-        continue;
-      }
-      const answeredAt = performance.now();
-      this.lists++;
-      for (const tag of names) this.#lastSeen.set(tag, sentAt);
-      for (const tag of this.#previous) {
-        if (names.has(tag)) continue;
-        const known = this.#resolutions.get(tag);
-        this.#resolutions.delete(tag);
-        this.#watch.tags.delete(tag);
-        this.#watch.unresolved.delete(tag);
-        this.#onVanished({
-          tag,
-          after: this.#lastSeen.get(tag) ?? Number.NEGATIVE_INFINITY,
-          before: answeredAt,
-          resolution: known?.result ?? Promise.resolve(undefined),
-          knownAt: known?.answeredAt,
-        });
-      }
-      this.#previous = names;
-      const started: Array<[string, Promise<Resolution>]> = [];
-      for (const tag of names) {
-        const known = this.#resolutions.get(tag);
-        if (known && !this.#watch.unresolved.has(tag)) continue;
-        if (known && answeredAt - known.at < UNRESOLVED_RETRY_MS) continue;
-        started.push([tag, this.#resolve(tag)]);
-      }
-      const list: TagList = { sentAt, answeredAt, names };
-      const checked = this.#recheck(started);
-      for (const w of waiting) checked.then(() => w.resolve(list), w.reject);
     }
+  }
+
+  /** Sends one list for the DELETEs waiting now and takes in what it shows. False if it failed. */
+  async #list(): Promise<boolean> {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    const sentAt = performance.now();
+    let names: Set<string>;
+    try {
+      names = new Set(await this.#client.listTags(this.#repo, { signal: this.#ctx.signal }));
+    } catch (error) {
+      for (const w of waiting) w.reject(error);
+      if (mustStop(error, this.#ctx.signal)) {
+        this.#failure = error;
+        for (const w of this.#waiting) w.reject(error);
+        this.#waiting = [];
+      }
+      return false;
+    }
+    const answeredAt = performance.now();
+    this.lists++;
+    const started: Array<[string, Promise<Resolution>]> = [];
+    for (const tag of names) {
+      // Removed by the reckoning of a list sent after this one: this list may have read it before.
+      if ((this.#removedBy.get(tag) ?? Number.NEGATIVE_INFINITY) > sentAt) continue;
+      const seen = this.#present.get(tag);
+      if (seen) {
+        seen.sent = Math.max(seen.sent, sentAt);
+        seen.answered = Math.max(seen.answered, answeredAt);
+      } else this.#present.set(tag, { sent: sentAt, answered: answeredAt });
+      const known = this.#resolutions.get(tag);
+      if (known && !this.#watch.unresolved.has(tag)) continue;
+      if (known && answeredAt - known.at < UNRESOLVED_RETRY_MS) continue;
+      started.push([tag, this.#resolve(tag)]);
+    }
+    for (const [tag, seen] of this.#present) {
+      // Shown by a list this one may have been read before: not known to be gone yet.
+      if (names.has(tag) || sentAt < seen.answered) continue;
+      this.#present.delete(tag);
+      this.#removedBy.set(tag, sentAt);
+      const known = this.#resolutions.get(tag);
+      this.#resolutions.delete(tag);
+      this.#failedReads.delete(tag);
+      this.#watch.tags.delete(tag);
+      this.#watch.unresolved.delete(tag);
+      this.#onVanished({ tag, after: seen.sent, before: answeredAt, read: lastNamed(known) });
+    }
+    const list: TagList = { sentAt, answeredAt, names };
+    const checked = this.#recheck(started);
+    for (const w of waiting) checked.then(() => w.resolve(list), w.reject);
+    return true;
   }
 
   /** Starts one GET of `tag`; its answer updates the watch. */
   #resolve(tag: string): Promise<Resolution> {
     const result = lookupTag(this.#client, this.#repo, tag, this.#ctx.signal).then(
       (resolution) => {
+        entry.settled = resolution;
+        entry.answeredAt = performance.now();
+        if (resolution) entry.named = { resolution, answeredAt: entry.answeredAt };
+        // A read answered after a newer one was sent tells the watch nothing new.
+        if (this.#resolutions.get(tag) !== entry) return resolution;
         if (resolution?.present) {
           this.#watch.tags.set(tag, resolution.digest);
           this.#watch.unresolved.delete(tag);
@@ -198,20 +260,27 @@ export class TagPoller {
           this.#watch.tags.delete(tag);
           this.#watch.unresolved.add(tag);
         }
-        entry.settled = resolution;
-        entry.answeredAt = performance.now();
+        this.#failedReads.delete(tag);
         return resolution;
       },
       (error: unknown) => {
         // Read again with the next list; the DELETEs waiting on this one fail with it.
         this.#watch.tags.delete(tag);
-        this.#watch.unresolved.add(tag);
+        if (this.#resolutions.get(tag) === entry) {
+          this.#resolutions.delete(tag);
+          this.#failedReads.set(tag, error);
+        }
         throw error;
       },
     );
+    const previous = this.#resolutions.get(tag);
     const entry: Resolving = {
       at: performance.now(),
       result,
+      named:
+        previous?.settled && previous.answeredAt !== undefined
+          ? { resolution: previous.settled, answeredAt: previous.answeredAt }
+          : previous?.named,
     };
     this.#resolutions.set(tag, entry);
     return result;
@@ -222,7 +291,7 @@ export class TagPoller {
     const previous = this.#checked;
     const next = (async () => {
       const added: Array<[string, string]> = [];
-      await Promise.all(
+      const reads = await Promise.allSettled(
         started.map(async ([tag, result]) => {
           const resolution = await result;
           if (resolution?.present) added.push([tag, resolution.digest]);
@@ -230,10 +299,28 @@ export class TagPoller {
       );
       await previous;
       added.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      await recheckAdded(this.#ctx, this.#repo, added);
+      const batch = [...this.#unchecked, ...added];
+      this.#unchecked = [];
+      try {
+        await recheckAdded(this.#ctx, this.#repo, batch);
+      } catch (error) {
+        // Checked again with the next list; until then no DELETE leaves.
+        this.#unchecked = batch;
+        this.#checkFailure = error;
+        throw error;
+      }
+      const failed = reads.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     })();
-    // A failed re-check fails the DELETEs waiting on it, not every later one.
+    // A failed re-check fails the DELETEs waiting on it; the next list tries again.
     this.#checked = next.catch(() => {});
     return next;
   }
+}
+
+/** A vanished name's last read that named a digest, once the read in flight (if any) is answered. */
+async function lastNamed(known: Resolving | undefined): Promise<KnownRead | undefined> {
+  if (!known) return undefined;
+  await known.result.catch(() => undefined);
+  return known.named;
 }
