@@ -447,6 +447,69 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(await manifestStatus(reg, repo, 'old')).toBe(404);
   });
 
+  it('a DELETE waits until every tag list answered before it has its new names read and re-checked, not only the list it waited for', async () => {
+    const repo = 'caught-up';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // The first list of the window shows `slowx` (on the kept image), whose GET takes 300 ms; the
+    // DELETE waits for the list after it, which is answered at once but re-checked only after
+    // `slowx`. Meanwhile the list after that shows `late`, pushed onto the planned image, whose
+    // GET takes 600 ms. Released with its own list's re-check, the DELETE would leave before
+    // `late` is read and take it with it; it must wait for `late` too, and then not go at all.
+    let lists = 0;
+    const log: string[] = [];
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before') {
+        lists++;
+        if (lists === 2) await tagManifest(reg, repo, 'slowx', keep.digest);
+        if (lists === 4) await tagManifest(reg, repo, 'late', old.digest);
+      }
+      if (method === 'GET' && path.endsWith('/manifests/slowx') && phase === 'before')
+        await new Promise((r) => setTimeout(r, 300));
+      if (method === 'GET' && path.endsWith('/manifests/late') && phase === 'before')
+        await new Promise((r) => setTimeout(r, 600));
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(lists).toBeGreaterThanOrEqual(4);
+    expect(log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`))).toEqual(
+      [],
+    );
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.status).toBe('skipped');
+    expect(outcome?.reason).toMatch(new RegExp(`changed since plan: ${repo}:late`));
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'late')).toBe(old.digest);
+    await pullsCompletely(reg.host, repo, 'late');
+  });
+
+  it('a listed name that cannot be read (its GET keeps answering 500) holds the DELETEs: nothing is deleted, the outcome says why', async () => {
+    const repo = 'unreadable';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // After the first read, `torn` appears with an empty link file for the rest of the run (a
+    // push that never finishes writing it): distribution answers 500 to every read of it.
+    let lists = 0;
+    const log: string[] = [];
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before' && ++lists === 2) {
+        const staged = join(manifestsDir(repo), '..', 'staged-torn');
+        await mkdir(join(staged, 'current'), { recursive: true });
+        await writeFile(join(staged, 'current', 'link'), '');
+        await rename(staged, join(manifestsDir(repo), 'tags/torn'));
+      }
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(log).toContain(`GET /v2/${repo}/manifests/torn 500`);
+    expect(log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`))).toEqual(
+      [],
+    );
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.status).toBe('failed');
+    expect(outcome?.reason).toMatch(/500/);
+    expect(await manifestStatus(reg, repo, 'old')).toBe(200);
+  });
+
   it('two applies of the same plan list their results in the same (plan) order', async () => {
     const results: ApplyResult[] = [];
     for (const repo of ['order1', 'order2']) {
