@@ -7,12 +7,14 @@
  * with the re-check turned off (an internal setting; same client, same concurrency of 8 DELETEs
  * at once) is timed against a fresh copy of the repository under the same pusher, before the
  * checked apply in even runs and after it in odd ones: the throughput ratio is what the re-check
- * costs. That baseline loses the pushed tags, so its repository shrinks to nothing while the
+ * costs (per run, and over all runs: total deletes over total seconds of each). That baseline loses the pushed tags, so its repository shrinks to nothing while the
  * checked one keeps ~100–300 pushed tags, and distribution's DELETE scans every tag: part of the
  * ratio is that extra scanning, not the re-check's own requests.
  *
- * `RACE_RUNS` (default 10) sets the number of runs. Exits 1 when the target is missed: 0 lost
- * pushes in at least 9 of 10 runs, never more than 1 %, at least 0.5x the unchecked throughput.
+ * `RACE_RUNS` (default 10) sets the number of runs; `RACE_WINDOW=N` the DELETEs in flight at once
+ * (default: the apply's own, half the client's concurrency). Exits 1 when the target is missed: 0
+ * lost pushes in at least 9 of 10 runs, never more than 1 %, at least 0.5x the unchecked
+ * throughput in every run.
  */
 import pLimit from 'p-limit';
 import { planCleanup } from '../src/index.js';
@@ -38,6 +40,8 @@ interface ApplyRun {
   seconds: number;
   pushes: Push[];
   lost: Push[];
+  /** Lost pushes the apply's result names (reported on an outcome: the user is told). */
+  reported: number;
   /** Tags the apply pushed back after they went with a DELETE. */
   restored: number;
 }
@@ -137,7 +141,9 @@ async function applyUnderPushes(
     (o) => o.action === 'delete' && o.status === 'done',
   ).length;
   const restored = result.outcomes.reduce((n, o) => n + (o.restored?.length ?? 0), 0);
-  return { deletes, seconds, pushes, lost, restored };
+  const reasons = result.outcomes.map((o) => o.reason ?? '').join('\n');
+  const reported = lost.filter((p) => reasons.includes(`${repo}:${p.tag} `)).length;
+  return { deletes, seconds, pushes, lost, reported, restored };
 }
 
 const reg = await startRegistry();
@@ -145,11 +151,19 @@ const rows: string[] = [];
 let zeroRuns = 0;
 let worst = 0;
 const ratios: number[] = [];
+const totals = {
+  lost: 0,
+  reported: 0,
+  pushes: 0,
+  checked: { deletes: 0, seconds: 0 },
+  unchecked: { deletes: 0, seconds: 0 },
+};
 try {
   for (let run = 1; run <= RUNS; run++) {
-    // The default apply (RACE_BATCH overrides its DELETEs per tag read) and the same apply without
+    // The default apply (RACE_WINDOW overrides its DELETEs in flight) and the same apply without
     // re-check, in turn first: the machine's load drifts, and neither should always get the later.
-    const tuning = process.env.RACE_BATCH ? { batch: Number(process.env.RACE_BATCH) } : {};
+    const window = process.env.RACE_WINDOW ?? process.env.RACE_BATCH;
+    const tuning = window ? { batch: Number(window) } : {};
     const uncheckedFirst = run % 2 === 0;
     const early = uncheckedFirst
       ? await applyUnderPushes(reg, `race/unchecked-${run}`, { recheck: false })
@@ -162,6 +176,13 @@ try {
     const speed = checked.deletes / checked.seconds;
     const base = unchecked.deletes / unchecked.seconds;
     if (checked.lost.length === 0) zeroRuns++;
+    totals.lost += checked.lost.length;
+    totals.reported += checked.reported;
+    totals.pushes += checked.pushes.length;
+    totals.checked.deletes += checked.deletes;
+    totals.checked.seconds += checked.seconds;
+    totals.unchecked.deletes += unchecked.deletes;
+    totals.unchecked.seconds += unchecked.seconds;
     worst = Math.max(worst, ratio);
     ratios.push(speed / base);
     const row = `| ${run} | ${checked.pushes.length} | ${during} | ${checked.lost.length} | ${(ratio * 100).toFixed(1)} % | ${checked.restored} | ${checked.deletes} | ${speed.toFixed(1)} | ${base.toFixed(1)} | ${(speed / base).toFixed(2)} | ${unchecked.lost.length} of ${unchecked.pushes.length} |`;
@@ -179,7 +200,8 @@ console.log(
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Runs with 0 lost: ${zeroRuns} of ${RUNS}; worst lost ratio ${(worst * 100).toFixed(1)} %; throughput ratio min ${Math.min(...ratios).toFixed(2)}, median ${median.toFixed(2)}.`,
+    `Runs with 0 lost: ${zeroRuns} of ${RUNS}; worst lost ratio ${(worst * 100).toFixed(1)} %; throughput ratio min ${Math.min(...ratios).toFixed(2)}, median ${median.toFixed(2)}, over all runs ${(totals.checked.deletes / totals.checked.seconds / (totals.unchecked.deletes / totals.unchecked.seconds)).toFixed(2)}.`,
+    `Lost: ${totals.lost} of ${totals.pushes} pushes (${totals.reported} of them named in the result as not pushed back).`,
   ].join('\n'),
 );
 const needed = Math.ceil((RUNS * 9) / 10);

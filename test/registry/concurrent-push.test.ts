@@ -447,6 +447,77 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(await manifestStatus(reg, repo, 'old')).toBe(404);
   });
 
+  it('a DELETE whose answer was lost (retried: 404) counts as one that can have taken a tag: a known tag moved onto it is reported, never pushed onto another image', async () => {
+    const repo = 'lost-answer';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    const target = plan.delete[1]?.image.split('@')[1] as string;
+    const other = plan.delete[0]?.image.split('@')[1] as string;
+    // `moving` is moved onto the target right before its DELETE; the registry deletes it (and
+    // untags `moving`), but the answer is lost (a connection reset after the registry processed
+    // it): the client's retry answers 404. The other DELETE is answered only after that retry.
+    let attempts = 0;
+    let retried: () => void = () => {};
+    const retry = new Promise<void>((r) => {
+      retried = r;
+    });
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE') return;
+      if (path.endsWith(target) && phase === 'before' && ++attempts === 1)
+        await tagManifest(reg, repo, 'moving', target);
+      if (path.endsWith(target) && phase === 'after') {
+        if (attempts === 1) throw new TypeError('fetch failed (reset after the registry answered)');
+        retried();
+      }
+      if (path.endsWith(other) && phase === 'after') await retry;
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(attempts).toBe(2);
+    // Which of the two took `moving` cannot be told: it is not pushed onto either.
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'moving')).toBeUndefined();
+    for (const op of plan.delete) {
+      expect(outcomeOf(result, op.image)?.reason).toMatch(
+        new RegExp(`${repo}:moving vanished with one of the 2 images .* cannot be told`),
+      );
+      expect(outcomeOf(result, op.image)?.restored).toBeUndefined();
+    }
+  });
+
+  it('a new tag left pointing at an image whose DELETE answered 500, then 404 on the retry, is pushed back onto it', async () => {
+    const repo = 'dangling-after-500';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // `fresh` is being pushed onto `old` while its DELETE runs: its link file is still empty, so
+    // the DELETE's tag scan fails (500) after unlinking `old`; then the push writes the link. The
+    // client's retry answers 404, and `fresh` is left listed, pointing at the unlinked image.
+    const fresh = join(manifestsDir(repo), 'tags/fresh');
+    let n = 0;
+    const log: string[] = [];
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE' || !path.endsWith(old.digest)) return;
+      if (phase === 'before' && ++n === 1) {
+        const staged = join(manifestsDir(repo), '..', 'staged-fresh');
+        await mkdir(join(staged, 'current'), { recursive: true });
+        await writeFile(join(staged, 'current', 'link'), '');
+        await rename(staged, fresh);
+      }
+      if (phase === 'after' && n === 1) await writeFile(join(fresh, 'current', 'link'), old.digest);
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    const attempts = log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`));
+    expect(attempts.map((l) => l.split(' ').at(-1))).toEqual(['500', '404']);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(old.digest);
+    await pullsCompletely(reg.host, repo, 'fresh');
+    expect(outcomeOf(result, `${repo}@${old.digest}`)?.restored).toEqual([`${repo}:fresh`]);
+    // The image is there again (for `fresh`): no tag is left pointing at nothing.
+    const check = new RegistryClient({ url: reg.url });
+    for (const tag of await listTags(reg, repo))
+      expect(await check.resolve(repo, tag)).toBeDefined();
+  });
+
   it('a DELETE waits until every tag list answered before it has its new names read and re-checked, not only the list it waited for', async () => {
     const repo = 'caught-up';
     const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });

@@ -13,7 +13,7 @@ import { type RunningRegistry, startRegistry } from '../helpers/registry-server.
 
 let reg: RunningRegistry;
 const REPOS = ['a/app', 'b/app', 'c/app', 'd/app'];
-// More than two batches of DELETEs per repository (7 per tag read), so that some are never sent.
+// Many more DELETEs per repository than are in flight at once (4), so that some are never sent.
 const PER_REPO = 20;
 
 beforeAll(async () => {

@@ -8,6 +8,7 @@
 
 import { digestOfImage, imageId, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
+import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { RegistryHttpError } from '../errors/registry-http-error.js';
 import { manifestRequest, tagListRequest } from '../requests.js';
 import type { TagWatch } from '../tag-watch.js';
@@ -22,7 +23,7 @@ import {
 import { deleteFailed } from './delete.js';
 import { beginIntent, draftOf, endEarlier, type Settle } from './journal-intents.js';
 import { type BatchItem, pushBack, restoredNotes } from './push-back.js';
-import { type Prefetch, pointerLeft, recheckAdded } from './recheck.js';
+import { type Prefetch, plannedToGo, pointerLeft, recheckAdded } from './recheck.js';
 import { type TagList, TagPoller, type Vanished } from './tag-poller.js';
 import { type GoneUnclean, removeTagsLeftBehind } from './tags-left-behind.js';
 
@@ -32,15 +33,20 @@ export const DIGEST_INVALID_ATTEMPTS = 4;
 /** Tag lists a DELETE waits through for a clean read (the list and every name in it) before it fails. */
 const GATE_ATTEMPTS = 3;
 
-/** A DELETE sent: when, and (once answered) when and how. */
+/** A DELETE sent: when, and (once it ended) when and how. */
 interface Sent {
   item: BatchItem;
   sentAt: number;
-  answeredAt?: number;
-  /** Answered 202 or 404 (a DELETE that threw untagged nothing it told of). */
-  answered: boolean;
-  /** Settles when it is answered (or failed). */
-  settled: Promise<void>;
+  /** When it was answered or failed. */
+  endedAt?: number;
+  /**
+   * `deleted` (202), `missing` (404: gone before, or a retry after an attempt that went through),
+   * `failed` (it may have gone through before the error), `untouched` (400 DIGEST_INVALID:
+   * distribution refused before deleting anything).
+   */
+  end?: 'deleted' | 'missing' | 'failed' | 'untouched';
+  /** Settles when it ended. */
+  ended: Promise<void>;
 }
 
 /** See the file comment. */
@@ -56,8 +62,15 @@ export async function deleteWindow(
   const vanishing: Promise<void>[] = [];
   const finishing: Promise<void>[] = [];
   const goneUnclean: GoneUnclean[] = [];
+  // The first error that ends the run: no DELETE starts after it, and it is rethrown once the
+  // DELETEs in flight ended and were reported.
+  let fatal: { error: unknown } | undefined;
+  const guard = (work: Promise<void>): Promise<void> =>
+    work.catch((error) => {
+      fatal ??= { error };
+    });
   const poller = new TagPoller(ctx, repo, watch, (v) => {
-    vanishing.push(settleVanished(ctx, repo, watch, v, sent));
+    vanishing.push(guard(settleVanished(ctx, repo, watch, v, sent)));
   });
   poller.start();
 
@@ -82,7 +95,7 @@ export async function deleteWindow(
   const pending = [...ops];
   const attempts = new Map<string, number>();
 
-  /** One planned deletion, from its bytes to its DELETE's answer. */
+  /** One planned deletion, from its bytes to its DELETE's end. */
   const deleteOne = async (op: DeleteOperation): Promise<void> => {
     const saved = ctx.saved.get(op.image);
     if (saved) return skipped(op, saved);
@@ -143,14 +156,14 @@ export async function deleteWindow(
     }
 
     // The tag read right before the DELETE: a list sent from now, and every name listed so far
-    // read and re-checked. A list or a read that failed is tried again with the next lists.
-    for (let attempt = 1; ; attempt++) {
+    // read and re-checked. A list or a read that failed is tried again with the next lists; a
+    // name listed lately that reads as nothing yet (being pushed) is waited for.
+    for (let failures = 0; ; ) {
       try {
         await poller.listSentFromNow();
-        await poller.caughtUp();
-        break;
+        if ((await poller.caughtUp()).length === 0) break;
       } catch (error) {
-        if (attempt < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
+        if (++failures < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
         await item.settle('failed').catch(() => {});
         return deleteFailed(ctx, op, error, requests);
       }
@@ -166,30 +179,37 @@ export async function deleteWindow(
       await item.settle('failed');
       return skipped(op, savedNow, requests);
     }
+    if (fatal || ctx.stop?.aborted) {
+      await item.settle('failed');
+      return notAttempted(ctx, 'delete', op.image);
+    }
 
     requests.push(manifestRequest('DELETE', repo, digest));
-    let answer!: () => void;
+    let ended!: () => void;
     const record: Sent = {
       item,
       sentAt: performance.now(),
-      answered: false,
-      settled: new Promise((r) => {
-        answer = r;
+      ended: new Promise((r) => {
+        ended = r;
       }),
     };
     sent.push(record);
+    poller.inFlight(1);
     const listsBefore = poller.lists;
     let result: Awaited<ReturnType<typeof client.deleteManifest>>;
     try {
       result = await client.deleteManifest(repo, digest, { signal: ctx.signal });
     } catch (error) {
-      answer();
-      await item.settle('failed').catch(() => {});
+      record.endedAt = performance.now();
+      poller.inFlight(-1);
       if (
         error instanceof RegistryHttpError &&
         error.status === 400 &&
         error.registryCode === 'DIGEST_INVALID'
       ) {
+        record.end = 'untouched';
+        ended();
+        await item.settle('failed').catch(() => {});
         // distribution 2.8 answers this when a PUT of the same manifest is rewriting its revision
         // link: someone is pushing it right now. Nothing was deleted; send it again later, after
         // a new tag list (the push will show there).
@@ -200,38 +220,74 @@ export async function deleteWindow(
           pending.push(op);
           return;
         }
+        return deleteFailed(ctx, op, error, requests);
       }
-      return deleteFailed(ctx, op, error, requests);
+      if (error instanceof DeleteRefusedError) {
+        // The platform refused this one image (it stays): skipped, as before any request.
+        record.end = 'untouched';
+        ended();
+        await item.settle('failed').catch(() => {});
+        return deleteFailed(ctx, op, error, requests);
+      }
+      // It may have gone through before the error (an answer lost, a 500 after the tag scan):
+      // it counts as having taken tags, and is reported once the lists after it were read.
+      record.end = 'failed';
+      ended();
+      if (mustStop(error, ctx.signal)) {
+        await item.settle('failed').catch(() => {});
+        throw error;
+      }
+      // Counted now: a registry that stopped answering must stop the run before more are sent.
+      noteFailure(ctx, error);
+      finishing.push(guard(finish(item, record, error)));
+      return;
     }
-    record.answeredAt = performance.now();
-    record.answered = true;
+    record.endedAt = performance.now();
+    record.end = result === 'missing' ? 'missing' : 'deleted';
+    poller.inFlight(-1);
     item.missing = result === 'missing';
-    item.answeredAt = record.answeredAt;
+    item.answeredAt = record.endedAt;
     ctx.gone.add(op.image);
-    answer();
+    ended();
     const during = poller.lists - listsBefore;
     if (during > 0)
       requests.push(`${tagListRequest(repo)} ×${during} (while the DELETE was in flight)`);
     // Its outcome waits for a list sent after its answer (and what vanished before that): the
     // slot does not.
-    finishing.push(finish(item));
+    finishing.push(guard(finish(item, record)));
   };
 
-  /** After a DELETE's answer: what went with it, what came back, and its outcome. */
-  const finish = async (item: BatchItem): Promise<void> => {
+  /** After a DELETE ended: what went with it, what came back, and its outcome. */
+  const finish = async (item: BatchItem, record: Sent, failure?: unknown): Promise<void> => {
     const { op, requests } = item;
     try {
       const after = await poller.listSentFromNow();
       requests.push(`${tagListRequest(repo)} (after the DELETE)`);
       // Every vanished name this DELETE can have taken was seen missing by now.
       await Promise.all(vanishing);
-      if (!item.missing) await comeBack(item, after);
+      await comeBack(item, record, after);
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
       noteFailure(ctx, error);
       item.notes.push(
         `whether a tag pushed onto it meanwhile went with it could not be checked: ${(error as Error).message}`,
       );
+    }
+    const restored =
+      item.restored.length > 0 ? { restored: item.restored.map((t) => tagId(repo, t)) } : {};
+    if (failure !== undefined) {
+      await item.settle('failed').catch(() => {});
+      report(ctx, {
+        action: 'delete',
+        id: op.image,
+        status: 'failed',
+        reason: [(failure as Error).message, ...restoredNotes(repo, item), ...item.notes].join(
+          '; ',
+        ),
+        requests,
+        ...restored,
+      });
+      return;
     }
     if (item.restored.length > 0 || item.lost.length > 0) {
       await item.settle('done');
@@ -241,7 +297,7 @@ export async function deleteWindow(
         status: item.lost.length > 0 ? 'failed' : 'skipped',
         reason: [...restoredNotes(repo, item), ...item.notes].join('; '),
         requests,
-        ...(item.restored.length > 0 ? { restored: item.restored.map((t) => tagId(repo, t)) } : {}),
+        ...restored,
       });
       return;
     }
@@ -270,23 +326,28 @@ export async function deleteWindow(
    * Names still listed after the DELETE that pointed at its image: written after the DELETE's
    * tag scan. Either the image was pushed again (it is there: it stays, and what it needs), or
    * distribution left the name pointing at the unlinked image (it names it in its 404): pushed
-   * back onto it.
+   * back onto it. After a DELETE that did not answer 202, the plan's own tags are not pushed back
+   * (the registry may have failed between unlinking and untagging: they are removed afterwards).
    */
-  const comeBack = async (item: BatchItem, after: TagList): Promise<void> => {
-    for (const tag of await poller.namesOn(item.digest, after)) {
-      const now = await poller.readSince(tag, item.answeredAt ?? 0);
+  const comeBack = async (item: BatchItem, record: Sent, after: TagList): Promise<void> => {
+    for (const tag of await poller.namesOn(item.digest, after, record.sentAt)) {
+      const now = await poller.readSince(tag, record.endedAt ?? record.sentAt);
       if (now?.digest !== item.digest) continue;
       if (now.present) {
         ctx.gone.delete(item.op.image);
         item.notes.push(`${tagId(repo, tag)} pushed it again after its DELETE`);
         await recheckAdded(ctx, repo, [[tag, item.digest]]);
-      } else if (await pushBack(ctx, repo, watch, item, tag))
+        continue;
+      }
+      if (record.end !== 'deleted' && plannedToGo(ctx, repo, tag, item.digest)) continue;
+      if (await pushBack(ctx, repo, watch, item, tag))
         await recheckAdded(ctx, repo, [[tag, item.digest]]);
     }
   };
 
   const slot = async (): Promise<void> => {
     for (;;) {
+      if (fatal) return;
       const op = pending.shift();
       if (!op) return;
       ctx.signal?.throwIfAborted();
@@ -301,25 +362,30 @@ export async function deleteWindow(
   try {
     // A DELETE retried after 400 DIGEST_INVALID goes back into `pending` after its slot emptied
     // it: the slots run again until nothing is left.
-    while (pending.length > 0)
-      await Promise.all(
-        Array.from({ length: Math.min(deleteBatchSize(client, ctx.tuning), pending.length) }, slot),
-      );
+    while (pending.length > 0 && !fatal) {
+      const window = Math.min(deleteBatchSize(client, ctx.tuning), pending.length);
+      await Promise.all(Array.from({ length: window }, () => guard(slot())));
+    }
+    // Once the run must end, the rest is not attempted.
+    if (fatal) for (const op of pending.splice(0)) notAttempted(ctx, 'delete', op.image);
     await Promise.all(finishing);
   } finally {
     await poller.stop();
-    await Promise.allSettled([...vanishing, ...finishing]);
+    await Promise.all([...vanishing, ...finishing]);
   }
+  if (fatal) throw fatal.error;
   if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
 }
 
 /**
- * A name that vanished between two lists went with a DELETE in flight then, unless it was planned
- * to go with its image or someone else removed it. distribution untags before it answers, so only
- * DELETEs sent before the list that lacks it was answered and not answered before the last list
- * that showed it was sent can have taken it. It goes back onto the image its own read named; a
- * name whose read named an image not deleted (moved since) or none goes back onto the one DELETE
- * that can have taken it, and with several it is reported on each, never guessed.
+ * A name that vanished between two lists went with a DELETE in flight then, unless it was
+ * planned to go with its image or someone else removed it. distribution untags before it answers,
+ * so only DELETEs sent before the list that lacks it was answered, and not ended before the last
+ * list that showed it was sent, can have taken it; a DELETE that answered 404 or failed may have
+ * gone through before (a retry, an answer lost), so it counts too. It goes back onto the image its
+ * last read named; a name whose read named an image not being deleted (moved since) or none goes
+ * back onto the one DELETE that can have taken it, and with several it is reported on each, never
+ * guessed.
  */
 async function settleVanished(
   ctx: Context,
@@ -329,36 +395,47 @@ async function settleVanished(
   sent: readonly Sent[],
 ): Promise<void> {
   const overlapping = sent.filter(
-    (s) => s.sentAt < v.before && (s.answeredAt === undefined || s.answeredAt > v.after),
+    (s) => s.sentAt < v.before && (s.endedAt === undefined || s.endedAt > v.after),
   );
-  await Promise.all(overlapping.map((s) => s.settled));
-  const candidates = overlapping.filter(
-    (s) => s.answered && s.answeredAt !== undefined && s.answeredAt > v.after,
+  await Promise.all(overlapping.map((s) => s.ended));
+  const takers = overlapping.filter(
+    (s) => s.end !== 'untouched' && s.endedAt !== undefined && s.endedAt > v.after,
   );
-  if (candidates.length === 0) return;
+  if (takers.length === 0) return;
   const known = await v.read;
   const resolution = known?.resolution;
-  const took = candidates.filter((s) => !s.item.missing);
-  if (candidates.some((s) => s.item.missing && s.item.digest === resolution?.digest)) return;
-  const on = took.find((s) => s.item.digest === resolution?.digest);
+  const on = takers.find((s) => s.item.digest === resolution?.digest);
   if (on) {
-    // Known on it before its DELETE left: the re-check let the DELETE take it (planned to go).
-    if (known && known.answeredAt < on.sentAt) return;
-    if (await pushBack(ctx, repo, watch, on.item, v.tag))
-      await recheckAdded(ctx, repo, [[v.tag, on.item.digest]]);
+    // One the plan lets go with that image: taken as planned.
+    if (plannedToGo(ctx, repo, v.tag, on.item.digest)) return;
+    await pushBackAndRecheck(ctx, repo, watch, on.item, v.tag);
     return;
   }
-  // On an image deleted earlier: it went with that one, or its owner removed it.
-  if (resolution && ctx.gone.has(imageId(repo, resolution.digest))) return;
-  if (took.length > 1) {
-    for (const s of took)
+  if (resolution && ctx.gone.has(imageId(repo, resolution.digest))) {
+    // Last read on an image deleted before these DELETEs could take it: its owner removed it, or
+    // moved it onto one of these. Told, not guessed.
+    for (const s of takers)
       s.item.notes.push(
-        `${tagId(repo, v.tag)} vanished with one of the ${took.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
+        `${tagId(repo, v.tag)} (last read on ${imageId(repo, resolution.digest)}, deleted earlier) vanished while this one was being deleted; if it had been moved onto this image, point it again`,
       );
     return;
   }
-  const single = took[0];
-  if (!single) return;
+  if (takers.length > 1) {
+    for (const s of takers)
+      s.item.notes.push(
+        `${tagId(repo, v.tag)} vanished with one of the ${takers.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
+      );
+    return;
+  }
+  const single = takers[0] as Sent;
+  // A DELETE that did not answer 202 may not have untagged anything (distribution fails before
+  // it untags): whether it took this name cannot be told.
+  if (single.end !== 'deleted') {
+    single.item.notes.push(
+      `${tagId(repo, v.tag)} vanished while this one was being deleted, which ended without a clean 202; whether it went with it cannot be told: if it pointed at this image, point it again`,
+    );
+    return;
+  }
   if (resolution?.present) {
     // Read on another image: moved onto this one since, or removed by its owner. Moved, unless
     // its old image is gone too.
@@ -378,6 +455,25 @@ async function settleVanished(
     }
     if (!there) return;
   }
-  if (await pushBack(ctx, repo, watch, single.item, v.tag))
-    await recheckAdded(ctx, repo, [[v.tag, single.item.digest]]);
+  await pushBackAndRecheck(ctx, repo, watch, single.item, v.tag);
+}
+
+/** {@link pushBack}, then what the tag reaches stays too (a failed re-check is noted, not fatal). */
+async function pushBackAndRecheck(
+  ctx: Context,
+  repo: string,
+  watch: TagWatch,
+  item: BatchItem,
+  tag: string,
+): Promise<void> {
+  if (!(await pushBack(ctx, repo, watch, item, tag))) return;
+  try {
+    await recheckAdded(ctx, repo, [[tag, item.digest]]);
+  } catch (error) {
+    if (mustStop(error, ctx.signal)) throw error;
+    noteFailure(ctx, error);
+    item.notes.push(
+      `what ${tagId(repo, tag)} reaches could not be checked again: ${(error as Error).message}`,
+    );
+  }
 }

@@ -7,9 +7,8 @@ import type { TagWatch } from '../tag-watch.js';
 import type { FetchedManifest } from '../types.js';
 import { type Context, mustStop, noteFailure } from './context.js';
 import { mediaTypeOf, type Settle } from './journal-intents.js';
-import { recheckAdded } from './recheck.js';
 
-/** One planned deletion on its way through {@link deleteBatch}. */
+/** One planned deletion on its way through the DELETE window. */
 export interface BatchItem {
   op: DeleteOperation;
   digest: string;
@@ -43,64 +42,10 @@ export function restoredNotes(repo: string, item: BatchItem): string[] {
 }
 
 /**
- * After a batch of DELETEs: tags of the last read, not planned to go, that are no longer listed.
- * distribution's digest DELETE removes every tag on the digest, so such a tag was moved onto a
- * deleted image after it was last resolved, and went with it. With one image in the batch it is
- * pushed straight back from the bytes in hand (blobs stay until the registry's GC); with several,
- * which one it pointed at cannot be told, and it is reported. A tag whose own image someone else
- * deleted meanwhile is not one of these (its image answers 404): left alone.
- */
-export async function restoreVanished(
-  ctx: Context,
-  repo: string,
-  watch: TagWatch,
-  deleted: BatchItem[],
-  vanished: ReadonlyArray<readonly [string, string]>,
-  vanishedNew: ReadonlyArray<readonly [string, BatchItem]> = [],
-  candidatesOf: (tag: string) => BatchItem[] = () => deleted,
-): Promise<void> {
-  const digests = new Set(deleted.map((i) => i.digest));
-  const back: Array<[string, string]> = [];
-  for (const [tag, item] of vanishedNew) {
-    // Pushed after the read before the DELETE, gone after it: it pointed at this deleted image.
-    if (await pushBack(ctx, repo, watch, item, tag)) back.push([tag, item.digest]);
-  }
-  for (const [tag, last] of vanished) {
-    // Went with its image, as planned (the re-check let it), or with one deleted earlier.
-    if (digests.has(last) || ctx.gone.has(imageId(repo, last))) continue;
-    // Listed after every DELETE of the batch was answered: someone else removed it.
-    const candidates = candidatesOf(tag);
-    if (candidates.length === 0) continue;
-    if (candidates.length > 1) {
-      for (const item of candidates)
-        item.notes.push(
-          `${tagId(repo, tag)} vanished with one of the ${candidates.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
-        );
-      continue;
-    }
-    const item = candidates[0] as BatchItem;
-    item.requests.push(
-      `HEAD /v2/${repo}/manifests/${last} (is what ${tag} pointed at still there?)`,
-    );
-    let there: boolean;
-    try {
-      there = (await ctx.client.resolve(repo, last, { signal: ctx.signal })) !== undefined;
-    } catch (error) {
-      if (mustStop(error, ctx.signal)) throw error;
-      noteFailure(ctx, error);
-      item.lost.push(tag);
-      item.notes.push((error as Error).message);
-      continue;
-    }
-    if (there && (await pushBack(ctx, repo, watch, item, tag))) back.push([tag, item.digest]);
-  }
-  // What a pushed-back tag reaches stays too.
-  if (back.length > 0) await recheckAdded(ctx, repo, back);
-}
-
-/**
  * Pushes `tag` back onto the deleted image `item` from the bytes in hand (its blobs stay until
- * the registry's GC); the image counts as there again. False when the push failed (recorded).
+ * the registry's GC); the image counts as there again. A tag that resolves again by then was
+ * pushed anew by someone: it is left as it is (never overwritten). False when it was not pushed
+ * back (left as it is, or the push failed: recorded).
  */
 export async function pushBack(
   ctx: Context,
@@ -110,6 +55,14 @@ export async function pushBack(
   tag: string,
 ): Promise<boolean> {
   try {
+    item.requests.push(manifestRequest('HEAD', repo, tag, 'there again?'));
+    const now = await ctx.client.resolve(repo, tag, { signal: ctx.signal });
+    if (now !== undefined) {
+      item.notes.push(
+        `${tagId(repo, tag)} went with it but was pushed again meanwhile (it points at ${imageId(repo, now)}): left as it is`,
+      );
+      return false;
+    }
     item.requests.push(manifestRequest('PUT', repo, tag, 'pushed back'));
     await ctx.client.putManifest(
       repo,

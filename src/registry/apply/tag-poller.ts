@@ -1,9 +1,10 @@
 /**
- * One repository's tags, listed again and again while its DELETEs run (each list sent when the
- * last one is answered). distribution's digest DELETE removes every tag on the digest, and its
- * tag list gives names only, so the apply needs three things from these lists: a list sent after
- * a slot freed, with its new names resolved, before each DELETE; the names that vanished between
- * two lists, with the times that bound when; and which digest each name pointed at.
+ * One repository's tags, listed again and again while its DELETEs run or wait (each list sent
+ * when the last one is answered; idle otherwise). distribution's digest DELETE removes every tag
+ * on the digest, and its tag list gives names only, so the apply needs three things from these
+ * lists: a list sent after a DELETE's turn came, with every name listed so far read and
+ * re-checked, before it leaves; the names that vanished between two lists, with the times that
+ * bound when; and which digest each name pointed at.
  */
 import type { RegistryClient } from '../client.js';
 import { lookupTag, type Resolution, type TagWatch } from '../tag-watch.js';
@@ -39,8 +40,14 @@ export interface KnownRead {
   answeredAt: number;
 }
 
-/** How long a listed name that resolved to nothing waits before it is read again. */
-const UNRESOLVED_RETRY_MS = 250;
+/**
+ * A listed name that reads as nothing is most often being pushed (listed before its link is
+ * written) or removed: for this long after it was first listed it holds the DELETEs and is read
+ * again every `YOUNG_RETRY_MS`; after that it is a broken tag, read again every `OLD_RETRY_MS`.
+ */
+const YOUNG_MS = 1000;
+const YOUNG_RETRY_MS = 50;
+const OLD_RETRY_MS = 1000;
 
 interface Resolving {
   /** When the GET was sent and answered (0 for names known before the poller started). */
@@ -72,7 +79,7 @@ export class TagPoller {
    * registry reads each at some moment between its send and its answer: a name is taken for
    * removed only by a list sent after every list that showed it was answered.
    */
-  readonly #present = new Map<string, { sent: number; answered: number }>();
+  readonly #present = new Map<string, { first: number; sent: number; answered: number }>();
   /** Names taken for removed, with when the list that showed it was sent: older lists are stale. */
   readonly #removedBy = new Map<string, number>();
   /** Each listed name's latest resolution (settled or not). */
@@ -86,8 +93,13 @@ export class TagPoller {
   /** Listed names whose read failed (read again with the next list), with the error. */
   readonly #failedReads = new Map<string, unknown>();
   #stopping = false;
+  #ended = false;
   #loop: Promise<void> | undefined;
   #failure: unknown;
+  /** DELETEs in flight, and waiters not yet served: the tags are listed while there are any. */
+  #inFlight = 0;
+  #waiters = 0;
+  #wake: (() => void) | undefined;
 
   constructor(
     ctx: Context,
@@ -101,7 +113,7 @@ export class TagPoller {
     this.#client = ctx.client;
     this.#onVanished = onVanished;
     for (const tag of [...watch.tags.keys(), ...watch.unresolved])
-      this.#present.set(tag, { sent: 0, answered: 0 });
+      this.#present.set(tag, { first: 0, sent: 0, answered: 0 });
     for (const [tag, digest] of watch.tags) {
       const settled = { digest, present: true };
       this.#resolutions.set(tag, {
@@ -125,23 +137,52 @@ export class TagPoller {
    */
   listSentFromNow(): Promise<TagList> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#ended) return Promise.reject(new Error(`the tag lists of ${this.#repo} ended`));
+    this.#waiters++;
     const list = new Promise<TagList>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    this.#wakeUp();
+    // Listing goes on until it is served (its list read and re-checked), not only until sent.
+    const served = () => {
+      this.#waiters--;
+    };
+    list.then(served, served);
     return list;
   }
 
+  /** A DELETE of this repository left (`+1`) or ended (`-1`): lists run while any is in flight. */
+  inFlight(change: 1 | -1): void {
+    this.#inFlight += change;
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
   /**
-   * Settles once every list answered so far has its new names resolved and re-checked: a DELETE
-   * sent then goes after everything the registry has shown (not only after the list it waited for).
+   * Settles once every list answered so far has its new names read and re-checked (and every
+   * read sent since): a DELETE sent then goes after everything the registry has shown, not only
+   * after the list it waited for. Returns the names listed lately that read as nothing yet (being
+   * pushed or removed): the DELETE waits for another list while there are any.
+   * @throws a read or re-check that failed (tried again with the next list).
    */
-  async caughtUp(): Promise<void> {
+  async caughtUp(): Promise<string[]> {
     for (let checked = this.#checked; ; checked = this.#checked) {
       await checked;
       if (checked !== this.#checked) continue;
-      // A name whose read failed, or names read but not re-checked: not until the next list.
       const failedRead = this.#failedReads.values().next();
       if (!failedRead.done) throw failedRead.value;
       if (this.#unchecked.length > 0) throw this.#checkFailure;
-      return;
+      const now = performance.now();
+      const young: string[] = [];
+      for (const [tag, seen] of this.#present) {
+        const known = this.#resolutions.get(tag);
+        if (now - seen.first < YOUNG_MS && known?.answeredAt !== undefined && !known.settled)
+          young.push(tag);
+      }
+      return young;
     }
   }
 
@@ -157,20 +198,24 @@ export class TagPoller {
   readSince(tag: string, since: number): Promise<Resolution> {
     const known = this.#resolutions.get(tag);
     if (known && known.at >= since) return known.result.catch(() => undefined);
-    return this.#resolve(tag);
+    const result = this.#resolve(tag);
+    // What it reads is re-checked like a new name's, and DELETEs wait for that.
+    void this.#recheck([[tag, result]]).catch(() => {});
+    return result.catch(() => undefined);
   }
 
   /**
-   * Names in `list` whose latest resolution named `digest` (waiting for those in flight), and
-   * those that resolved to nothing (a name listed before its link was written, read again).
+   * Names in `list` whose latest read named `digest` (waiting for reads in flight), and those
+   * first listed since `since` that read as nothing.
    */
-  async namesOn(digest: string, list: TagList): Promise<string[]> {
+  async namesOn(digest: string, list: TagList, since: number): Promise<string[]> {
     const out: string[] = [];
     for (const tag of list.names) {
       const known = this.#resolutions.get(tag);
       if (!known) continue;
-      const resolution = known.settled ?? (await known.result.catch(() => undefined));
-      if (resolution?.digest === digest || this.#watch.unresolved.has(tag)) out.push(tag);
+      if (known.answeredAt === undefined) await known.result.catch(() => undefined);
+      if (known.named?.resolution?.digest === digest) out.push(tag);
+      else if (!known.settled && (this.#present.get(tag)?.first ?? 0) >= since) out.push(tag);
     }
     return out;
   }
@@ -179,17 +224,32 @@ export class TagPoller {
   async stop(): Promise<TagList | undefined> {
     const last = this.#loop ? this.listSentFromNow().catch(() => undefined) : undefined;
     this.#stopping = true;
+    this.#wakeUp();
     await this.#loop;
     return last;
   }
 
   async #run(): Promise<void> {
-    for (;;) {
-      if (this.#stopping && this.#waiting.length === 0) return;
-      if (this.#failure !== undefined) return;
-      if (!(await this.#list()))
-        // A pause keeps a failing registry from being hammered; the next waiter gets its own try.
-        await new Promise((r) => setTimeout(r, 20));
+    try {
+      for (;;) {
+        if (this.#stopping && this.#waiting.length === 0) return;
+        if (this.#failure !== undefined) return;
+        if (this.#waiters === 0 && this.#inFlight === 0) {
+          // Nothing to list for (bytes being fetched, a journal written): wait to be woken.
+          await new Promise<void>((r) => {
+            this.#wake = r;
+          });
+          continue;
+        }
+        if (!(await this.#list()))
+          // A pause keeps a failing registry from being hammered; the next waiter gets its own try.
+          await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      this.#ended = true;
+      const error = this.#failure ?? new Error(`the tag lists of ${this.#repo} ended`);
+      for (const w of this.#waiting) w.reject(error);
+      this.#waiting = [];
     }
   }
 
@@ -220,10 +280,16 @@ export class TagPoller {
       if (seen) {
         seen.sent = Math.max(seen.sent, sentAt);
         seen.answered = Math.max(seen.answered, answeredAt);
-      } else this.#present.set(tag, { sent: sentAt, answered: answeredAt });
+      } else this.#present.set(tag, { first: sentAt, sent: sentAt, answered: answeredAt });
       const known = this.#resolutions.get(tag);
-      if (known && !this.#watch.unresolved.has(tag)) continue;
-      if (known && answeredAt - known.at < UNRESOLVED_RETRY_MS) continue;
+      if (known) {
+        // Read and named a digest (or still being read): known. A dangling name (its image gone)
+        // is not read again; one that read as nothing is, now and then.
+        if (known.answeredAt === undefined || known.settled) continue;
+        const first = this.#present.get(tag)?.first ?? 0;
+        const every = answeredAt - first < YOUNG_MS ? YOUNG_RETRY_MS : OLD_RETRY_MS;
+        if (answeredAt - known.at < every) continue;
+      }
       started.push([tag, this.#resolve(tag)]);
     }
     for (const [tag, seen] of this.#present) {
