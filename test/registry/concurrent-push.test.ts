@@ -581,6 +581,56 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(await manifestStatus(reg, repo, 'old')).toBe(200);
   });
 
+  it('a run-ending error on one DELETE (a 405 injected into the client, on top of the real registry) stops the others: those in flight end before applyPlan rejects, none is sent after', async () => {
+    const repo = 'fatal-mid-window';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    for (let i = 0; i < 12; i++) await pushImage(reg, repo, { tag: `p${i}`, salt: `p${i}` });
+    const plan = await planOf(repo, ['keep']);
+    const log: string[] = [];
+    const answered: string[] = [];
+    let refused: string | undefined;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+      const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+      if (method === 'DELETE' && !path.includes('0000000000')) {
+        refused ??= path;
+        log.push(`${method} ${path}`);
+        if (path === refused) {
+          // Answered after the others left: they are in flight when the run must end.
+          await new Promise((r) => setTimeout(r, 100));
+          return new Response(
+            JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'deletes disabled' }] }),
+            { status: 405, headers: { 'content-type': 'application/json' } },
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        const response = await fetch(input, init);
+        answered.push(path);
+        return response;
+      }
+      return fetch(input, init);
+    }) as typeof fetch;
+    const client = new RegistryClient({ url: reg.url, fetch: fetchFn });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown) => unhandled.push(error);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(applyPlan(client, plan, { graph: plan.graph })).rejects.toThrow(/405|delet/i);
+      const sentBy = log.length;
+      // The DELETEs in flight ended (and were reported) before the run rejected.
+      expect(answered.length).toBe(sentBy - 1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(log.length).toBe(sentBy);
+      // The rest never left.
+      expect(sentBy).toBeLessThan(plan.delete.length);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    // Nothing but what was sent is gone.
+    expect((await listTags(reg, repo)).length).toBeGreaterThanOrEqual(13 - log.length);
+  });
+
   it('two applies of the same plan list their results in the same (plan) order', async () => {
     const results: ApplyResult[] = [];
     for (const repo of ['order1', 'order2']) {
