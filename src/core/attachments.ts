@@ -2,6 +2,8 @@
  * Rules for attachments that registries store as tags: cosign-style `sha256-<hex>.sig|.att|.sbom`
  * tags and the OCI referrers fallback tag `sha256-<hex>`. Pure decisions; adapters carry them out.
  */
+import type { ImageGraph } from './image-graph.js';
+import { imageId, repositoryOfImage, tagName } from './naming.js';
 import type { CleanupPlan } from './plan-types.js';
 
 /** What a bare tag name is. */
@@ -95,4 +97,33 @@ export function blockedByRemainingPointers(
     if (pointer !== undefined) blocked.set(image, pointer);
   }
   return blocked;
+}
+
+/**
+ * Whether `tag` (a tag id) on `image` is an attachment `graph` already holds as one: a fallback
+ * tag of an image it has, or a cosign-style tag whose manifest it holds as a referrer of the
+ * subject. Such a tag follows its subject; it is not a root of its own.
+ */
+export function isModeledAttachment(graph: ImageGraph, tag: string, image: string): boolean {
+  const kind = classifyTag(tagName(tag));
+  if (kind.kind === 'plain') return false;
+  const subject = imageId(repositoryOfImage(image), kind.subject);
+  if (kind.kind === 'fallback') return graph.hasImage(subject);
+  if (!graph.hasImage(image)) return false;
+  return graph.targetsOf(image, 'referrer').includes(subject);
+}
+
+/**
+ * Whether `tag` (a tag id) on `image` is one the plan lets go with that image: one of its planned
+ * tags, or an attachment the graph models. A DELETE that takes it takes nothing it should not.
+ */
+export function goesWithImage(
+  plan: CleanupPlan,
+  graph: ImageGraph,
+  tag: string,
+  image: string,
+): boolean {
+  return (
+    recheckRoots(plan, [[tag, image]], (t, i) => isModeledAttachment(graph, t, i)).length === 0
+  );
 }

@@ -1,41 +1,24 @@
 /**
- * The stale-plan re-check's view of one repository's tags during `applyPlan`: read right before
- * each DELETE and right after it. distribution's tag list gives names only, so a tag is resolved
- * (HEAD) only when its name is new since the last read; a known name keeps the digest it had then.
+ * The stale-plan re-check's view of one repository's tags during `applyPlan`: read in full once
+ * (a GET of every tag) before the repository's first DELETE, then kept current by the tag lists
+ * sent around each DELETE (`apply/tag-poller.ts`). distribution's tag list gives names only, so a
+ * name is resolved when it is first seen; a known name keeps the digest it had then.
  */
 import type { RegistryClient } from './client.js';
 import { RegistryHttpError } from './errors/registry-http-error.js';
 import type { FetchedManifest } from './types.js';
 
-/** How often a HEAD answering 500 is sent again, and the first pause (doubled each time). */
-const HEAD_500_RETRIES = 4;
-const HEAD_500_PAUSE_MS = 10;
-
 /**
- * `HEAD` a tag, sending it again when the registry answers 500: distribution 2.8 truncates a
- * tag's link file while a PUT writes it, and a HEAD reading it then answers 500 UNKNOWN. The
- * push finishes within milliseconds, so a short wait gives the real answer.
- * @returns its digest, or `undefined` when it points at nothing (404).
- * @throws {RegistryHttpError} when it still answers 500 after the retries.
+ * How often a read answering 500 is sent again, and the first pause (doubled each time):
+ * distribution 2.8 truncates a tag's link file while a PUT writes it, and a read then answers
+ * 500 UNKNOWN; the push finishes within milliseconds.
  */
-export async function resolveTag(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-  signal?: AbortSignal,
-): Promise<string | undefined> {
-  return retry500(() => client.resolve(repository, tag, { signal }), signal);
-}
+const READ_500_RETRIES = 4;
+const READ_500_PAUSE_MS = 10;
 
-/** Like {@link resolveTag}, with a GET: the digest and the manifest's bytes. */
-export async function fetchTag(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-  signal?: AbortSignal,
-): Promise<FetchedManifest | undefined> {
-  return retry500(() => client.getManifest(repository, tag, { signal }), signal);
-}
+/** How often {@link lookupTag} reads a listed name again that answered a plain 404, and the first pause. */
+const LISTED_404_RETRIES = 4;
+const LISTED_404_PAUSE_MS = 5;
 
 /**
  * What a tag points at: `present` when its manifest answers, else the digest the registry names
@@ -44,21 +27,9 @@ export async function fetchTag(
  */
 export type Resolution = { digest: string; present: boolean } | undefined;
 
-/** {@link resolveTag}, and for a tag answering 404 a GET to read which digest it points at. */
-export async function resolveFully(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-  signal?: AbortSignal,
-): Promise<Resolution> {
-  const digest = await resolveTag(client, repository, tag, signal);
-  if (digest !== undefined) return { digest, present: true };
-  return lookupTag(client, repository, tag, signal);
-}
-
 /**
- * One GET of a tag (read again on 500, as {@link resolveTag}): for a name seen while a DELETE
- * is in flight, one request that also tells which digest a tag the DELETE just unlinked names.
+ * One GET of a tag (read again on 500): for a name seen in a tag list, one request that also
+ * tells which digest a tag a DELETE just unlinked names.
  */
 export async function lookupTag(
   client: RegistryClient,
@@ -76,42 +47,17 @@ export async function lookupTag(
   }
 }
 
-/** How often {@link lookupTag} reads a listed name again that answered a plain 404, and the first pause. */
-const LISTED_404_RETRIES = 4;
-const LISTED_404_PAUSE_MS = 5;
-
 async function retry500<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await read();
     } catch (error) {
       if (!(error instanceof RegistryHttpError) || error.status !== 500) throw error;
-      if (attempt >= HEAD_500_RETRIES) throw error;
-      await new Promise((r) => setTimeout(r, HEAD_500_PAUSE_MS * 2 ** attempt));
+      if (attempt >= READ_500_RETRIES) throw error;
+      await new Promise((r) => setTimeout(r, READ_500_PAUSE_MS * 2 ** attempt));
       signal?.throwIfAborted();
     }
   }
-}
-
-/** Names resolved while a DELETE was in flight, offered to the read after it. */
-export interface EarlyResolutions {
-  resolutions: ReadonlyMap<string, Promise<Resolution>>;
-  /** The digests those DELETEs removed: names that resolved to one are resolved again. */
-  changed: ReadonlySet<string>;
-}
-
-/** What one {@link TagWatch.read} found. */
-export interface TagRead {
-  /** Names not seen before, with the digest a HEAD gave them. */
-  added: Array<[tag: string, digest: string]>;
-  /** Names known before and no longer listed, with the digest they had when last read. */
-  vanished: Array<[tag: string, digest: string]>;
-  /** New names that point at nothing, with the digest the registry names for them. */
-  dangling: Array<[tag: string, digest: string]>;
-  /** Every name listed. */
-  listed: Set<string>;
-  /** Requests sent. */
-  requests: string[];
 }
 
 /** One repository's tags as last read (see the file comment). */
@@ -119,15 +65,10 @@ export class TagWatch {
   readonly repository: string;
   /** Bare tag → digest, as resolved when the name was first seen (or as regprune set it). */
   readonly tags = new Map<string, string>();
-  /** Listed names that pointed at nothing when last resolved: resolved again on each read. */
+  /** Listed names that pointed at nothing when last resolved. */
   readonly unresolved = new Set<string>();
-  /**
-   * True while nothing was awaited since the last read: a DELETE sent now is one round trip from
-   * it. Set false by the caller before any other request.
-   */
-  fresh = false;
-  /** Reads done so far. */
-  reads = 0;
+  /** Whether the full read was done. */
+  read = false;
   readonly #client: RegistryClient;
 
   constructor(client: RegistryClient, repository: string) {
@@ -136,62 +77,35 @@ export class TagWatch {
   }
 
   /**
-   * Lists the tags, HEADs the names not seen before, forgets the names no longer listed. With
-   * `bytes`, new names are read with a GET instead and their manifests kept there by digest (the
-   * first read: the apply needs the bytes of the planned images anyway).
+   * The full read: lists the tags and GETs every one, keeping each manifest in `bytes` by digest
+   * (the apply needs the bytes of the planned images anyway).
+   * @returns the names found, with the digest each points at.
    */
-  async read(
+  async readAll(
+    bytes: Map<string, FetchedManifest>,
     signal?: AbortSignal,
-    bytes?: Map<string, FetchedManifest>,
-    early?: EarlyResolutions,
-  ): Promise<TagRead> {
+  ): Promise<Array<[tag: string, digest: string]>> {
     const repo = this.repository;
-    const listed = new Set(await this.#client.listTags(repo, { signal }));
-    const requests = [`GET /v2/${repo}/tags/list`];
-    const vanished: Array<[string, string]> = [];
-    for (const [tag, digest] of this.tags) {
-      if (listed.has(tag)) continue;
-      this.tags.delete(tag);
-      vanished.push([tag, digest]);
-    }
-    for (const tag of this.unresolved) if (!listed.has(tag)) this.unresolved.delete(tag);
-    const fresh = [...listed].filter((tag) => !this.tags.has(tag));
-    if (fresh.length > 0)
-      requests.push(
-        `${bytes ? 'GET' : 'HEAD'} /v2/${repo}/manifests/<tag> for ${fresh.length === 1 ? `the new tag ${fresh[0]}` : `each of ${fresh.length} new tags`}`,
-      );
+    const listed = await this.#client.listTags(repo, { signal });
     const added: Array<[string, string]> = [];
-    const dangling: Array<[string, string]> = [];
     await Promise.all(
-      fresh.map(async (tag) => {
-        let digest: string | undefined;
-        if (bytes) {
-          const fetched = await fetchTag(this.#client, repo, tag, signal);
-          if (fetched) bytes.set(fetched.digest, fetched);
-          digest = fetched?.digest;
-        } else {
-          // Resolved while a DELETE was in flight: reused unless it named that DELETE's image
-          // (whose state the DELETE changed since).
-          const before = early?.resolutions.get(tag);
-          let resolution = before ? await before : undefined;
-          if (!before || resolution === undefined || early?.changed.has(resolution.digest))
-            resolution = await resolveFully(this.#client, repo, tag, signal);
-          if (resolution && !resolution.present) dangling.push([tag, resolution.digest]);
-          digest = resolution?.present ? resolution.digest : undefined;
-        }
-        if (digest === undefined) {
+      listed.map(async (tag) => {
+        const fetched = await retry500(
+          () => this.#client.getManifest(repo, tag, { signal }),
+          signal,
+        );
+        if (!fetched) {
           this.unresolved.add(tag);
           return;
         }
-        this.unresolved.delete(tag);
-        this.tags.set(tag, digest);
-        added.push([tag, digest]);
+        bytes.set(fetched.digest, fetched);
+        this.tags.set(tag, fetched.digest);
+        added.push([tag, fetched.digest]);
       }),
     );
     added.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    this.reads++;
-    this.fresh = true;
-    return { added, vanished, dangling, listed, requests };
+    this.read = true;
+    return added;
   }
 
   /** Bare tags that point at `digest` as last read. */

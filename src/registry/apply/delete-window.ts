@@ -6,6 +6,7 @@
  * the image it pointed at when the registry lets that be told.
  */
 
+import { goesWithImage } from '../../core/attachments.js';
 import { digestOfImage, imageId, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { DeleteRefusedError } from '../errors/delete-refused-error.js';
@@ -23,31 +24,16 @@ import {
 import { deleteFailed } from './delete.js';
 import { beginIntent, draftOf, endEarlier, type Settle } from './journal-intents.js';
 import { type BatchItem, pushBack, restoredNotes } from './push-back.js';
-import { type Prefetch, plannedToGo, pointerLeft, recheckAdded } from './recheck.js';
-import { type TagList, TagPoller, type Vanished } from './tag-poller.js';
+import { type Prefetch, pointerLeft, recheckAdded } from './recheck.js';
+import { type TagList, TagPoller } from './tag-poller.js';
 import { type GoneUnclean, removeTagsLeftBehind } from './tags-left-behind.js';
+import { type Sent, settleVanished } from './vanished.js';
 
 /** DELETE attempts per image that answer 400 DIGEST_INVALID (a PUT of it in progress). */
 export const DIGEST_INVALID_ATTEMPTS = 4;
 
 /** Tag lists a DELETE waits through for a clean read (the list and every name in it) before it fails. */
 const GATE_ATTEMPTS = 3;
-
-/** A DELETE sent: when, and (once it ended) when and how. */
-interface Sent {
-  item: BatchItem;
-  sentAt: number;
-  /** When it was answered or failed. */
-  endedAt?: number;
-  /**
-   * `deleted` (202), `missing` (404: gone before, or a retry after an attempt that went through),
-   * `failed` (it may have gone through before the error), `untouched` (400 DIGEST_INVALID:
-   * distribution refused before deleting anything).
-   */
-  end?: 'deleted' | 'missing' | 'failed' | 'untouched';
-  /** Settles when it ended. */
-  ended: Promise<void>;
-}
 
 /** See the file comment. */
 export async function deleteWindow(
@@ -139,7 +125,6 @@ export async function deleteWindow(
       fetched,
       requests,
       settle: async () => {},
-      missing: false,
       restored: [],
       lost: [],
       notes: [],
@@ -245,8 +230,6 @@ export async function deleteWindow(
     record.endedAt = performance.now();
     record.end = result === 'missing' ? 'missing' : 'deleted';
     poller.inFlight(-1);
-    item.missing = result === 'missing';
-    item.answeredAt = record.endedAt;
     ctx.gone.add(op.image);
     ended();
     const during = poller.lists - listsBefore;
@@ -301,7 +284,7 @@ export async function deleteWindow(
       });
       return;
     }
-    if (item.missing)
+    if (record.end === 'missing')
       return goneWithout202(
         op,
         ['already gone (404)', ...item.notes].join('; '),
@@ -339,7 +322,11 @@ export async function deleteWindow(
         await recheckAdded(ctx, repo, [[tag, item.digest]]);
         continue;
       }
-      if (record.end !== 'deleted' && plannedToGo(ctx, repo, tag, item.digest)) continue;
+      if (
+        record.end !== 'deleted' &&
+        goesWithImage(ctx.plan, ctx.graph, tagId(repo, tag), imageId(repo, item.digest))
+      )
+        continue;
       if (await pushBack(ctx, repo, watch, item, tag))
         await recheckAdded(ctx, repo, [[tag, item.digest]]);
     }
@@ -375,105 +362,4 @@ export async function deleteWindow(
   }
   if (fatal) throw fatal.error;
   if (goneUnclean.length > 0) await removeTagsLeftBehind(ctx, repo, goneUnclean);
-}
-
-/**
- * A name that vanished between two lists went with a DELETE in flight then, unless it was
- * planned to go with its image or someone else removed it. distribution untags before it answers,
- * so only DELETEs sent before the list that lacks it was answered, and not ended before the last
- * list that showed it was sent, can have taken it; a DELETE that answered 404 or failed may have
- * gone through before (a retry, an answer lost), so it counts too. It goes back onto the image its
- * last read named; a name whose read named an image not being deleted (moved since) or none goes
- * back onto the one DELETE that can have taken it, and with several it is reported on each, never
- * guessed.
- */
-async function settleVanished(
-  ctx: Context,
-  repo: string,
-  watch: TagWatch,
-  v: Vanished,
-  sent: readonly Sent[],
-): Promise<void> {
-  const overlapping = sent.filter(
-    (s) => s.sentAt < v.before && (s.endedAt === undefined || s.endedAt > v.after),
-  );
-  await Promise.all(overlapping.map((s) => s.ended));
-  const takers = overlapping.filter(
-    (s) => s.end !== 'untouched' && s.endedAt !== undefined && s.endedAt > v.after,
-  );
-  if (takers.length === 0) return;
-  const known = await v.read;
-  const resolution = known?.resolution;
-  const on = takers.find((s) => s.item.digest === resolution?.digest);
-  if (on) {
-    // One the plan lets go with that image: taken as planned.
-    if (plannedToGo(ctx, repo, v.tag, on.item.digest)) return;
-    await pushBackAndRecheck(ctx, repo, watch, on.item, v.tag);
-    return;
-  }
-  if (resolution && ctx.gone.has(imageId(repo, resolution.digest))) {
-    // Last read on an image deleted before these DELETEs could take it: its owner removed it, or
-    // moved it onto one of these. Told, not guessed.
-    for (const s of takers)
-      s.item.notes.push(
-        `${tagId(repo, v.tag)} (last read on ${imageId(repo, resolution.digest)}, deleted earlier) vanished while this one was being deleted; if it had been moved onto this image, point it again`,
-      );
-    return;
-  }
-  if (takers.length > 1) {
-    for (const s of takers)
-      s.item.notes.push(
-        `${tagId(repo, v.tag)} vanished with one of the ${takers.length} images deleted together with this one; which one it pointed at cannot be told: point it again`,
-      );
-    return;
-  }
-  const single = takers[0] as Sent;
-  // A DELETE that did not answer 202 may not have untagged anything (distribution fails before
-  // it untags): whether it took this name cannot be told.
-  if (single.end !== 'deleted') {
-    single.item.notes.push(
-      `${tagId(repo, v.tag)} vanished while this one was being deleted, which ended without a clean 202; whether it went with it cannot be told: if it pointed at this image, point it again`,
-    );
-    return;
-  }
-  if (resolution?.present) {
-    // Read on another image: moved onto this one since, or removed by its owner. Moved, unless
-    // its old image is gone too.
-    single.item.requests.push(
-      manifestRequest('HEAD', repo, resolution.digest, `is what ${v.tag} pointed at still there?`),
-    );
-    let there: boolean;
-    try {
-      there =
-        (await ctx.client.resolve(repo, resolution.digest, { signal: ctx.signal })) !== undefined;
-    } catch (error) {
-      if (mustStop(error, ctx.signal)) throw error;
-      noteFailure(ctx, error);
-      single.item.lost.push(v.tag);
-      single.item.notes.push((error as Error).message);
-      return;
-    }
-    if (!there) return;
-  }
-  await pushBackAndRecheck(ctx, repo, watch, single.item, v.tag);
-}
-
-/** {@link pushBack}, then what the tag reaches stays too (a failed re-check is noted, not fatal). */
-async function pushBackAndRecheck(
-  ctx: Context,
-  repo: string,
-  watch: TagWatch,
-  item: BatchItem,
-  tag: string,
-): Promise<void> {
-  if (!(await pushBack(ctx, repo, watch, item, tag))) return;
-  try {
-    await recheckAdded(ctx, repo, [[tag, item.digest]]);
-  } catch (error) {
-    if (mustStop(error, ctx.signal)) throw error;
-    noteFailure(ctx, error);
-    item.notes.push(
-      `what ${tagId(repo, tag)} reaches could not be checked again: ${(error as Error).message}`,
-    );
-  }
 }

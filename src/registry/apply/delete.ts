@@ -31,11 +31,10 @@ export async function deleteInRepository(
   }
   // The first read GETs every tag (rather than HEAD): that fetches most planned images' bytes too.
   const read = new Map<string, FetchedManifest>();
-  if (watch.reads === 0) {
-    const first = await watch.read(ctx.signal, read);
+  if (!watch.read) {
     // Its list is as old as all its GETs took (seconds on a large repository): each DELETE
     // still waits for a list sent after its turn came.
-    await recheckAdded(ctx, repo, first.added, true);
+    await recheckAdded(ctx, repo, await watch.readAll(read, ctx.signal), true);
   }
   prefetch(ctx, repo, ops, read);
   // Fallback indexes are rewritten for the whole wave first, as before any DELETE: their own

@@ -15,10 +15,6 @@ export interface BatchItem {
   fetched: FetchedManifest;
   requests: string[];
   settle: Settle;
-  /** The DELETE answered 404 (gone without a clean 202). */
-  missing: boolean;
-  /** When its DELETE was answered (`performance.now()`): it untagged nothing listed after. */
-  answeredAt?: number;
   /** Bare tags pushed back after they went with this image's DELETE. */
   restored: string[];
   /** Bare tags that went with it and could not be pushed back. */

@@ -1,12 +1,16 @@
 /** The stale-plan re-check around DELETEs: tags read again, what they reach, manifests fetched ahead. */
-import { blockedByRemainingPointers, classifyTag, recheckRoots } from '../../core/attachments.js';
+import {
+  blockedByRemainingPointers,
+  classifyTag,
+  isModeledAttachment,
+  recheckRoots,
+} from '../../core/attachments.js';
 import {
   digestOfImage,
   imageId,
   repositoryOfImage,
   repositoryOfTag,
   tagId,
-  tagName,
 } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { recheckPlan } from '../../core/recheck.js';
@@ -92,7 +96,7 @@ export async function recheckAdded(
   const roots = recheckRoots(
     plan,
     added.map(([tag, digest]) => [tagId(repo, tag), imageId(repo, digest)] as const),
-    modeledIn(ctx, repo),
+    (tag, image) => isModeledAttachment(graph, tag, image),
   );
   if (withOtherRepositories)
     for (const tag of plan.keptTags) {
@@ -107,29 +111,6 @@ export async function recheckAdded(
     (image) => repositoryOfImage(image) === repo && !ctx.gone.has(image) && !ctx.saved.has(image),
   );
   for (const { op, reason } of skip) ctx.saved.set(op.image, reason);
-}
-
-/** Whether a tag on an image is one of the plan's modeled attachments (cosign tag, fallback index). */
-function modeledIn(ctx: Context, repo: string): (tag: string, image: string) => boolean {
-  const { graph } = ctx;
-  return (tag, image) => {
-    const kind = classifyTag(tagName(tag));
-    if (kind.kind === 'plain') return false;
-    if (kind.kind === 'fallback') return graph.hasImage(imageId(repo, kind.subject));
-    if (!graph.hasImage(image)) return false;
-    return graph.targetsOf(image, 'referrer').includes(imageId(repo, kind.subject));
-  };
-}
-
-/**
- * Whether bare `tag` on `digest` is one the plan lets go with that image (one of its planned tags,
- * or an attachment the plan models): a DELETE taking it took nothing it should not.
- */
-export function plannedToGo(ctx: Context, repo: string, tag: string, digest: string): boolean {
-  return (
-    recheckRoots(ctx.plan, [[tagId(repo, tag), imageId(repo, digest)]], modeledIn(ctx, repo))
-      .length === 0
-  );
 }
 
 /** The planned image pointing at `op`'s image that is still there (a pointer goes first). */

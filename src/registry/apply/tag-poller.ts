@@ -186,11 +186,6 @@ export class TagPoller {
     }
   }
 
-  /** What `tag` was last resolved to (a settled or pending read), if it was ever resolved. */
-  resolutionOf(tag: string): Promise<Resolution> | undefined {
-    return this.#resolutions.get(tag)?.result;
-  }
-
   /**
    * What `tag` points at, read after `since` (its image changed then): a read sent since is
    * shared, else one is sent now.
