@@ -49,6 +49,19 @@ async function planOf(repo: string, keep: string[]): Promise<CleanupPlan & { gra
   };
 }
 
+/**
+ * `keep` with `moving` on it (both kept) and two planned images `a` and `b`: the plan, and the
+ * digests of its second (`target`) and first (`other`) deletion.
+ */
+async function twoPlannedAndMoving(repo: string) {
+  const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+  await tagManifest(reg, repo, 'moving', keep.digest);
+  for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+  const plan = await planOf(repo, ['keep', 'moving']);
+  const digestOf = (i: number) => plan.delete[i]?.image.split('@')[1] as string;
+  return { plan, target: digestOf(1), other: digestOf(0) };
+}
+
 type Hook = (
   method: string,
   path: string,
@@ -346,12 +359,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('DELETEs sent together: a known tag moved onto one of them is reported on each, not pushed back onto a guessed image', async () => {
     const repo = 'batch-moved';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
-    const plan = await planOf(repo, ['keep', 'moving']);
-    const target = plan.delete[1]?.image.split('@')[1] as string;
-    const other = plan.delete[0]?.image.split('@')[1] as string;
+    const { plan, target, other } = await twoPlannedAndMoving(repo);
     let moved = false;
     let targetAnswered: () => void = () => {};
     const answered = new Promise<void>((r) => {
@@ -384,12 +392,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('DELETEs sent together: a known tag moved onto one of them is pushed back onto it when every other DELETE was answered before a tag list that still showed it', async () => {
     const repo = 'batch-moved-one';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
-    const plan = await planOf(repo, ['keep', 'moving']);
-    const target = plan.delete[1]?.image.split('@')[1] as string;
-    const other = plan.delete[0]?.image.split('@')[1] as string;
+    const { plan, target, other } = await twoPlannedAndMoving(repo);
     // `moving` is moved onto the target; its DELETE leaves only once the other DELETE was answered
     // and two tag lists after that were answered (the second one sent after the other's answer
     // was taken in): that list still shows `moving`, so only the target's DELETE can have taken it.
@@ -449,12 +452,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a DELETE whose answer was lost (retried: 404) counts as one that can have taken a tag: a known tag moved onto it is reported, never pushed onto another image', async () => {
     const repo = 'lost-answer';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
-    const plan = await planOf(repo, ['keep', 'moving']);
-    const target = plan.delete[1]?.image.split('@')[1] as string;
-    const other = plan.delete[0]?.image.split('@')[1] as string;
+    const { plan, target, other } = await twoPlannedAndMoving(repo);
     // `moving` is moved onto the target right before its DELETE; the registry deletes it (and
     // untags `moving`), but the answer is lost (a connection reset after the registry processed
     // it): the client's retry answers 404. The other DELETE is answered only after that retry.
@@ -629,6 +627,78 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     }
     // Nothing but what was sent is gone.
     expect((await listTags(reg, repo)).length).toBeGreaterThanOrEqual(13 - log.length);
+  });
+
+  it('a listed name that does not resolve yet (its push has written the index link, not the tag link) holds the DELETE until it does, and then saves the image', async () => {
+    const repo = 'young';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // Right before the window's first list, `slow` is half pushed onto `old`: distribution lists
+    // it (its index link is there) but answers 404 to it. 300 ms later the push writes its link.
+    const slow = join(manifestsDir(repo), 'tags/slow');
+    let lists = 0;
+    let finished: Promise<void> | undefined;
+    const log: string[] = [];
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before' && ++lists === 2) {
+        const index = join(slow, 'index/sha256', old.digest.slice(7));
+        await mkdir(index, { recursive: true });
+        await writeFile(join(index, 'link'), old.digest);
+        finished = (async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          await mkdir(join(slow, 'current'), { recursive: true });
+          await writeFile(join(slow, 'current', 'link'), old.digest);
+        })();
+      }
+    }, log);
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    await finished;
+    expect(log).toContain(`GET /v2/${repo}/manifests/slow 404`);
+    expect(log.filter((l) => l.startsWith(`DELETE /v2/${repo}/manifests/${old.digest}`))).toEqual(
+      [],
+    );
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.status).toBe('skipped');
+    expect(outcome?.reason).toMatch(new RegExp(`changed since plan: ${repo}:slow`));
+    await pullsCompletely(reg.host, repo, 'slow');
+  });
+
+  it('a push-back never overwrites a tag someone pushed again meanwhile', async () => {
+    const repo = 'pushed-again';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    // `moving` is moved onto `old` right before its DELETE, which takes it. Once two tag lists
+    // answered after that show it gone, its owner pushes it onto `keep` again, before the apply
+    // gets to push it back.
+    let moved = false;
+    let listsAfter = -1;
+    let seenGone: () => void = () => {};
+    const gone = new Promise<void>((r) => {
+      seenGone = r;
+    });
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !moved) {
+        moved = true;
+        await tagManifest(reg, repo, 'moving', old.digest);
+      }
+      if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'after' && moved) {
+        listsAfter = 0;
+        await gone;
+        await tagManifest(reg, repo, 'moving', keep.digest);
+      }
+      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'after' && listsAfter >= 0)
+        if (++listsAfter === 2) seenGone();
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(moved).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'moving')).toBe(keep.digest);
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toBeUndefined();
+    expect(outcome?.reason).toMatch(new RegExp(`${repo}:moving went with it but was pushed again`));
+    expect(await manifestStatus(reg, repo, 'old')).toBe(404);
   });
 
   it('two applies of the same plan list their results in the same (plan) order', async () => {
