@@ -723,7 +723,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(strip(results[0] as ApplyResult)).toEqual(strip(results[1] as ApplyResult));
   });
 
-  it('a dry run lists the tag list sent right before each DELETE, the lists while DELETEs are in flight and the list after it', async () => {
+  it('a dry run lists the tag list sent right before each DELETE and the list after it', async () => {
     const repo = 'dryrace';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
     const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
@@ -742,7 +742,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
       ),
     );
     expect(requests[at + 1]).toMatch(
-      new RegExp(`^GET /v2/${repo}/tags/list again and again while DELETEs are in flight`),
+      new RegExp(`^GET /v2/${repo}/tags/list once after its DELETE was answered`),
     );
     const tuned = await applyPlan(new RegistryClient({ url: reg.url, concurrency: 3 }), plan, {
       graph: plan.graph,

@@ -1,9 +1,9 @@
 /**
  * One wave's DELETEs in one repository, a few in flight at once (a sliding window): each DELETE
  * leaves right after a tag list sent since its slot freed (with that list's new names resolved and
- * the plan re-checked against them), while the tags are listed again and again ({@link TagPoller}).
- * A tag that vanishes between two lists went with a DELETE in flight then, and is pushed back onto
- * the image it pointed at when the registry lets that be told.
+ * the plan re-checked against them), and each ended DELETE waits for a list sent after it
+ * ({@link TagPoller}). A tag that vanishes between two lists went with a DELETE in flight then,
+ * and is pushed back onto the image it pointed at when the registry lets that be told.
  */
 
 import { goesWithImage } from '../../core/attachments.js';
@@ -25,7 +25,7 @@ import { deleteFailed } from './delete.js';
 import { beginIntent, draftOf, endEarlier, type Settle } from './journal-intents.js';
 import { type BatchItem, pushBack, restoredNotes } from './push-back.js';
 import { type Prefetch, pointerLeft, recheckAdded } from './recheck.js';
-import { type TagList, TagPoller } from './tag-poller.js';
+import { type TagList, TagPoller, YOUNG_RETRY_MS } from './tag-poller.js';
 import { type GoneUnclean, removeTagsLeftBehind } from './tags-left-behind.js';
 import { type Sent, settleVanished } from './vanished.js';
 
@@ -55,7 +55,8 @@ export async function deleteWindow(
     work.catch((error) => {
       fatal ??= { error };
     });
-  const poller = new TagPoller(ctx, repo, watch, (v) => {
+  const window = deleteBatchSize(client, ctx.tuning);
+  const poller = new TagPoller(ctx, repo, watch, window, (v) => {
     vanishing.push(guard(settleVanished(ctx, repo, watch, v, sent)));
   });
   poller.start();
@@ -147,6 +148,8 @@ export async function deleteWindow(
       try {
         await poller.listSentFromNow();
         if ((await poller.caughtUp()).length === 0) break;
+        // A name that reads as nothing yet is read again this long after its last read.
+        await new Promise((r) => setTimeout(r, YOUNG_RETRY_MS));
       } catch (error) {
         if (++failures < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
         await item.settle('failed').catch(() => {});
@@ -350,8 +353,8 @@ export async function deleteWindow(
     // A DELETE retried after 400 DIGEST_INVALID goes back into `pending` after its slot emptied
     // it: the slots run again until nothing is left.
     while (pending.length > 0 && !fatal) {
-      const window = Math.min(deleteBatchSize(client, ctx.tuning), pending.length);
-      await Promise.all(Array.from({ length: window }, () => guard(slot())));
+      const slots = Math.min(window, pending.length);
+      await Promise.all(Array.from({ length: slots }, () => guard(slot())));
     }
     // Once the run must end, the rest is not attempted.
     if (fatal) for (const op of pending.splice(0)) notAttempted(ctx, 'delete', op.image);

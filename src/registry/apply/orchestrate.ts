@@ -93,11 +93,11 @@ export function validate(plan: CleanupPlan): void {
  * nothing touched. Right before each DELETE (a few of a repository in flight at once: half
  * the client's concurrency) it waits for a new list of the repository's tags (resolving
  * only names not seen before) and asks the core which deletions a current tag now reaches
- * ({@link recheckPlan}); those are skipped as "changed since plan". While DELETEs are in flight it
- * lists the tags again and again, resolving new names at once; a tag not planned to go that
- * vanished with a DELETE is pushed back from the bytes of the image it was on: the outcome is
- * `skipped`, with
- * `restored` (when which of several images it was on cannot be told, it is reported instead). Referrers fallback indexes are rewritten without deleted
+ * ({@link recheckPlan}); those are skipped as "changed since plan". After each DELETE it lists
+ * the tags again; a tag not planned to go that vanished with a DELETE is pushed back from the
+ * bytes of the image it was on: the outcome is `skipped`, with `restored` (when which of several
+ * images it was on cannot be told, it is reported instead). Referrers fallback indexes are
+ * rewritten without deleted
  * referrers (their tag removed when empty) before the referrers go. An image found gone without a
  * clean 202 (distribution 2.8 can fail after unlinking it, before dropping its tags) has those of
  * its planned tags that are still listed but answer 404 removed; a tag pushed again is left alone.
