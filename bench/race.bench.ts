@@ -12,7 +12,7 @@
  * ratio is that extra scanning, not the re-check's own requests.
  *
  * `RACE_RUNS` (default 10) sets the number of runs; `RACE_WINDOW=N` the DELETEs in flight at once
- * (default: the apply's own, half the client's concurrency). Exits 1 when the target is missed: 0
+ * (default: the apply's own, 3 at the client's concurrency of 8). Exits 1 when the target is missed: 0
  * lost pushes in at least 9 of 10 runs, never more than 1 %, at least 0.5x the unchecked
  * throughput in every run.
  */

@@ -55,7 +55,7 @@ describe('dry-run request list', () => {
     );
     expect(
       delGroup.some((l) =>
-        /×20 +GET \/v2\/dry\/app\/tags\/list sent after its turn came, right before its DELETE \(at most 4 DELETEs/.test(
+        /×20 +GET \/v2\/dry\/app\/tags\/list sent after its turn came, right before its DELETE \(at most 3 DELETEs/.test(
           l,
         ),
       ),
