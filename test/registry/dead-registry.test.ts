@@ -56,7 +56,9 @@ describe('a registry that dies mid-apply', () => {
     // Failed: the few that tried before the run stopped (at most the DELETEs in flight per
     // repository, (concurrency - 1) / 2 of the client's, besides the three that decided it), not every
     // remaining operation.
-    expect(by('failed').length).toBeLessThanOrEqual(3 + REPOS.length * Math.floor((client.concurrency - 1) / 2));
+    expect(by('failed').length).toBeLessThanOrEqual(
+      3 + REPOS.length * Math.floor((client.concurrency - 1) / 2),
+    );
     expect(by('done').length + by('failed').length + notTried.length).toBe(REPOS.length * PER_REPO);
     expect(result.stopped).toBe(true);
     expect(result.notes.join('\n')).toMatch(
