@@ -180,6 +180,16 @@ export class TagPoller {
     return list;
   }
 
+  /**
+   * A list sent once every list in flight now was answered (and after this call): a name one of
+   * those shows that is gone by then is seen vanished by it, not only by some later list. For
+   * what went with a DELETE that just ended.
+   */
+  async listAfterInFlight(): Promise<TagList> {
+    await Promise.all([...this.#inFlight]);
+    return this.listSentFromNow();
+  }
+
   /** A DELETE of this repository left (`+1`) or ended (`-1`). */
   inFlight(change: 1 | -1): void {
     this.#deletes += change;
@@ -206,12 +216,18 @@ export class TagPoller {
       return;
     }
     this.#lastSentAt = now;
-    const list: Promise<void> = this.#list().then((answered) => {
-      this.#inFlight.delete(list);
-      if (!answered) this.#pausedUntil = performance.now() + FAILED_LIST_PAUSE_MS;
-      if (this.#failure !== undefined) this.#end();
-      else this.#send();
-    });
+    const list: Promise<void> = this.#list()
+      .catch((error: unknown) => {
+        // Not expected (#list catches the request's failure): end rather than hang the waiters.
+        this.#failure ??= error;
+        return false;
+      })
+      .then((answered) => {
+        this.#inFlight.delete(list);
+        if (!answered) this.#pausedUntil = performance.now() + FAILED_LIST_PAUSE_MS;
+        if (this.#failure !== undefined) this.#end();
+        else this.#send();
+      });
     this.#inFlight.add(list);
   }
 
@@ -280,7 +296,7 @@ export class TagPoller {
 
   /** Ends the lists after one more, sent after this call; returns that list. */
   async stop(): Promise<TagList | undefined> {
-    const last = this.#started ? await this.listSentFromNow().catch(() => undefined) : undefined;
+    const last = this.#started ? await this.listAfterInFlight().catch(() => undefined) : undefined;
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
     this.#end();
     return last;
@@ -307,8 +323,14 @@ export class TagPoller {
     this.lists++;
     const started: Array<[string, Promise<Resolution>]> = [];
     for (const tag of names) {
-      // Removed by the reckoning of a list sent after this one: this list may have read it before.
-      if ((this.#removedBy.get(tag) ?? Number.NEGATIVE_INFINITY) > sentAt) continue;
+      // Removed by the reckoning of a list sent after this one: this list may have read it before,
+      // or after it was pushed again. Not taken for present (the next list tells), but read and
+      // re-checked all the same, as a DELETE may be waiting on this list.
+      if ((this.#removedBy.get(tag) ?? Number.NEGATIVE_INFINITY) > sentAt) {
+        if (!this.#resolutions.has(tag))
+          started.push([tag, lookupTag(this.#client, this.#repo, tag, this.#ctx.signal)]);
+        continue;
+      }
       const seen = this.#present.get(tag);
       if (seen) {
         seen.sent = Math.max(seen.sent, sentAt);
