@@ -187,6 +187,51 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(during).toBeLessThanOrEqual(span / 25 + 2);
   });
 
+  it('a tag list in flight when a DELETE ends, showing a tag the DELETE then took, is answered before the list after the DELETE is sent: the tag is pushed back on that outcome', async () => {
+    const repo = 'late-list';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep']);
+    // Right before the DELETE of `old` leaves, `fresh` is pushed onto it. A list sent while the
+    // DELETE is held reads `fresh`, but its answer reaches the apply only 300 ms later: after the
+    // DELETE took `fresh` and was answered.
+    let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
+    let listRead: () => void = () => {};
+    const read = new Promise<void>((r) => {
+      listRead = r;
+    });
+    const client = hookedClient(async (method, path, when) => {
+      if (
+        method === 'DELETE' &&
+        path.endsWith(old.digest) &&
+        when === 'before' &&
+        phase === 'idle'
+      ) {
+        await tagManifest(reg, repo, 'fresh', old.digest);
+        phase = 'pushed';
+        await read;
+      }
+      if (
+        method === 'GET' &&
+        path.endsWith('/tags/list') &&
+        when === 'after' &&
+        phase === 'pushed'
+      ) {
+        phase = 'listed';
+        listRead();
+        await new Promise((r) => setTimeout(r, 300));
+        phase = 'done';
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(phase).toBe('done');
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(old.digest);
+    await pullsCompletely(reg.host, repo, 'fresh');
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+  });
+
   it('one DELETE per tag read (batch 1): a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
     const repo = 'early';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
