@@ -557,6 +557,35 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     }
   });
 
+  it('a known tag moved onto the only image being deleted, whose DELETE answer was lost (retried: 404), is reported on it, not pushed back', async () => {
+    const repo = 'lost-answer-one';
+    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    await tagManifest(reg, repo, 'moving', keep.digest);
+    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+    const plan = await planOf(repo, ['keep', 'moving']);
+    // `moving` is moved onto `old` right before its DELETE; the registry deletes it (and untags
+    // `moving`), but the answer is lost: the client's retry answers 404, which a DELETE that
+    // never got through answers too. Whether it took `moving` cannot be told from the registry.
+    let attempts = 0;
+    const client = hookedClient(async (method, path, phase) => {
+      if (method !== 'DELETE' || !path.endsWith(old.digest)) return;
+      if (phase === 'before' && ++attempts === 1)
+        await tagManifest(reg, repo, 'moving', old.digest);
+      if (phase === 'after' && attempts === 1)
+        throw new TypeError('fetch failed (reset after the registry answered)');
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(attempts).toBe(2);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'moving')).toBeUndefined();
+    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
+    expect(outcome?.reason).toMatch(
+      new RegExp(
+        `${repo}:moving vanished while this one was being deleted, which ended without a clean 202; whether it went with it cannot be told`,
+      ),
+    );
+    expect(outcome?.restored).toBeUndefined();
+  });
+
   it('a new tag left pointing at an image whose DELETE answered 500, then 404 on the retry, is pushed back onto it', async () => {
     const repo = 'dangling-after-500';
     await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
