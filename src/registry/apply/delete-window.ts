@@ -247,7 +247,8 @@ export async function deleteWindow(
   const finish = async (item: BatchItem, record: Sent, failure?: unknown): Promise<void> => {
     const { op, requests } = item;
     try {
-      const after = await poller.listAfterInFlight();
+      // Shared with the next DELETE's list (or a paced one): it holds no slot.
+      const after = await poller.listAfterInFlight('next');
       requests.push(`${tagListRequest(repo)} (after the DELETE)`);
       // Every vanished name this DELETE can have taken was seen missing by now.
       await Promise.all(vanishing);

@@ -99,6 +99,8 @@ export class TagPoller {
   /** Each listed name's latest resolution (settled or not). */
   readonly #resolutions = new Map<string, Resolving>();
   #waiting: Waiter[] = [];
+  /** Waiters served by the next list sent for any reason (no list is sent for them at once). */
+  #passive: Waiter[] = [];
   /** Settles once every resolution started so far is re-checked against the plan. */
   #checked: Promise<void> = Promise.resolve();
   /** Names read but not re-checked against the plan (the re-check failed), and why. */
@@ -158,19 +160,22 @@ export class TagPoller {
 
   /**
    * A list sent after this call, once its new names are resolved and every planned deletion
-   * they reach is in `ctx.saved`.
+   * they reach is in `ctx.saved`. `next`: not sent for this call, but the next list sent for a
+   * DELETE's turn, or paced (within `IN_FLIGHT_LIST_MS`): for what does not hold a slot.
    * @throws what listing or resolving failed with.
    */
-  listSentFromNow(): Promise<TagList> {
+  listSentFromNow(when: 'now' | 'next' = 'now'): Promise<TagList> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.reject(new Error(`the tag lists of ${this.#repo} ended`));
-    const list = new Promise<TagList>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    const queue = when === 'now' ? this.#waiting : this.#passive;
+    const list = new Promise<TagList>((resolve, reject) => queue.push({ resolve, reject }));
     this.#unserved++;
     const served = () => {
       this.#unserved--;
     };
     list.then(served, served);
-    if (!this.#due) {
+    if (when === 'next') this.#send();
+    else if (!this.#due) {
       this.#due = true;
       setImmediate(() => {
         this.#due = false;
@@ -183,11 +188,11 @@ export class TagPoller {
   /**
    * A list sent once every list in flight now was answered (and after this call): a name one of
    * those shows that is gone by then is seen vanished by it, not only by some later list. For
-   * what went with a DELETE that just ended.
+   * what went with a DELETE that just ended (`when` as in {@link listSentFromNow}).
    */
-  async listAfterInFlight(): Promise<TagList> {
+  async listAfterInFlight(when: 'now' | 'next' = 'now'): Promise<TagList> {
     await Promise.all([...this.#inFlight]);
-    return this.listSentFromNow();
+    return this.listSentFromNow(when);
   }
 
   /** A DELETE of this repository left (`+1`) or ended (`-1`). */
@@ -236,8 +241,9 @@ export class TagPoller {
     this.#ended = true;
     clearTimeout(this.#timer);
     const error = this.#failure ?? new Error(`the tag lists of ${this.#repo} ended`);
-    for (const w of this.#waiting) w.reject(error);
+    for (const w of [...this.#waiting, ...this.#passive]) w.reject(error);
     this.#waiting = [];
+    this.#passive = [];
   }
 
   /**
@@ -304,8 +310,9 @@ export class TagPoller {
 
   /** Sends one list for the DELETEs waiting now and takes in what it shows. False if it failed. */
   async #list(): Promise<boolean> {
-    const waiting = this.#waiting;
+    const waiting = [...this.#waiting, ...this.#passive];
     this.#waiting = [];
+    this.#passive = [];
     const sentAt = performance.now();
     let names: Set<string>;
     try {
@@ -314,8 +321,9 @@ export class TagPoller {
       for (const w of waiting) w.reject(error);
       if (mustStop(error, this.#ctx.signal)) {
         this.#failure = error;
-        for (const w of this.#waiting) w.reject(error);
+        for (const w of [...this.#waiting, ...this.#passive]) w.reject(error);
         this.#waiting = [];
+        this.#passive = [];
       }
       return false;
     }
