@@ -9,7 +9,14 @@ import {
 } from '../../src/index.js';
 import { applyPlanTuned } from '../../src/registry/apply-plan.js';
 import { applyPlan, loadGraph, RegistryClient } from '../../src/registry/index.js';
-import { listTags, manifestStatus, pushImage, tagManifest } from '../helpers/push.js';
+import {
+  getManifest,
+  listTags,
+  manifestStatus,
+  pushImage,
+  pushManifest,
+  tagManifest,
+} from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 import { pullsCompletely } from '../helpers/skopeo.js';
 
@@ -495,6 +502,68 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     expect(outcome?.restored).toEqual([`${repo}:moving`]);
     expect(outcomeOf(result, `${repo}@${other}`)?.status).toBe('done');
     expect(outcomeOf(result, `${repo}@${other}`)?.reason ?? '').not.toMatch(/moving/);
+  });
+
+  it('a tag last read on an image deleted earlier that vanishes while another DELETE is in flight is reported on that outcome, not pushed back onto a guess', async () => {
+    const repo = 'read-on-gone';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    for (const t of ['a', 'b']) await pushImage(reg, repo, { tag: t, salt: t });
+    const plan = await planOf(repo, ['keep']);
+    const [first, second] = plan.delete.map((op) => op.image.split('@')[1] as string) as [
+      string,
+      string,
+    ];
+    // One DELETE at a time. Once the first image's outcome is reported, someone pushes `later`
+    // with the first image's bytes (which brings that manifest back) and, once the apply has read
+    // `later` there, moves it onto the second image while that one's DELETE is held: the DELETE
+    // takes it.
+    const bytes = await getManifest(reg, repo, first);
+    if (!bytes) throw new Error('the first image is missing');
+    let firstReported: () => void = () => {};
+    const firstDone = new Promise<void>((r) => {
+      firstReported = r;
+    });
+    let readThere: () => void = () => {};
+    const read = new Promise<void>((r) => {
+      readThere = r;
+    });
+    let moved = false;
+    const client = hookedClient(async (method, path, phase, status) => {
+      if (
+        method === 'GET' &&
+        path.endsWith('/manifests/later') &&
+        phase === 'after' &&
+        status === 200
+      )
+        readThere();
+      if (method === 'DELETE' && path.endsWith(second) && phase === 'before' && !moved) {
+        moved = true;
+        await firstDone;
+        await pushManifest(reg, repo, 'later', bytes.bytes, bytes.mediaType);
+        await read;
+        await tagManifest(reg, repo, 'later', second);
+      }
+    });
+    const result = await applyPlanTuned(
+      client,
+      plan,
+      {
+        graph: plan.graph,
+        onProgress: ({ outcome }) => {
+          if (outcome.id === `${repo}@${first}`) firstReported();
+        },
+      },
+      { batch: 1 },
+    );
+    expect(moved).toBe(true);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'later')).toBeUndefined();
+    const outcome = outcomeOf(result, `${repo}@${second}`);
+    expect(outcome?.reason).toMatch(
+      new RegExp(
+        `${repo}:later \\(last read on ${repo}@${first}, deleted earlier\\) vanished while this one was being deleted`,
+      ),
+    );
+    expect(outcome?.restored).toBeUndefined();
   });
 
   it('a new tag left listed pointing at the image a DELETE just unlinked (the registry names it in its 404) is pushed back onto it', async () => {
