@@ -1,22 +1,15 @@
 /**
- * One repository's tags, listed whenever a DELETE waits for a list (its turn came, or it ended):
- * the waiters that arrive within one turn of the event loop share one list, sent at once even
- * while others are in flight (up to one per DELETE slot). While DELETEs are in flight, or wait for
- * the names their list showed to be read, a list is sent every `IN_FLIGHT_LIST_MS` (a tag pushed
- * onto an image during its slow DELETE is seen, and read, before the DELETE takes it; a DELETE
- * kept waiting by a slow read goes after what the registry shows then, not only what its own list
- * showed); nothing is listed while no DELETE is in flight or waiting. Sending each waiter's list at once, rather than after the one in flight,
- * keeps the time from a list to its DELETE to one round trip; pacing the lists sent only because
- * DELETEs are in flight leaves the registry's time to the DELETEs (measured in bench:race: a
- * fifth fewer requests, a fifth more DELETEs per second). distribution's digest DELETE removes every tag on the
- * digest, and its tag list gives names only, so the apply needs three things from these lists:
- * a list sent after a DELETE's turn came, with every name listed so far read and re-checked,
- * before it leaves; the names that vanished between two lists, with the times that bound when;
- * and which digest each name pointed at.
+ * One repository's tags, listed when a DELETE needs a list. distribution's digest DELETE removes
+ * every tag on the digest, and its tag list gives names only, so the apply needs three things from
+ * these lists: a list sent after a DELETE's turn came, with every name listed so far read and
+ * re-checked, before it leaves; the names that vanished between two lists, with the times that
+ * bound when; and which digest each name pointed at.
+ * When they are sent is {@link ListSchedule}'s part.
  */
 import type { RegistryClient } from '../client.js';
 import { lookupTag, type Resolution, type TagWatch } from '../tag-watch.js';
 import { type Context, mustStop } from './context.js';
+import { ListSchedule, type ListWaiter } from './list-schedule.js';
 import { recheckAdded } from './recheck.js';
 
 /** One answered tag list. */
@@ -55,12 +48,6 @@ export interface KnownRead {
  */
 const YOUNG_MS = 1000;
 export const YOUNG_RETRY_MS = 50;
-
-/** The pause after a failed list before the next one, so that a failing registry is not hammered. */
-const FAILED_LIST_PAUSE_MS = 20;
-
-/** While DELETEs are in flight and none waits for a list, one is sent this long after the last. */
-const IN_FLIGHT_LIST_MS = 25;
 const OLD_RETRY_MS = 1000;
 
 interface Resolving {
@@ -71,11 +58,6 @@ interface Resolving {
   settled?: Resolution;
   /** The latest answered read that named a digest (this one once answered, else an earlier one). */
   named?: KnownRead;
-}
-
-interface Waiter {
-  resolve: (list: TagList) => void;
-  reject: (error: unknown) => void;
 }
 
 /** See the file comment. `start()` lets lists be sent; `stop()` ends after one more list. */
@@ -98,9 +80,6 @@ export class TagPoller {
   readonly #removedBy = new Map<string, number>();
   /** Each listed name's latest resolution (settled or not). */
   readonly #resolutions = new Map<string, Resolving>();
-  #waiting: Waiter[] = [];
-  /** Waiters served by the next list sent for any reason (no list is sent for them at once). */
-  #passive: Waiter[] = [];
   /** Settles once every resolution started so far is re-checked against the plan. */
   #checked: Promise<void> = Promise.resolve();
   /** Names read but not re-checked against the plan (the re-check failed), and why. */
@@ -108,22 +87,7 @@ export class TagPoller {
   #checkFailure: unknown;
   /** Listed names whose read failed (read again with the next list), with the error. */
   readonly #failedReads = new Map<string, unknown>();
-  #started = false;
-  #ended = false;
-  #failure: unknown;
-  /** Lists sent and not answered yet, at most `#maxLists`. */
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #maxLists: number;
-  /** A list is due once the waiters arriving in this turn of the event loop are in. */
-  #due = false;
-  /** No list is sent before this (`performance.now()`): the last one failed. */
-  #pausedUntil = 0;
-  /** When the last list was sent. */
-  #lastSentAt = Number.NEGATIVE_INFINITY;
-  /** DELETEs of this repository in flight, and waiters not served yet (their list read and re-checked). */
-  #deletes = 0;
-  #unserved = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #schedule: ListSchedule<TagList>;
 
   /** `maxLists`: lists in flight at once at most (one per DELETE slot). */
   constructor(
@@ -134,7 +98,7 @@ export class TagPoller {
     onVanished: (vanished: Vanished) => void,
   ) {
     this.#ctx = ctx;
-    this.#maxLists = Math.max(1, maxLists);
+    this.#schedule = new ListSchedule(maxLists, (waiting) => this.#list(waiting), repo);
     this.#repo = repo;
     this.#watch = watch;
     this.#client = ctx.client;
@@ -154,35 +118,17 @@ export class TagPoller {
   }
 
   start(): void {
-    this.#started = true;
-    this.#send();
+    this.#schedule.start();
   }
 
   /**
    * A list sent after this call, once its new names are resolved and every planned deletion
    * they reach is in `ctx.saved`. `next`: not sent for this call, but the next list sent for a
-   * DELETE's turn, or paced (within `IN_FLIGHT_LIST_MS`): for what does not hold a slot.
+   * DELETE's turn, or paced: for what does not hold a slot.
    * @throws what listing or resolving failed with.
    */
   listSentFromNow(when: 'now' | 'next' = 'now'): Promise<TagList> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#ended) return Promise.reject(new Error(`the tag lists of ${this.#repo} ended`));
-    const queue = when === 'now' ? this.#waiting : this.#passive;
-    const list = new Promise<TagList>((resolve, reject) => queue.push({ resolve, reject }));
-    this.#unserved++;
-    const served = () => {
-      this.#unserved--;
-    };
-    list.then(served, served);
-    if (when === 'next') this.#send();
-    else if (!this.#due) {
-      this.#due = true;
-      setImmediate(() => {
-        this.#due = false;
-        this.#send();
-      });
-    }
-    return list;
+    return this.#schedule.next(when);
   }
 
   /**
@@ -190,60 +136,13 @@ export class TagPoller {
    * those shows that is gone by then is seen vanished by it, not only by some later list. For
    * what went with a DELETE that just ended (`when` as in {@link listSentFromNow}).
    */
-  async listAfterInFlight(when: 'now' | 'next' = 'now'): Promise<TagList> {
-    await Promise.all([...this.#inFlight]);
-    return this.listSentFromNow(when);
+  listAfterInFlight(when: 'now' | 'next' = 'now'): Promise<TagList> {
+    return this.#schedule.afterInFlight(when);
   }
 
   /** A DELETE of this repository left (`+1`) or ended (`-1`). */
   inFlight(change: 1 | -1): void {
-    this.#deletes += change;
-    this.#send();
-  }
-
-  /** Sends a list when one is due: for the waiters not served by one in flight, or for the DELETEs in flight. */
-  #send(): void {
-    if (!this.#started || this.#ended || this.#failure !== undefined) return;
-    const now = performance.now();
-    let at: number;
-    if (this.#waiting.length > 0) {
-      if (this.#inFlight.size >= this.#maxLists) return;
-      at = this.#pausedUntil;
-    } else {
-      if ((this.#deletes === 0 && this.#unserved === 0) || this.#inFlight.size > 0) return;
-      at = Math.max(this.#pausedUntil, this.#lastSentAt + IN_FLIGHT_LIST_MS);
-    }
-    if (at > now) {
-      this.#timer ??= setTimeout(() => {
-        this.#timer = undefined;
-        this.#send();
-      }, at - now);
-      return;
-    }
-    this.#lastSentAt = now;
-    const list: Promise<void> = this.#list()
-      .catch((error: unknown) => {
-        // Not expected (#list catches the request's failure): end rather than hang the waiters.
-        this.#failure ??= error;
-        return false;
-      })
-      .then((answered) => {
-        this.#inFlight.delete(list);
-        if (!answered) this.#pausedUntil = performance.now() + FAILED_LIST_PAUSE_MS;
-        if (this.#failure !== undefined) this.#end();
-        else this.#send();
-      });
-    this.#inFlight.add(list);
-  }
-
-  /** No list is sent any more; the waiters left fail with the reason. */
-  #end(): void {
-    this.#ended = true;
-    clearTimeout(this.#timer);
-    const error = this.#failure ?? new Error(`the tag lists of ${this.#repo} ended`);
-    for (const w of [...this.#waiting, ...this.#passive]) w.reject(error);
-    this.#waiting = [];
-    this.#passive = [];
+    this.#schedule.inFlight(change);
   }
 
   /**
@@ -301,30 +200,19 @@ export class TagPoller {
   }
 
   /** Ends the lists after one more, sent after this call; returns that list. */
-  async stop(): Promise<TagList | undefined> {
-    const last = this.#started ? await this.listAfterInFlight().catch(() => undefined) : undefined;
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
-    this.#end();
-    return last;
+  stop(): Promise<TagList | undefined> {
+    return this.#schedule.stop();
   }
 
-  /** Sends one list for the DELETEs waiting now and takes in what it shows. False if it failed. */
-  async #list(): Promise<boolean> {
-    const waiting = [...this.#waiting, ...this.#passive];
-    this.#waiting = [];
-    this.#passive = [];
+  /** Sends one list for `waiting` and takes in what it shows. False if it failed. */
+  async #list(waiting: ListWaiter<TagList>[]): Promise<boolean> {
     const sentAt = performance.now();
     let names: Set<string>;
     try {
       names = new Set(await this.#client.listTags(this.#repo, { signal: this.#ctx.signal }));
     } catch (error) {
       for (const w of waiting) w.reject(error);
-      if (mustStop(error, this.#ctx.signal)) {
-        this.#failure = error;
-        for (const w of [...this.#waiting, ...this.#passive]) w.reject(error);
-        this.#waiting = [];
-        this.#passive = [];
-      }
+      if (mustStop(error, this.#ctx.signal)) this.#schedule.fail(error);
       return false;
     }
     const answeredAt = performance.now();
