@@ -69,8 +69,9 @@ export interface ApplyTuning {
    * client's (3 at the default 8; at least 1), so that each DELETE and the tag list it waits for
    * both fit in the client's concurrency with one request left for reading new names, and few
    * DELETEs share the blame for a tag that vanishes before its GET is answered (bench:race: 3 in
-   * flight lost no push in 10 runs and ran as fast as 4, which lost one). With 1, a tag seen going with a DELETE is always pushed back; with more, a
-   * tag whose image could not be read is reported when several DELETEs in flight can have taken it.
+   * flight lost no push in 10 runs and ran as fast as 4, which lost one). With 1, a tag seen
+   * going with a DELETE is always pushed back; with more, a tag whose image could not be read is
+   * reported when several DELETEs in flight can have taken it.
    */
   batch?: number;
 }

@@ -14,6 +14,7 @@ import { manifestRequest, placeholderConfigRequest, tagListRequest } from '../re
 import { EMPTY_JSON_DIGEST } from '../untag.js';
 import { type ApplyTuning, deleteBatchSize } from './context.js';
 import { fallbackTagOf } from './fallback-index.js';
+import { IN_FLIGHT_LIST_MS } from './list-schedule.js';
 import type { RegistryApplyOptions } from './orchestrate.js';
 import { finish } from './result.js';
 
@@ -90,7 +91,7 @@ export function dryRunResult(
         ),
         `GET /v2/${repo}/tags/list sent after its turn came, right before its DELETE (at most ${window} DELETE${window === 1 ? '' : 's'} of this repository in flight at once; the repository's first read also GETs /v2/${repo}/manifests/<tag> for every tag, later lists only for tags not seen before)`,
         manifestRequest('DELETE', repo, digestOfImage(op.image)),
-        `GET /v2/${repo}/tags/list once after its DELETE was answered (the next one sent once the lists then in flight are answered: for another DELETE's turn, or within 25 ms; a new name in any list: GET /v2/${repo}/manifests/<tag> at once); a tag not planned to go that vanished with it: HEAD /v2/${repo}/manifests/<tag> (pushed again meanwhile? then it is left as it is), then PUT /v2/${repo}/manifests/<tag> with its bytes onto the image it pointed at, or onto the one DELETE in flight that can have taken it (reported, not pushed, when several could have)`,
+        `GET /v2/${repo}/tags/list once after its DELETE was answered (the next one sent once the lists then in flight are answered: for another DELETE's turn, or within ${IN_FLIGHT_LIST_MS} ms; a new name in any list: GET /v2/${repo}/manifests/<tag> at once); a tag not planned to go that vanished with it: HEAD /v2/${repo}/manifests/<tag> (pushed again meanwhile? then it is left as it is), then PUT /v2/${repo}/manifests/<tag> with its bytes onto the image it pointed at, or onto the one DELETE in flight that can have taken it (reported, not pushed, when several could have)`,
         ...(op.tags.length > 0
           ? [
               `if it is gone without a clean 202 (the registry failed after unlinking it, or it was gone already): GET /v2/${repo}/tags/list, then for each of ${op.tags.map(tagName).join(', ')} still listed: HEAD /v2/${repo}/manifests/<tag> and, where it answers 404, remove the tag as an untag does`,

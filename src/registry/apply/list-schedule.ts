@@ -13,7 +13,7 @@
  */
 
 /** While DELETEs are in flight and none waits for a list, one is sent this long after the last. */
-const IN_FLIGHT_LIST_MS = 25;
+export const IN_FLIGHT_LIST_MS = 25;
 
 /** The pause after a failed list before the next one, so that a failing registry is not hammered. */
 const FAILED_LIST_PAUSE_MS = 20;

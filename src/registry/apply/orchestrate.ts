@@ -90,8 +90,8 @@ export function validate(plan: CleanupPlan): void {
  * tag and deleted by digest), then deletes wave by wave with bounded concurrency — never X while
  * something pointing at X is still there. Before the first change it probes every repository
  * involved, so a registry with deletes disabled (405) or a refused `delete` scope stops with
- * nothing touched. Right before each DELETE (a few of a repository in flight at once: half
- * the client's concurrency) it waits for a new list of the repository's tags (resolving
+ * nothing touched. Right before each DELETE (a few of a repository in flight at once:
+ * `(concurrency - 1) / 2` of the client's) it waits for a new list of the repository's tags (resolving
  * only names not seen before) and asks the core which deletions a current tag now reaches
  * ({@link recheckPlan}); those are skipped as "changed since plan". After each DELETE it lists
  * the tags again; a tag not planned to go that vanished with a DELETE is pushed back from the
