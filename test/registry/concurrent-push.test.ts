@@ -57,6 +57,18 @@ async function planOf(repo: string, keep: string[]): Promise<CleanupPlan & { gra
 }
 
 /**
+ * `keep` (kept, with `moving` on it and kept too when asked) and one planned image `old`: the
+ * images and the plan.
+ */
+async function keepAndOld(repo: string, options: { moving?: boolean } = {}) {
+  const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+  if (options.moving) await tagManifest(reg, repo, 'moving', keep.digest);
+  const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
+  const plan = await planOf(repo, options.moving ? ['keep', 'moving'] : ['keep']);
+  return { keep, old, plan };
+}
+
+/**
  * `keep` with `moving` on it (both kept) and two planned images `a` and `b`: the plan, and the
  * digests of its second (`target`) and first (`other`) deletion.
  */
@@ -97,10 +109,7 @@ function outcomeOf(result: ApplyResult, id: string) {
 describe('a tag pushed while apply runs survives (real docker-registry 2.8)', () => {
   it('a tag moved onto a planned image between the tag read and its DELETE is pushed back at once', async () => {
     const repo = 'window';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep', 'moving']);
+    const { old, plan } = await keepAndOld(repo, { moving: true });
     expect(plan.delete.map((op) => op.image)).toEqual([`${repo}@${old.digest}`]);
 
     // Right before the DELETE of `old` leaves (after every tag read of the apply), someone
@@ -129,9 +138,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a new tag pushed onto a planned image after the tag read before its DELETE is pushed back (the list sent along with the DELETE saw it)', async () => {
     const repo = 'window-new';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // The interleaving the list sent along with the DELETE is for: after the read before the
     // DELETE, someone pushes `fresh` onto `old`; the registry lists the tags for that list
     // while the DELETE has not yet scanned them; then the DELETE takes `fresh` with it.
@@ -167,9 +174,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('while a slow DELETE is in flight the tags are listed about every 25 ms, not back to back and not never', async () => {
     const repo = 'paced';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // The DELETE takes 400 ms to reach the registry: the lists sent meanwhile are the ones that
     // would see a tag pushed onto `old` in that time.
     const HELD_MS = 400;
@@ -196,9 +201,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a tag list in flight when a DELETE ends, showing a tag the DELETE then took, is answered before the list after the DELETE is sent: the tag is pushed back on that outcome', async () => {
     const repo = 'late-list';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // Right before the DELETE of `old` leaves, `fresh` is pushed onto it. A list sent while the
     // DELETE is held reads `fresh`, but its answer reaches the apply only 300 ms later: after the
     // DELETE took `fresh` and was answered.
@@ -329,9 +332,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('400 DIGEST_INVALID on a DELETE (a PUT of that manifest in progress) is retried after a new tag read', async () => {
     const repo = 'digestinvalid';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     const link = join(manifestsDir(repo), 'revisions/sha256', old.digest.slice(7), 'link');
     const log: string[] = [];
     let deletes = 0;
@@ -363,9 +364,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('400 DIGEST_INVALID, then a retry that finds it unlinked with its tag left listed: the tag is cleaned up', async () => {
     const repo = 'digestinvalid2';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     const link = join(manifestsDir(repo), 'revisions/sha256', old.digest.slice(7), 'link');
     const torn = join(manifestsDir(repo), 'tags/torn');
     const log: string[] = [];
@@ -568,9 +567,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a new tag left listed pointing at the image a DELETE just unlinked (the registry names it in its 404) is pushed back onto it', async () => {
     const repo = 'dangling-new';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // As a PUT leaves it when its revision link was written before the DELETE unlinked the
     // image and its tag link after the DELETE's tag scan: `late` listed, pointing at `old`.
     let made = false;
@@ -628,10 +625,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a known tag moved onto the only image being deleted, whose DELETE answer was lost (retried: 404), is reported on it, not pushed back', async () => {
     const repo = 'lost-answer-one';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep', 'moving']);
+    const { old, plan } = await keepAndOld(repo, { moving: true });
     // `moving` is moved onto `old` right before its DELETE; the registry deletes it (and untags
     // `moving`), but the answer is lost: the client's retry answers 404, which a DELETE that
     // never got through answers too. Whether it took `moving` cannot be told from the registry.
@@ -657,9 +651,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a new tag left pointing at an image whose DELETE answered 500, then 404 on the retry, is pushed back onto it', async () => {
     const repo = 'dangling-after-500';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // `fresh` is being pushed onto `old` while its DELETE runs: its link file is still empty, so
     // the DELETE's tag scan fails (500) after unlinking `old`; then the push writes the link. The
     // client's retry answers 404, and `fresh` is left listed, pointing at the unlinked image.
@@ -690,9 +682,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a DELETE waits until every tag list answered before it has its new names read and re-checked, not only the list it waited for', async () => {
     const repo = 'caught-up';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { keep, old, plan } = await keepAndOld(repo);
     // The first list of the window shows `slowx` (on the kept image), whose GET takes 300 ms; the
     // DELETE waits for the list after it, which is answered at once but re-checked only after
     // `slowx`. Meanwhile the list after that shows `late`, pushed onto the planned image, whose
@@ -725,9 +715,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a listed name that cannot be read (its GET keeps answering 500) holds the DELETEs: nothing is deleted, the outcome says why', async () => {
     const repo = 'unreadable';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // After the first read, `torn` appears with an empty link file for the rest of the run (a
     // push that never finishes writing it): distribution answers 500 to every read of it.
     let lists = 0;
@@ -803,9 +791,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a listed name that does not resolve yet (its push has written the index link, not the tag link) holds the DELETE until it does, and then saves the image', async () => {
     const repo = 'young';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     // Right before the window's first list, `slow` is half pushed onto `old`: distribution lists
     // it (its index link is there) but answers 404 to it. 300 ms later the push writes its link.
     const slow = join(manifestsDir(repo), 'tags/slow');
@@ -838,10 +824,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a push-back never overwrites a tag someone pushed again meanwhile', async () => {
     const repo = 'pushed-again';
-    const keep = await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    await tagManifest(reg, repo, 'moving', keep.digest);
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep', 'moving']);
+    const { keep, old, plan } = await keepAndOld(repo, { moving: true });
     // `moving` is moved onto `old` right before its DELETE, which takes it. Once two tag lists
     // answered after that show it gone, its owner pushes it onto `keep` again, before the apply
     // gets to push it back.
@@ -897,9 +880,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
 
   it('a dry run lists the tag list sent right before each DELETE and the list after it', async () => {
     const repo = 'dryrace';
-    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
-    const old = await pushImage(reg, repo, { tag: 'old', salt: 'old' });
-    const plan = await planOf(repo, ['keep']);
+    const { old, plan } = await keepAndOld(repo);
     const result = await applyPlan(new RegistryClient({ url: reg.url }), plan, {
       graph: plan.graph,
       dryRun: true,
