@@ -14,6 +14,7 @@ import {
   listTags,
   manifestStatus,
   pushImage,
+  pushIndex,
   pushManifest,
   tagManifest,
 } from '../helpers/push.js';
@@ -197,6 +198,43 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // (back to back it was 186; never listing, 0).
     expect(during).toBeGreaterThanOrEqual(3);
     expect(during).toBeLessThanOrEqual(span / 25 + 2);
+  });
+
+  it('no tag list is sent while no DELETE is in flight or waiting (here: the next wave waits for its bytes)', async () => {
+    const repo = 'idle';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const children = [
+      await pushImage(reg, repo, { salt: 'amd64' }),
+      await pushImage(reg, repo, { salt: 'arm64', architecture: 'arm64' }),
+    ];
+    await pushIndex(reg, repo, { tag: 'multi', manifests: children });
+    const plan = await planOf(repo, ['keep']);
+    expect(plan.delete).toHaveLength(3);
+    // The index goes in the first wave; its children (untagged: their bytes are fetched by digest
+    // when their wave starts) in the second. Those GETs take 300 ms, with nothing in flight.
+    const held: Array<{ from: number; to: number }> = [];
+    const listsAt: number[] = [];
+    const client = hookedClient(async (method, path, phase) => {
+      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before')
+        listsAt.push(performance.now());
+      if (
+        method === 'GET' &&
+        phase === 'before' &&
+        children.some((c) => path.endsWith(`/manifests/${c.digest}`))
+      ) {
+        const from = performance.now();
+        await new Promise((r) => setTimeout(r, 300));
+        held.push({ from, to: performance.now() });
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(result.outcomes.filter((o) => o.status === 'done')).toHaveLength(3);
+    expect(held).toHaveLength(2);
+    const from = Math.min(...held.map((h) => h.from)) + 10;
+    const to = Math.max(...held.map((h) => h.to)) - 10;
+    expect(listsAt.filter((t) => t > from && t < to)).toEqual([]);
+    // Lists were sent before and after: for the first wave, and for the children's DELETEs.
+    expect(listsAt.filter((t) => t >= to).length).toBeGreaterThan(0);
   });
 
   it('a tag list in flight when a DELETE ends, showing a tag the DELETE then took, is answered before the list after the DELETE is sent: the tag is pushed back on that outcome', async () => {
