@@ -82,6 +82,15 @@ async function twoPlannedAndMoving(repo: string) {
   return { plan, target: digestOf(1), other: digestOf(0) };
 }
 
+/** A promise and the function that settles it (for a hook to wait on another request). */
+function signal(): [Promise<void>, () => void] {
+  let fire: () => void = () => {};
+  const fired = new Promise<void>((r) => {
+    fire = r;
+  });
+  return [fired, fire];
+}
+
 type Hook = (
   method: string,
   path: string,
@@ -145,10 +154,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // while the DELETE has not yet scanned them; then the DELETE takes `fresh` with it.
     let pushed: Promise<void> | undefined;
     let deleting = false;
-    let witnessed: () => void = () => {};
-    const witness = new Promise<void>((r) => {
-      witnessed = r;
-    });
+    const [witness, witnessed] = signal();
     const client = hookedClient(async (method, path, phase) => {
       if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !pushed) {
         deleting = true;
@@ -244,10 +250,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // DELETE is held reads `fresh`, but its answer reaches the apply only 300 ms later: after the
     // DELETE took `fresh` and was answered.
     let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
-    let listRead: () => void = () => {};
-    const read = new Promise<void>((r) => {
-      listRead = r;
-    });
+    const [read, listRead] = signal();
     const client = hookedClient(async (method, path, when) => {
       if (
         method === 'DELETE' &&
@@ -446,10 +449,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // While the three DELETEs are in flight, someone pushes `fresh` onto the second; its DELETE
     // reaches the registry only once a tag list and a GET of `fresh` have been answered.
     let pushed: Promise<void> | undefined;
-    let resolved: () => void = () => {};
-    const seen = new Promise<void>((r) => {
-      resolved = r;
-    });
+    const [seen, resolved] = signal();
     const log: string[] = [];
     const client = hookedClient(async (method, path, phase, status) => {
       if (method === 'DELETE' && path.endsWith(target) && phase === 'before' && !pushed) {
@@ -479,10 +479,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     const repo = 'batch-moved';
     const { plan, target, other } = await twoPlannedAndMoving(repo);
     let moved = false;
-    let targetAnswered: () => void = () => {};
-    const answered = new Promise<void>((r) => {
-      targetAnswered = r;
-    });
+    const [answered, targetAnswered] = signal();
     // The other DELETE is answered only after this one: both were in flight the whole time.
     const client = hookedClient(async (method, path, phase) => {
       if (method !== 'DELETE') return;
@@ -516,10 +513,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // was taken in): that list still shows `moving`, so only the target's DELETE can have taken it.
     let otherDone = false;
     let lists = 0;
-    let listed: () => void = () => {};
-    const twoLists = new Promise<void>((r) => {
-      listed = r;
-    });
+    const [twoLists, listed] = signal();
     let moved = false;
     const client = hookedClient(async (method, path, phase) => {
       if (method === 'DELETE' && path.endsWith(other) && phase === 'after') otherDone = true;
@@ -556,14 +550,8 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // takes it.
     const bytes = await getManifest(reg, repo, first);
     if (!bytes) throw new Error('the first image is missing');
-    let firstReported: () => void = () => {};
-    const firstDone = new Promise<void>((r) => {
-      firstReported = r;
-    });
-    let readThere: () => void = () => {};
-    const read = new Promise<void>((r) => {
-      readThere = r;
-    });
+    const [firstDone, firstReported] = signal();
+    const [read, readThere] = signal();
     let moved = false;
     const client = hookedClient(async (method, path, phase, status) => {
       if (
@@ -635,10 +623,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // untags `moving`), but the answer is lost (a connection reset after the registry processed
     // it): the client's retry answers 404. The other DELETE is answered only after that retry.
     let attempts = 0;
-    let retried: () => void = () => {};
-    const retry = new Promise<void>((r) => {
-      retried = r;
-    });
+    const [retry, retried] = signal();
     const client = hookedClient(async (method, path, phase) => {
       if (method !== 'DELETE') return;
       if (path.endsWith(target) && phase === 'before' && ++attempts === 1)
@@ -868,10 +853,7 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // gets to push it back.
     let moved = false;
     let listsAfter = -1;
-    let seenGone: () => void = () => {};
-    const gone = new Promise<void>((r) => {
-      seenGone = r;
-    });
+    const [gone, seenGone] = signal();
     const client = hookedClient(async (method, path, phase) => {
       if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !moved) {
         moved = true;
