@@ -88,9 +88,18 @@ export function deleteBatchSize(
   return Math.max(1, tuning.batch ?? Math.floor((client.concurrency - 1) / 2));
 }
 
-export function report(ctx: Context, outcome: OperationOutcome): void {
+/**
+ * Records an outcome and tells the progress callback. A `done` shows the registry answering (the
+ * unreachable count starts again) unless `answered` is false: the operation got through, but a
+ * request after it could not reach the registry.
+ */
+export function report(
+  ctx: Context,
+  outcome: OperationOutcome,
+  { answered = true }: { answered?: boolean } = {},
+): void {
   ctx.outcomes.push(outcome);
-  if (outcome.status === 'done') ctx.unreachable = 0;
+  if (outcome.status === 'done' && answered) ctx.unreachable = 0;
   // Rewrites are not in the plan; they are found as the run goes.
   if (outcome.action === 'rewrite') ctx.total++;
   try {

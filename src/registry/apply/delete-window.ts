@@ -11,6 +11,7 @@ import { digestOfImage, imageId, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { RegistryHttpError } from '../errors/registry-http-error.js';
+import { RegistryUnreachableError } from '../errors/registry-unreachable-error.js';
 import { manifestRequest, tagListRequest } from '../requests.js';
 import type { TagWatch } from '../tag-watch.js';
 import {
@@ -151,6 +152,12 @@ export async function deleteWindow(
         // A name that reads as nothing yet is read again this long after its last read.
         await new Promise((r) => setTimeout(r, YOUNG_RETRY_MS));
       } catch (error) {
+        // The run stopped meanwhile (the registry found dead, or asked to): its DELETE was never
+        // sent, so it is not attempted rather than one more failure.
+        if (ctx.stop?.aborted && !mustStop(error, ctx.signal)) {
+          await item.settle('failed').catch(() => {});
+          return notAttempted(ctx, 'delete', op.image);
+        }
         if (++failures < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
         await item.settle('failed').catch(() => {});
         return deleteFailed(ctx, op, error, requests);
@@ -246,6 +253,9 @@ export async function deleteWindow(
   /** After a DELETE ended: what went with it, what came back, and its outcome. */
   const finish = async (item: BatchItem, record: Sent, failure?: unknown): Promise<void> => {
     const { op, requests } = item;
+    // Its DELETE was answered, but the registry could not be reached after it: its outcome must
+    // not count as the registry answering again (see noteFailure).
+    let unreachableAfter = false;
     try {
       // Shared with the next DELETE's list (or a paced one): it holds no slot.
       const after = await poller.listAfterInFlight('next');
@@ -256,6 +266,7 @@ export async function deleteWindow(
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
       noteFailure(ctx, error);
+      unreachableAfter = error instanceof RegistryUnreachableError;
       item.notes.push(
         `whether a tag pushed onto it meanwhile went with it could not be checked: ${(error as Error).message}`,
       );
@@ -300,13 +311,17 @@ export async function deleteWindow(
       ...(op.tags.length > 0 ? [`its tags ${op.tags.join(', ')} went with it`] : []),
       ...item.notes,
     ];
-    report(ctx, {
-      action: 'delete',
-      id: op.image,
-      status: 'done',
-      reason: notes.length > 0 ? notes.join('; ') : undefined,
-      requests,
-    });
+    report(
+      ctx,
+      {
+        action: 'delete',
+        id: op.image,
+        status: 'done',
+        reason: notes.length > 0 ? notes.join('; ') : undefined,
+        requests,
+      },
+      { answered: !unreachableAfter },
+    );
   };
 
   /**
