@@ -1,6 +1,7 @@
 /**
  * A registry that dies during an apply (Debian's real docker-registry, killed with SIGKILL after a
- * few deletes) ends the run after a few failures: the rest is "not attempted", not retried
+ * few deletes; reached directly, or through a gateway that then answers 502) ends the run after a
+ * few failures: the rest is "not attempted", not retried
  * operation by operation for minutes, and every planned operation still has an outcome.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,63 +9,92 @@ import { planCleanup } from '../../src/index.js';
 import { applyPlan } from '../../src/registry/apply-plan.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { loadGraph } from '../../src/registry/load-graph.js';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 
-let reg: RunningRegistry;
 const REPOS = ['a/app', 'b/app', 'c/app', 'd/app'];
 // Many more DELETEs per repository than are in flight at once (3), so that some are never sent.
 const PER_REPO = 20;
 
-beforeAll(async () => {
-  reg = await startRegistry();
+async function filled(): Promise<RunningRegistry> {
+  const reg = await startRegistry();
   await Promise.all(
     REPOS.map(async (repo) => {
       await pushImage(reg, repo, { tag: 'keep' });
       for (let i = 0; i < PER_REPO; i++) await pushImage(reg, repo, { tag: `old-${i}` });
     }),
   );
+  return reg;
+}
+
+let direct: RunningRegistry;
+let behind: RunningRegistry;
+let gateway: FaultProxy;
+beforeAll(async () => {
+  [direct, behind] = await Promise.all([filled(), filled()]);
+  gateway = await startFaultProxy(behind.url);
 });
 afterAll(async () => {
-  await reg?.stop().catch(() => {});
+  await Promise.all(
+    [direct?.stop(), behind?.stop(), gateway?.stop()].map((p) => p?.catch(() => {})),
+  );
 });
 
 describe('a registry that dies mid-apply', () => {
-  it('stops after a few unreachable failures; the rest is not attempted, with the cause', async () => {
-    const client = new RegistryClient({ url: reg.url, retry: { limit: 2, baseDelay: 100 } });
-    const graph = await loadGraph(client, { repositories: REPOS });
-    const plan = planCleanup(graph, (tag) => tag.endsWith(':keep'));
-    expect(plan.delete).toHaveLength(REPOS.length * PER_REPO);
-    let done = 0;
-    let killed: Promise<void> | undefined;
-    const result = await applyPlan(client, plan, {
-      graph,
-      onProgress: ({ outcome }) => {
-        if (outcome.status === 'done' && ++done === 5) killed = reg.stop({ signal: 'SIGKILL' });
-      },
-    });
-    await killed;
-    // Every planned deletion has exactly one outcome.
-    expect(result.outcomes.map((o) => o.id).sort()).toEqual(plan.delete.map((o) => o.image).sort());
-    const by = (status: string) => result.outcomes.filter((o) => o.status === status);
-    expect(by('done').length).toBeGreaterThanOrEqual(5);
-    const notTried = by('skipped').filter((o) => o.reason?.startsWith('not attempted:'));
-    expect(notTried.length).toBeGreaterThan(0);
-    expect(notTried[0]?.reason).toMatch(
-      /^not attempted: the registry stopped answering \(ECONNREFUSED\) — 3 operations in a row failed/,
-    );
-    // Failed: only DELETEs that were in flight when it died (at most (concurrency - 1) / 2 of the
-    // client's per repository), not every remaining operation. One that was still waiting for its
-    // tag list is not attempted: its DELETE was never sent.
-    const failed = by('failed');
-    expect(failed.length).toBeLessThanOrEqual(
-      REPOS.length * Math.floor((client.concurrency - 1) / 2),
-    );
-    for (const outcome of failed) expect(outcome.reason).toMatch(/^DELETE http:/);
-    expect(by('done').length + by('failed').length + notTried.length).toBe(REPOS.length * PER_REPO);
-    expect(result.stopped).toBe(true);
-    expect(result.notes.join('\n')).toMatch(
-      /operations were not attempted\. Run the same apply again/,
-    );
-  });
+  it.each([
+    {
+      name: 'refused connections',
+      via: () => direct.url,
+      reg: () => direct,
+      cause: 'ECONNREFUSED',
+    },
+    {
+      name: 'behind a gateway (a proxy on 127.0.0.1 in front of the real registry) answering 502',
+      via: () => gateway.url,
+      reg: () => behind,
+      cause: 'HTTP 502',
+    },
+  ])(
+    'stops after a few failures ($name); the rest is not attempted, with the cause',
+    async ({ via, reg, cause }) => {
+      const client = new RegistryClient({ url: via(), retry: { limit: 2, baseDelay: 100 } });
+      const graph = await loadGraph(client, { repositories: REPOS });
+      const plan = planCleanup(graph, (tag) => tag.endsWith(':keep'));
+      expect(plan.delete).toHaveLength(REPOS.length * PER_REPO);
+      let done = 0;
+      let killed: Promise<void> | undefined;
+      const result = await applyPlan(client, plan, {
+        graph,
+        onProgress: ({ outcome }) => {
+          if (outcome.status === 'done' && ++done === 5) killed = reg().stop({ signal: 'SIGKILL' });
+        },
+      });
+      await killed;
+      // Every planned deletion has exactly one outcome.
+      expect(result.outcomes.map((o) => o.id).sort()).toEqual(
+        plan.delete.map((o) => o.image).sort(),
+      );
+      const by = (status: string) => result.outcomes.filter((o) => o.status === status);
+      expect(by('done').length).toBeGreaterThanOrEqual(5);
+      const notTried = by('skipped').filter((o) => o.reason?.startsWith('not attempted:'));
+      expect(notTried.length).toBeGreaterThan(0);
+      expect(notTried[0]?.reason).toBe(
+        `not attempted: the registry stopped answering (${cause}) — 3 operations in a row failed after every retry`,
+      );
+      // Failed: only DELETEs that were in flight when it died (at most (concurrency - 1) / 2 of the
+      // client's per repository), not every remaining operation. One that was still waiting for its
+      // tag list is not attempted: its DELETE was never sent.
+      const failed = by('failed');
+      expect(failed.length).toBeLessThanOrEqual(
+        REPOS.length * Math.floor((client.concurrency - 1) / 2),
+      );
+      for (const outcome of failed) expect(outcome.reason).toMatch(/^DELETE http:/);
+      expect(by('done').length + failed.length + notTried.length).toBe(REPOS.length * PER_REPO);
+      expect(result.stopped).toBe(true);
+      expect(result.notes.join('\n')).toMatch(
+        /operations were not attempted\. Run the same apply again/,
+      );
+    },
+  );
 });

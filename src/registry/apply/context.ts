@@ -10,6 +10,7 @@ import type { RegistryClient } from '../client.js';
 import { DeleteDisabledError } from '../errors/delete-disabled-error.js';
 import { JournalError } from '../errors/journal-error.js';
 import { RateLimitError } from '../errors/rate-limit-error.js';
+import { RegistryHttpError } from '../errors/registry-http-error.js';
 import { RegistryUnreachableError } from '../errors/registry-unreachable-error.js';
 import type { TagWatch } from '../tag-watch.js';
 import type { ApplyJournal } from './journal-open.js';
@@ -26,6 +27,8 @@ export interface Context {
   dead: AbortController;
   /** Operations in a row that failed because the registry could not be reached. */
   unreachable: number;
+  /** When the last of them was counted (`performance.now()`; -Infinity before any). */
+  lastUnreachableAt: number;
   /** Why the run stopped by itself, for the operations not attempted. */
   deadReason: string | undefined;
   /** `plan.keptTags` as a set, built on first use. */
@@ -90,16 +93,17 @@ export function deleteBatchSize(
 
 /**
  * Records an outcome and tells the progress callback. A `done` shows the registry answering (the
- * unreachable count starts again) unless `answered` is false: the operation got through, but a
- * request after it could not reach the registry.
+ * unreachable count starts again), unless its last answer (`answeredAt`, `performance.now()`;
+ * default now) came before the last failure to reach the registry: an operation answered just
+ * before the registry died, reported after others found it dead, proves nothing about it now.
  */
 export function report(
   ctx: Context,
   outcome: OperationOutcome,
-  { answered = true }: { answered?: boolean } = {},
+  { answeredAt = performance.now() }: { answeredAt?: number } = {},
 ): void {
   ctx.outcomes.push(outcome);
-  if (outcome.status === 'done' && answered) ctx.unreachable = 0;
+  if (outcome.status === 'done' && answeredAt > ctx.lastUnreachableAt) ctx.unreachable = 0;
   // Rewrites are not in the plan; they are found as the run goes.
   if (outcome.action === 'rewrite') ctx.total++;
   try {
@@ -117,17 +121,33 @@ export function notAttempted(ctx: Context, action: 'untag' | 'delete', id: strin
 
 /**
  * Operations in a row that may fail because the registry cannot be reached (each after every
- * retry) before the run stops by itself: a registry that died must end the run in seconds, with
+ * retry: no connection, or a gateway answering 502/503/504) before the run stops by itself: a registry that died must end the run in seconds, with
  * the rest "not attempted", not retry every remaining operation for minutes.
  */
 export const DEAD_AFTER = 3;
 
-/** Counts a failed operation: enough unreachable failures in a row stop the run. */
+/**
+ * Why an error after every retry says the registry is not answering at all: no connection (the
+ * system's code), or a gateway in front of it answering 502, 503 or 504 (a registry behind a proxy
+ * that died looks like that); undefined for any other failure.
+ */
+function deadSign(error: unknown): string | undefined {
+  if (error instanceof RegistryUnreachableError) return error.causeCode ?? '';
+  if (error instanceof RegistryHttpError && GATEWAY_STATUSES.includes(error.status))
+    return `HTTP ${error.status}`;
+  return undefined;
+}
+
+const GATEWAY_STATUSES: readonly number[] = [502, 503, 504];
+
+/** Counts a failed operation: enough failures in a row to reach the registry stop the run. */
 export function noteFailure(ctx: Context, error: unknown): void {
-  if (!(error instanceof RegistryUnreachableError)) return;
+  const sign = deadSign(error);
+  if (sign === undefined) return;
   ctx.unreachable++;
+  ctx.lastUnreachableAt = performance.now();
   if (ctx.unreachable >= DEAD_AFTER && !ctx.dead.signal.aborted) {
-    const cause = error.causeCode ? ` (${error.causeCode})` : '';
+    const cause = sign ? ` (${sign})` : '';
     ctx.deadReason = `not attempted: the registry stopped answering${cause} — ${DEAD_AFTER} operations in a row failed after every retry`;
     ctx.dead.abort();
   }

@@ -11,7 +11,6 @@ import { digestOfImage, imageId, tagId } from '../../core/naming.js';
 import type { DeleteOperation } from '../../core/plan-types.js';
 import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { RegistryHttpError } from '../errors/registry-http-error.js';
-import { RegistryUnreachableError } from '../errors/registry-unreachable-error.js';
 import { manifestRequest, tagListRequest } from '../requests.js';
 import type { TagWatch } from '../tag-watch.js';
 import {
@@ -253,12 +252,13 @@ export async function deleteWindow(
   /** After a DELETE ended: what went with it, what came back, and its outcome. */
   const finish = async (item: BatchItem, record: Sent, failure?: unknown): Promise<void> => {
     const { op, requests } = item;
-    // Its DELETE was answered, but the registry could not be reached after it: its outcome must
-    // not count as the registry answering again (see noteFailure).
-    let unreachableAfter = false;
+    // When the registry last answered for it: a list that could not be read after it leaves its
+    // DELETE's answer as the last (see report).
+    let answeredAt = record.endedAt ?? record.sentAt;
     try {
       // Shared with the next DELETE's list (or a paced one): it holds no slot.
       const after = await poller.listAfterInFlight('next');
+      answeredAt = after.answeredAt;
       requests.push(`${tagListRequest(repo)} (after the DELETE)`);
       // Every vanished name this DELETE can have taken was seen missing by now.
       await Promise.all(vanishing);
@@ -266,7 +266,6 @@ export async function deleteWindow(
     } catch (error) {
       if (mustStop(error, ctx.signal)) throw error;
       noteFailure(ctx, error);
-      unreachableAfter = error instanceof RegistryUnreachableError;
       item.notes.push(
         `whether a tag pushed onto it meanwhile went with it could not be checked: ${(error as Error).message}`,
       );
@@ -320,7 +319,7 @@ export async function deleteWindow(
         reason: notes.length > 0 ? notes.join('; ') : undefined,
         requests,
       },
-      { answered: !unreachableAfter },
+      { answeredAt },
     );
   };
 

@@ -160,6 +160,7 @@ export async function applyPlanTuned(
       stop: options.stop ? AbortSignal.any([options.stop, dead.signal]) : dead.signal,
       dead,
       unreachable: 0,
+      lastUnreachableAt: Number.NEGATIVE_INFINITY,
       deadReason: undefined,
       outcomes: [],
       total: plan.untag.length + plan.delete.length + (plan.danglingTags?.length ?? 0),
