@@ -95,18 +95,22 @@ type Hook = (
   method: string,
   path: string,
   phase: 'before' | 'after',
-  status?: number,
+  status: number | undefined,
+  /** The same number for one request's two calls: the hook can tell which request answered. */
+  request: number,
 ) => Promise<void>;
 
 /** A client whose requests pass `hook` before they are sent and after they are answered. */
 function hookedClient(hook: Hook, log: string[] = []): RegistryClient {
+  let requests = 0;
   const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
     const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
     const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
-    await hook(method, path, 'before');
+    const request = ++requests;
+    await hook(method, path, 'before', undefined, request);
     const response = await fetch(input, init);
     log.push(`${method} ${path} ${response.status}`);
-    await hook(method, path, 'after', response.status);
+    await hook(method, path, 'after', response.status, request);
     return response;
   }) as typeof fetch;
   return new RegistryClient({ url: reg.url, fetch: fetchFn });
@@ -152,23 +156,18 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // The interleaving the list sent along with the DELETE is for: after the read before the
     // DELETE, someone pushes `fresh` onto `old`; the registry lists the tags for that list
     // while the DELETE has not yet scanned them; then the DELETE takes `fresh` with it.
+    // The DELETE leaves once a list sent after the push showed `fresh` and its read was answered
+    // (whenever the lists are sent, however slow the machine).
     let pushed: Promise<void> | undefined;
-    let deleting = false;
     const [witness, witnessed] = signal();
-    const client = hookedClient(async (method, path, phase) => {
+    const client = hookedClient(async (method, path, phase, status) => {
       if (method === 'DELETE' && path.endsWith(old.digest) && phase === 'before' && !pushed) {
-        deleting = true;
         pushed = tagManifest(reg, repo, 'fresh', old.digest);
         await pushed;
         await witness;
       }
-      if (deleting && method === 'GET' && path.endsWith('/tags/list')) {
-        if (phase === 'before') await pushed;
-        else {
-          deleting = false;
-          witnessed();
-        }
-      }
+      if (pushed && phase === 'after' && path.endsWith('/manifests/fresh') && status === 200)
+        witnessed();
     });
     const result = await applyPlan(client, plan, { graph: plan.graph });
     expect(pushed).toBeDefined();
@@ -249,9 +248,12 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // Right before the DELETE of `old` leaves, `fresh` is pushed onto it. A list sent while the
     // DELETE is held reads `fresh`, but its answer reaches the apply only 300 ms later: after the
     // DELETE took `fresh` and was answered.
+    // Only a list sent after the push counts: one sent before it and answered after did not read
+    // `fresh`.
     let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
+    const sentAfterPush = new Set<number>();
     const [read, listRead] = signal();
-    const client = hookedClient(async (method, path, when) => {
+    const client = hookedClient(async (method, path, when, _status, request) => {
       if (
         method === 'DELETE' &&
         path.endsWith(old.digest) &&
@@ -262,12 +264,9 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
         phase = 'pushed';
         await read;
       }
-      if (
-        method === 'GET' &&
-        path.endsWith('/tags/list') &&
-        when === 'after' &&
-        phase === 'pushed'
-      ) {
+      const list = method === 'GET' && path.endsWith('/tags/list');
+      if (list && when === 'before' && phase === 'pushed') sentAfterPush.add(request);
+      if (list && when === 'after' && phase === 'pushed' && sentAfterPush.has(request)) {
         phase = 'listed';
         listRead();
         await new Promise((r) => setTimeout(r, 300));
@@ -281,6 +280,74 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     const outcome = outcomeOf(result, `${repo}@${old.digest}`);
     expect(outcome?.restored).toEqual([`${repo}:fresh`]);
     expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+  });
+
+  it("a tag list in flight when a DELETE ends, showing a tag the DELETE then took, is answered before the DELETE's outcome even when another DELETE's list is sent and answered meanwhile", async () => {
+    const repo = 'late-list-two';
+    await pushImage(reg, repo, { tag: 'keep', salt: 'keep' });
+    const first = await pushImage(reg, repo, { tag: 'a', salt: 'a' });
+    const second = await pushImage(reg, repo, { tag: 'b', salt: 'b' });
+    const plan = await planOf(repo, ['keep']);
+    expect(plan.delete).toHaveLength(2);
+    // As above for `first`. Meanwhile `second`'s DELETE answers 400 DIGEST_INVALID (its revision
+    // link emptied, as a PUT of it does) twice: the first answer is let through once `first`'s
+    // DELETE was answered, so that its retry's list is sent at once while the list showing
+    // `fresh` is held, and answered first; the second once a list sent after the held one was
+    // answered. Neither attempt deleted anything, so only `first` can have taken `fresh`: its
+    // outcome must wait for the held list, which alone shows `fresh`, and push `fresh` back.
+    const link = join(manifestsDir(repo), 'revisions/sha256', second.digest.slice(7), 'link');
+    let content = '';
+    let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
+    const sentAfterPush = new Set<number>();
+    const sentAfterHeld = new Set<number>();
+    const sentWhileHeld: number[] = [];
+    const [read, listRead] = signal();
+    const [firstEnded, firstAnswered] = signal();
+    const [heldSeen, heldAnswered] = signal();
+    let secondAttempts = 0;
+    const client = hookedClient(async (method, path, when, _status, request) => {
+      if (method === 'DELETE' && path.endsWith(first.digest)) {
+        if (when === 'before' && phase === 'idle') {
+          await tagManifest(reg, repo, 'fresh', first.digest);
+          phase = 'pushed';
+          await read;
+        }
+        if (when === 'after') firstAnswered();
+      }
+      if (method === 'DELETE' && path.endsWith(second.digest)) {
+        if (when === 'before' && ++secondAttempts === 1) {
+          content = await readFile(link, 'utf8');
+          await writeFile(link, '');
+        }
+        if (when === 'after' && secondAttempts === 1) await firstEnded;
+        if (when === 'after' && secondAttempts === 2) {
+          await writeFile(link, content);
+          await heldSeen;
+        }
+      }
+      const list = method === 'GET' && path.endsWith('/tags/list');
+      if (list && when === 'before' && phase === 'pushed') sentAfterPush.add(request);
+      if (list && when === 'before' && phase === 'listed') sentWhileHeld.push(request);
+      if (list && when === 'before' && phase === 'done') sentAfterHeld.add(request);
+      if (list && when === 'after' && sentAfterHeld.has(request)) heldAnswered();
+      if (list && when === 'after' && phase === 'pushed' && sentAfterPush.has(request)) {
+        phase = 'listed';
+        listRead();
+        await new Promise((r) => setTimeout(r, 300));
+        phase = 'done';
+      }
+    });
+    const result = await applyPlan(client, plan, { graph: plan.graph });
+    expect(phase).toBe('done');
+    expect(secondAttempts).toBe(3);
+    // The scenario happened: another list was sent while the one showing `fresh` was held.
+    expect(sentWhileHeld.length).toBeGreaterThan(0);
+    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(first.digest);
+    await pullsCompletely(reg.host, repo, 'fresh');
+    const outcome = outcomeOf(result, `${repo}@${first.digest}`);
+    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+    expect(outcomeOf(result, `${repo}@${second.digest}`)?.status).toBe('done');
   });
 
   it('one DELETE per tag read (batch 1): a tag pushed onto a planned image before the tag read right before its DELETE saves it', async () => {
@@ -706,21 +773,30 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
   it('a DELETE waits until every tag list answered before it has its new names read and re-checked, not only the list it waited for', async () => {
     const repo = 'caught-up';
     const { keep, old, plan } = await keepAndOld(repo);
-    // The first list of the window shows `slowx` (on the kept image), whose GET takes 300 ms; the
+    // The first list of the window shows `slowx` (on the kept image), whose GET is slow; the
     // DELETE waits for the list after it, which is answered at once but re-checked only after
     // `slowx`. Meanwhile the list after that shows `late`, pushed onto the planned image, whose
     // GET takes 600 ms. Released with its own list's re-check, the DELETE would leave before
     // `late` is read and take it with it; it must wait for `late` too, and then not go at all.
+    // `slowx`'s read is held until the list showing `late` was answered (not for a fixed time), so
+    // the order holds however slow the machine.
     let lists = 0;
+    let lateList = 0;
+    const [lateListed, lateWasListed] = signal();
     const log: string[] = [];
-    const client = hookedClient(async (method, path, phase) => {
-      if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before') {
-        lists++;
-        if (lists === 2) await tagManifest(reg, repo, 'slowx', keep.digest);
-        if (lists === 4) await tagManifest(reg, repo, 'late', old.digest);
+    const client = hookedClient(async (method, path, phase, _status, request) => {
+      if (method === 'GET' && path.endsWith('/tags/list')) {
+        if (phase === 'before') {
+          lists++;
+          if (lists === 2) await tagManifest(reg, repo, 'slowx', keep.digest);
+          if (lists === 4) {
+            await tagManifest(reg, repo, 'late', old.digest);
+            lateList = request;
+          }
+        } else if (request === lateList) lateWasListed();
       }
       if (method === 'GET' && path.endsWith('/manifests/slowx') && phase === 'before')
-        await new Promise((r) => setTimeout(r, 300));
+        await lateListed;
       if (method === 'GET' && path.endsWith('/manifests/late') && phase === 'before')
         await new Promise((r) => setTimeout(r, 600));
     }, log);
@@ -816,22 +892,29 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     const repo = 'young';
     const { old, plan } = await keepAndOld(repo);
     // Right before the window's first list, `slow` is half pushed onto `old`: distribution lists
-    // it (its index link is there) but answers 404 to it. 300 ms later the push writes its link.
+    // it (its index link is there) but answers 404 to it. Once it was read twice as 404 (not after
+    // a fixed time, so the order holds however slow the machine) the push writes its link.
     const slow = join(manifestsDir(repo), 'tags/slow');
     let lists = 0;
+    let missing = 0;
     let finished: Promise<void> | undefined;
     const log: string[] = [];
-    const client = hookedClient(async (method, path, phase) => {
+    const client = hookedClient(async (method, path, phase, status) => {
       if (method === 'GET' && path.endsWith('/tags/list') && phase === 'before' && ++lists === 2) {
         const index = join(slow, 'index/sha256', old.digest.slice(7));
         await mkdir(index, { recursive: true });
         await writeFile(join(index, 'link'), old.digest);
+      }
+      if (
+        path.endsWith('/manifests/slow') &&
+        phase === 'after' &&
+        status === 404 &&
+        ++missing === 2
+      )
         finished = (async () => {
-          await new Promise((r) => setTimeout(r, 300));
           await mkdir(join(slow, 'current'), { recursive: true });
           await writeFile(join(slow, 'current', 'link'), old.digest);
         })();
-      }
     }, log);
     const result = await applyPlan(client, plan, { graph: plan.graph });
     await finished;
