@@ -72,11 +72,13 @@ describe('credentials never appear in errors, results, plans or journals (real r
     await rm(dir, { recursive: true, force: true });
   });
 
-  const client = (url: string, username = 'alice') =>
+  // A short deadline only where a stall is the point: elsewhere a slow machine must not turn a
+  // bcrypt-checked answer into a timeout.
+  const client = (url: string, username = 'alice', timeout = 10_000) =>
     new RegistryClient({
       url,
       auth: { username, password: PASSWORD },
-      timeout: 300,
+      timeout,
       retry: { limit: 1, baseDelay: 5 },
     });
 
@@ -103,7 +105,7 @@ describe('credentials never appear in errors, results, plans or journals (real r
         () => {
           // Manifest requests come after the challenge, so they carry the Authorization header.
           proxy.setRules([{ path: /manifests/, nth: 'all', fault: { kind: 'stall', ms: 500 } }]);
-          return loadGraph(client(proxy.url), { repositories: ['app'] });
+          return loadGraph(client(proxy.url, 'alice', 300), { repositories: ['app'] });
         },
         RegistryUnreachableError,
       ],
