@@ -61,7 +61,9 @@ describe('credential helpers that misbehave', () => {
     }).catch((e: unknown) => e);
     const took = Date.now() - started;
     expect(error).toBeInstanceOf(DockerConfigError);
-    expect((error as Error).message).toMatch(/docker-credential-stubborn.*no answer within 2000 ms/);
+    expect((error as Error).message).toMatch(
+      /docker-credential-stubborn.*no answer within 2000 ms/,
+    );
     expect(took).toBeLessThan(10_000);
     const pid = Number((await readFile(join(tempDir(), 'stubborn.pid'), 'utf8')).trim());
     // SIGKILL cannot be ignored; the shell is gone shortly after the timeout.
