@@ -120,6 +120,49 @@ function outcomeOf(result: ApplyResult, id: string) {
   return result.outcomes.find((o) => o.id === id);
 }
 
+/**
+ * Right before the DELETE of `digest` leaves, `fresh` is pushed onto it; the first list sent
+ * after the push reads `fresh`, but its answer reaches the apply only 300 ms later (after the
+ * DELETE took `fresh`). `state.phase` tells where that stands.
+ */
+function pushDuringDelete(repo: string, digest: string) {
+  const state = { phase: 'idle' as 'idle' | 'pushed' | 'listed' | 'done' };
+  const sentAfterPush = new Set<number>();
+  const [read, listRead] = signal();
+  const hook: Hook = async (method, path, when, _status, request) => {
+    if (
+      method === 'DELETE' &&
+      path.endsWith(digest) &&
+      when === 'before' &&
+      state.phase === 'idle'
+    ) {
+      await tagManifest(reg, repo, 'fresh', digest);
+      state.phase = 'pushed';
+      await read;
+    }
+    // Only a list sent after the push counts: one sent before it and answered after did not read
+    // `fresh`.
+    if (!(method === 'GET' && path.endsWith('/tags/list'))) return;
+    if (when === 'before' && state.phase === 'pushed') sentAfterPush.add(request);
+    if (when === 'after' && state.phase === 'pushed' && sentAfterPush.has(request)) {
+      state.phase = 'listed';
+      listRead();
+      await new Promise((r) => setTimeout(r, 300));
+      state.phase = 'done';
+    }
+  };
+  return { state, hook };
+}
+
+/** `fresh` points at `digest` again, pulls completely, and the image's outcome says so. */
+async function expectFreshRestored(result: ApplyResult, repo: string, digest: string) {
+  expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(digest);
+  await pullsCompletely(reg.host, repo, 'fresh');
+  const outcome = outcomeOf(result, `${repo}@${digest}`);
+  expect(outcome?.restored).toEqual([`${repo}:fresh`]);
+  expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+}
+
 describe('a tag pushed while apply runs survives (real docker-registry 2.8)', () => {
   it('a tag moved onto a planned image between the tag read and its DELETE is pushed back at once', async () => {
     const repo = 'window';
@@ -248,38 +291,10 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // Right before the DELETE of `old` leaves, `fresh` is pushed onto it. A list sent while the
     // DELETE is held reads `fresh`, but its answer reaches the apply only 300 ms later: after the
     // DELETE took `fresh` and was answered.
-    // Only a list sent after the push counts: one sent before it and answered after did not read
-    // `fresh`.
-    let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
-    const sentAfterPush = new Set<number>();
-    const [read, listRead] = signal();
-    const client = hookedClient(async (method, path, when, _status, request) => {
-      if (
-        method === 'DELETE' &&
-        path.endsWith(old.digest) &&
-        when === 'before' &&
-        phase === 'idle'
-      ) {
-        await tagManifest(reg, repo, 'fresh', old.digest);
-        phase = 'pushed';
-        await read;
-      }
-      const list = method === 'GET' && path.endsWith('/tags/list');
-      if (list && when === 'before' && phase === 'pushed') sentAfterPush.add(request);
-      if (list && when === 'after' && phase === 'pushed' && sentAfterPush.has(request)) {
-        phase = 'listed';
-        listRead();
-        await new Promise((r) => setTimeout(r, 300));
-        phase = 'done';
-      }
-    });
-    const result = await applyPlan(client, plan, { graph: plan.graph });
-    expect(phase).toBe('done');
-    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(old.digest);
-    await pullsCompletely(reg.host, repo, 'fresh');
-    const outcome = outcomeOf(result, `${repo}@${old.digest}`);
-    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
-    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+    const { state, hook } = pushDuringDelete(repo, old.digest);
+    const result = await applyPlan(hookedClient(hook), plan, { graph: plan.graph });
+    expect(state.phase).toBe('done');
+    await expectFreshRestored(result, repo, old.digest);
   });
 
   it("a tag list in flight when a DELETE ends, showing a tag the DELETE then took, is answered before the DELETE's outcome even when another DELETE's list is sent and answered meanwhile", async () => {
@@ -297,23 +312,15 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
     // outcome must wait for the held list, which alone shows `fresh`, and push `fresh` back.
     const link = join(manifestsDir(repo), 'revisions/sha256', second.digest.slice(7), 'link');
     let content = '';
-    let phase: 'idle' | 'pushed' | 'listed' | 'done' = 'idle';
-    const sentAfterPush = new Set<number>();
+    const { state, hook: pushing } = pushDuringDelete(repo, first.digest);
     const sentAfterHeld = new Set<number>();
     const sentWhileHeld: number[] = [];
-    const [read, listRead] = signal();
     const [firstEnded, firstAnswered] = signal();
     const [heldSeen, heldAnswered] = signal();
     let secondAttempts = 0;
-    const client = hookedClient(async (method, path, when, _status, request) => {
-      if (method === 'DELETE' && path.endsWith(first.digest)) {
-        if (when === 'before' && phase === 'idle') {
-          await tagManifest(reg, repo, 'fresh', first.digest);
-          phase = 'pushed';
-          await read;
-        }
-        if (when === 'after') firstAnswered();
-      }
+    const client = hookedClient(async (method, path, when, status, request) => {
+      await pushing(method, path, when, status, request);
+      if (method === 'DELETE' && path.endsWith(first.digest) && when === 'after') firstAnswered();
       if (method === 'DELETE' && path.endsWith(second.digest)) {
         if (when === 'before' && ++secondAttempts === 1) {
           content = await readFile(link, 'utf8');
@@ -325,28 +332,19 @@ describe('a tag pushed while apply runs survives (real docker-registry 2.8)', ()
           await heldSeen;
         }
       }
-      const list = method === 'GET' && path.endsWith('/tags/list');
-      if (list && when === 'before' && phase === 'pushed') sentAfterPush.add(request);
-      if (list && when === 'before' && phase === 'listed') sentWhileHeld.push(request);
-      if (list && when === 'before' && phase === 'done') sentAfterHeld.add(request);
-      if (list && when === 'after' && sentAfterHeld.has(request)) heldAnswered();
-      if (list && when === 'after' && phase === 'pushed' && sentAfterPush.has(request)) {
-        phase = 'listed';
-        listRead();
-        await new Promise((r) => setTimeout(r, 300));
-        phase = 'done';
+      if (!(method === 'GET' && path.endsWith('/tags/list')) || when !== 'before') {
+        if (sentAfterHeld.has(request) && when === 'after') heldAnswered();
+        return;
       }
+      if (state.phase === 'listed') sentWhileHeld.push(request);
+      if (state.phase === 'done') sentAfterHeld.add(request);
     });
     const result = await applyPlan(client, plan, { graph: plan.graph });
-    expect(phase).toBe('done');
+    expect(state.phase).toBe('done');
     expect(secondAttempts).toBe(3);
     // The scenario happened: another list was sent while the one showing `fresh` was held.
     expect(sentWhileHeld.length).toBeGreaterThan(0);
-    expect(await new RegistryClient({ url: reg.url }).resolve(repo, 'fresh')).toBe(first.digest);
-    await pullsCompletely(reg.host, repo, 'fresh');
-    const outcome = outcomeOf(result, `${repo}@${first.digest}`);
-    expect(outcome?.restored).toEqual([`${repo}:fresh`]);
-    expect(outcome?.reason).toMatch(/^restored after concurrent push/);
+    await expectFreshRestored(result, repo, first.digest);
     expect(outcomeOf(result, `${repo}@${second.digest}`)?.status).toBe('done');
   });
 
