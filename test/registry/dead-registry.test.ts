@@ -10,7 +10,7 @@ import { applyPlan } from '../../src/registry/apply-plan.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { loadGraph } from '../../src/registry/load-graph.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
-import { pushImage } from '../helpers/push.js';
+import { pushImage, pushIndex } from '../helpers/push.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry-server.js';
 
 const REPOS = ['a/app', 'b/app', 'c/app', 'd/app'];
@@ -80,7 +80,7 @@ describe('a registry that dies mid-apply', () => {
       const notTried = by('skipped').filter((o) => o.reason?.startsWith('not attempted:'));
       expect(notTried.length).toBeGreaterThan(0);
       expect(notTried[0]?.reason).toBe(
-        `not attempted: the registry stopped answering (${cause}) — 3 operations in a row failed after every retry`,
+        `not attempted: the registry stopped answering (${cause}) — 3 requests in a row failed after their retries`,
       );
       // Failed: only DELETEs that were in flight when it died (at most (concurrency - 1) / 2 of the
       // client's per repository), not every remaining operation. One that was still waiting for its
@@ -97,4 +97,65 @@ describe('a registry that dies mid-apply', () => {
       );
     },
   );
+});
+
+describe('a healthy registry whose one tag list fails (503 on every attempt, injected into the client on top of the real registry)', () => {
+  let reg: RunningRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  });
+  afterAll(async () => {
+    await reg?.stop().catch(() => {});
+  });
+
+  it('does not stop the run: one failed request counts once, however many DELETEs waited on it', async () => {
+    const repo = 'flaky/app';
+    await pushImage(reg, repo, { tag: 'keep' });
+    for (let i = 0; i < 2; i++) await pushImage(reg, repo, { tag: `old-${i}` });
+    const children = [
+      await pushImage(reg, repo, { salt: 'amd64' }),
+      await pushImage(reg, repo, { salt: 'arm64', architecture: 'arm64' }),
+    ];
+    await pushIndex(reg, repo, { tag: 'multi', manifests: children });
+    const load = new RegistryClient({ url: reg.url });
+    const graph = await loadGraph(load, { repositories: [repo] });
+    const plan = planCleanup(graph, [`${repo}:keep`]);
+    // The index and the two old images in the first wave, the index's children in the second.
+    expect(plan.delete).toHaveLength(5);
+    // Once the first wave's three DELETEs were answered, the next tag list (which all three
+    // outcomes wait on) answers 503 to each of its three attempts.
+    let deleted = 0;
+    const injected: string[] = [];
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const request = new Request(input, init);
+      const path = new URL(request.url).pathname;
+      if (
+        request.method === 'GET' &&
+        path.endsWith('/tags/list') &&
+        deleted >= 3 &&
+        injected.length < 3
+      ) {
+        injected.push(path);
+        return new Response('{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}', {
+          status: 503,
+          headers: { 'content-type': 'application/json' },
+        });
+      }
+      const response = await fetch(request);
+      if (request.method === 'DELETE' && response.status === 202) deleted++;
+      return response;
+    }) as typeof fetch;
+    const client = new RegistryClient({
+      url: reg.url,
+      fetch: fetchFn,
+      retry: { limit: 2, baseDelay: 10 },
+    });
+    const result = await applyPlan(client, plan, { graph });
+    expect(injected).toHaveLength(3);
+    const checkFailed = result.outcomes.filter((o) => /could not be checked/.test(o.reason ?? ''));
+    expect(checkFailed).toHaveLength(3);
+    expect(result.stopped ?? false).toBe(false);
+    expect(result.outcomes.filter((o) => o.reason?.startsWith('not attempted'))).toEqual([]);
+    expect(result.outcomes.map((o) => o.status)).toEqual(Array(5).fill('done'));
+  });
 });

@@ -129,10 +129,18 @@ describe('regprune verify', () => {
     );
   });
 
-  it('apply --verify checks the kept tags after applying', async () => {
+  it('apply --verify checks the kept tags after applying (also when it deleted untagged platform manifests)', async () => {
     const repo = 'applied/app';
     await pushHealthy(repo);
     await pushImage(reg, repo, { tag: 'old' });
+    // Its children go untagged, with no reason in their outcomes: the run still did not stop.
+    await pushIndex(reg, repo, {
+      tag: 'old-multi',
+      manifests: [
+        await pushImage(reg, repo, { salt: 'old-amd64' }),
+        await pushImage(reg, repo, { salt: 'old-arm64', architecture: 'arm64' }),
+      ],
+    });
     const run = await runCliProcess([
       'apply',
       reg.url,
@@ -149,7 +157,12 @@ describe('regprune verify', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const out = JSON.parse(run.stdout) as { verify: { tags: string[]; problems: unknown[] } };
+    const out = JSON.parse(run.stdout) as {
+      result: { stopped?: boolean; outcomes: unknown[] };
+      verify: { tags: string[]; problems: unknown[] };
+    };
+    expect(out.result.outcomes).toHaveLength(4);
+    expect(out.result.stopped).toBeUndefined();
     expect(out.verify.tags).toEqual([`${repo}:latest`, `${repo}:v1`]);
     expect(out.verify.problems).toEqual([]);
   });

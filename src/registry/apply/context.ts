@@ -29,6 +29,11 @@ export interface Context {
   unreachable: number;
   /** When the last of them was counted (`performance.now()`; -Infinity before any). */
   lastUnreachableAt: number;
+  /**
+   * Errors counted already: one failed request (a tag list many DELETEs waited on) counts once,
+   * however many operations it fails.
+   */
+  counted: WeakSet<object>;
   /** Why the run stopped by itself, for the operations not attempted. */
   deadReason: string | undefined;
   /** `plan.keptTags` as a set, built on first use. */
@@ -120,9 +125,10 @@ export function notAttempted(ctx: Context, action: 'untag' | 'delete', id: strin
 }
 
 /**
- * Operations in a row that may fail because the registry cannot be reached (each after every
- * retry: no connection, or a gateway answering 502/503/504) before the run stops by itself: a registry that died must end the run in seconds, with
- * the rest "not attempted", not retry every remaining operation for minutes.
+ * Requests in a row that may fail because the registry cannot be reached (each after its
+ * retries: no connection, or a gateway answering 502/503/504) before the run stops by itself: a
+ * registry that died must end the run in seconds, with the rest "not attempted", not retry every
+ * remaining operation for minutes.
  */
 export const DEAD_AFTER = 3;
 
@@ -140,15 +146,19 @@ function deadSign(error: unknown): string | undefined {
 
 const GATEWAY_STATUSES: readonly number[] = [502, 503, 504];
 
-/** Counts a failed operation: enough failures in a row to reach the registry stop the run. */
+/**
+ * Counts a failed request (once, whatever number of operations it failed): enough failures in a
+ * row to reach the registry stop the run.
+ */
 export function noteFailure(ctx: Context, error: unknown): void {
   const sign = deadSign(error);
-  if (sign === undefined) return;
+  if (sign === undefined || ctx.counted.has(error as object)) return;
+  ctx.counted.add(error as object);
   ctx.unreachable++;
   ctx.lastUnreachableAt = performance.now();
   if (ctx.unreachable >= DEAD_AFTER && !ctx.dead.signal.aborted) {
     const cause = sign ? ` (${sign})` : '';
-    ctx.deadReason = `not attempted: the registry stopped answering${cause} — ${DEAD_AFTER} operations in a row failed after every retry`;
+    ctx.deadReason = `not attempted: the registry stopped answering${cause} — ${DEAD_AFTER} requests in a row failed after their retries`;
     ctx.dead.abort();
   }
 }

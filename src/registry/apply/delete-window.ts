@@ -62,11 +62,13 @@ export async function deleteWindow(
   poller.start();
 
   // Gone without a clean 202: the registry may have left its tags listed, pointing at nothing.
+  // `answeredAt`: when the registry last answered for it (see report).
   const goneWithout202 = async (
     op: DeleteOperation,
     reason: string,
     requests: string[],
     settle: Settle,
+    answeredAt: number,
   ) => {
     ctx.gone.add(op.image);
     if (op.tags.length > 0) {
@@ -74,7 +76,11 @@ export async function deleteWindow(
       return;
     }
     await settle('done');
-    report(ctx, { action: 'delete', id: op.image, status: 'done', reason, requests });
+    report(
+      ctx,
+      { action: 'delete', id: op.image, status: 'done', reason, requests },
+      { answeredAt },
+    );
   };
   const skipped = (op: DeleteOperation, reason: string, requests?: string[]) =>
     report(ctx, { action: 'delete', id: op.image, status: 'skipped', reason, requests });
@@ -108,6 +114,8 @@ export async function deleteWindow(
         async (status) => {
           if (journal && interrupted && status === 'done') await endEarlier(journal, interrupted);
         },
+        // Its bytes were read ahead, some time ago: it proves nothing about the registry now.
+        Number.NEGATIVE_INFINITY,
       );
     }
     const stuck = [op.image, ...graph.targetsOf(op.image, 'referrer')].find((i) =>
@@ -151,6 +159,8 @@ export async function deleteWindow(
         // A name that reads as nothing yet is read again this long after its last read.
         await new Promise((r) => setTimeout(r, YOUNG_RETRY_MS));
       } catch (error) {
+        // A list that could not reach the registry counts (once, however many waited on it).
+        noteFailure(ctx, error);
         // The run stopped meanwhile (the registry found dead, or asked to): its DELETE was never
         // sent, so it is not attempted rather than one more failure.
         if (ctx.stop?.aborted && !mustStop(error, ctx.signal)) {
@@ -304,6 +314,7 @@ export async function deleteWindow(
         ['already gone (404)', ...item.notes].join('; '),
         requests,
         item.settle,
+        answeredAt,
       );
     await item.settle('done');
     const notes = [

@@ -44,6 +44,11 @@ export async function rewriteFallbackIndexes(
     const tag = fallbackTagOf(subject);
     const indexDigest = watch.tags.get(tag);
     if (!indexDigest) continue;
+    // The run stopped: no rewrite starts, and what it would have let go stays.
+    if (ctx.stop?.aborted) {
+      unrewritten.add(subject);
+      continue;
+    }
     const id = tagId(repo, tag);
     const requests = [manifestRequest('GET', repo, tag)];
     try {

@@ -161,6 +161,7 @@ export async function applyPlanTuned(
       dead,
       unreachable: 0,
       lastUnreachableAt: Number.NEGATIVE_INFINITY,
+      counted: new WeakSet(),
       deadReason: undefined,
       outcomes: [],
       total: plan.untag.length + plan.delete.length + (plan.danglingTags?.length ?? 0),
@@ -201,7 +202,12 @@ export async function applyWaves(ctx: Context, repositories: string[]): Promise<
   for (const op of plan.delete) {
     if (journal?.finished.has(`delete ${op.image}`)) {
       ctx.gone.add(op.image);
-      report(ctx, { action: 'delete', id: op.image, status: 'done', reason: EARLIER_RUN });
+      report(
+        ctx,
+        { action: 'delete', id: op.image, status: 'done', reason: EARLIER_RUN },
+        // No request was sent for it: it proves nothing about the registry now.
+        { answeredAt: Number.NEGATIVE_INFINITY },
+      );
       continue;
     }
     const list = waves.get(op.wave);
@@ -256,7 +262,9 @@ export async function applyWaves(ctx: Context, repositories: string[]): Promise<
   const result = finish(false, inPlanOrder(plan, ctx.outcomes), reclaimableBytes, client);
   if (journal) result.notes.push(...journal.notes);
   const notTried = ctx.outcomes.filter(
-    (o) => o.reason === NOT_ATTEMPTED_STOPPED || o.reason === ctx.deadReason,
+    (o) =>
+      o.reason === NOT_ATTEMPTED_STOPPED ||
+      (ctx.deadReason !== undefined && o.reason === ctx.deadReason),
   ).length;
   if (notTried > 0) result.stopped = true;
   if (ctx.deadReason) {

@@ -81,7 +81,12 @@ export async function untagOne(ctx: Context, tag: string, image: string): Promis
   const name = tagName(tag);
   const journal = ctx.journal;
   if (journal?.finished.has(`untag ${tag}`)) {
-    report(ctx, { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN });
+    report(
+      ctx,
+      { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN },
+      // No request was sent for it: it proves nothing about the registry now.
+      { answeredAt: Number.NEGATIVE_INFINITY },
+    );
     return;
   }
   if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
