@@ -80,6 +80,11 @@ export interface FakeGitHubPackages {
   primaryLimit(token: string, remaining: number, resetInSeconds: number): void;
   /** Sets a version's `created_at` (ISO 8601). */
   setCreated(repo: string, digest: string, iso: string): void;
+  /**
+   * The next version DELETE answers `status` (with GitHub's error shape) after it deleted the
+   * version: a server error after the change, as any HTTP server may give.
+   */
+  failNextDeleteAfterDeleting(status: number): void;
   stop(): Promise<void>;
 }
 
@@ -113,6 +118,7 @@ export async function startFakeGitHubPackages(
   const limits = new Map<string, Limit>();
   const registryTokens = new Set<string>();
   let secondary = { count: 0, retryAfter: undefined as number | undefined };
+  let deleteThenFail: number | undefined;
   const apiLog: string[] = [];
   const ociLog: string[] = [];
   const repoRoot = join(registry.dataDir, 'docker/registry/v2/repositories');
@@ -448,6 +454,11 @@ export async function startFakeGitHubPackages(
         createdAt: active.createdAt,
         deletedAt: new Date().toISOString(),
       });
+      if (deleteThenFail !== undefined) {
+        const status = deleteThenFail;
+        deleteThenFail = undefined;
+        return send(res, status, error('Server Error', status), headers);
+      }
       return send(res, 204, undefined, headers);
     }
     if (segments.length === at + 6 && segments[at + 5] === 'restore' && req.method === 'POST') {
@@ -523,6 +534,9 @@ export async function startFakeGitHubPackages(
     primaryLimit: (secretToken, remaining, resetIn) =>
       limits.set(secretToken, { remaining, reset: Math.floor(Date.now() / 1000) + resetIn }),
     setCreated: (repo, digest, iso) => created.set(`${repo}@${digest}`, iso),
+    failNextDeleteAfterDeleting: (status) => {
+      deleteThenFail = status;
+    },
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

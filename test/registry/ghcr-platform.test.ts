@@ -217,6 +217,29 @@ describe('GHCR platform on the fake GitHub Packages API over a real docker-regis
     expect(await c.resolve(repo, s.index.digest)).toBeUndefined();
   });
 
+  it('a version DELETE that answers 500 after deleting is not sent again: one DELETE each, the outcome names the 500, a new plan finds it done', async () => {
+    const repo = 'my-org/erratic';
+    await seed(repo);
+    const c = client();
+    const graph = await loadGraph(c, { repositories: [repo] });
+    const keep = [`${repo}:v2`, `${repo}:multi`];
+    const plan = planCleanup(graph, keep);
+    const before = fake.apiLog.length;
+    // The first version DELETE (an untag's placeholder here) deletes, then answers 500.
+    fake.failNextDeleteAfterDeleting(500);
+    const result = await applyPlan(c, plan, { graph });
+    const deletes = fake.apiLog.slice(before).filter((l) => l.startsWith('DELETE '));
+    // One DELETE per untag placeholder and per planned image; none sent twice.
+    expect(deletes).toHaveLength(plan.untag.length + plan.delete.length);
+    expect(new Set(deletes).size).toBe(deletes.length);
+    const failed = result.outcomes.filter((o) => o.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.reason).toMatch(/answered HTTP 500/);
+    // It went all the same: a new plan has nothing left to do.
+    const again = planCleanup(await loadGraph(c, { repositories: [repo] }), keep);
+    expect([...again.untag, ...again.delete]).toEqual([]);
+  });
+
   it('names the missing delete:packages scope before deleting anything', async () => {
     const repo = 'my-org/scoped';
     await seed(repo);

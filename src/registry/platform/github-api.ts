@@ -209,7 +209,19 @@ export class GitHubApi {
     ok: number[],
     signal?: AbortSignal,
   ): Promise<ApiAnswer> {
-    const answer = await this.request(method, target, scope, signal);
+    return this.check(await this.request(method, target, scope, signal), method, target, ok);
+  }
+
+  /**
+   * `answer` (to `method target`) if its status is one of `ok`.
+   * @throws {RegistryHttpError} otherwise, with GitHub's message.
+   */
+  check(
+    answer: ApiAnswer,
+    method: 'GET' | 'DELETE' | 'POST',
+    target: string,
+    ok: number[],
+  ): ApiAnswer {
     if (!ok.includes(answer.status))
       throw new RegistryHttpError(
         answer.status,
