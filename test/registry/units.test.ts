@@ -7,9 +7,14 @@ import {
 } from '../../src/core/attachments.js';
 import { repositorySelector } from '../../src/core/oci/repository-glob.js';
 import type { CleanupPlan } from '../../src/index.js';
+import { type Context, noteFailure } from '../../src/registry/apply/context.js';
 import { parseChallenge } from '../../src/registry/auth/challenge.js';
 import { baseRepository, sameRegistryHost } from '../../src/registry/base-image.js';
-import { MalformedManifestError } from '../../src/registry/errors/index.js';
+import {
+  MalformedManifestError,
+  RegistryHttpError,
+  RegistryUnreachableError,
+} from '../../src/registry/errors/index.js';
 import { nextLink } from '../../src/registry/link.js';
 import { parseManifest } from '../../src/registry/manifest.js';
 import { isRepositoryName, isTag } from '../../src/registry/reference.js';
@@ -168,5 +173,56 @@ describe('registry helpers', () => {
     expect(error).toBeInstanceOf(MalformedManifestError);
     expect((error as Error).message).toContain(`app@${D}`);
     expect((error as Error).message).toContain('layers[0].digest');
+  });
+});
+
+describe('when a run stops by itself (noteFailure)', () => {
+  const fresh = () =>
+    ({
+      client: { url: 'http://127.0.0.1:5000' },
+      unreachable: 0,
+      lastUnreachableAt: Number.NEGATIVE_INFINITY,
+      counted: new WeakSet(),
+      dead: new AbortController(),
+      deadReason: undefined,
+    }) as unknown as Context;
+  const refused = (url: string) =>
+    new RegistryUnreachableError(
+      'GET',
+      url,
+      3,
+      Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+    );
+
+  it('3 distinct failed requests stop it; one request failing several operations counts once', () => {
+    const ctx = fresh();
+    const shared = new RegistryHttpError(
+      503,
+      'GET',
+      'http://127.0.0.1:5000/v2/a/tags/list',
+      undefined,
+    );
+    for (let i = 0; i < 5; i++) noteFailure(ctx, shared);
+    expect(ctx.dead.signal.aborted).toBe(false);
+    noteFailure(ctx, new RegistryHttpError(500, 'GET', 'http://127.0.0.1:5000/v2/', undefined));
+    expect(ctx.unreachable).toBe(1);
+    noteFailure(ctx, refused('http://127.0.0.1:5000/v2/a/manifests/x'));
+    noteFailure(ctx, refused('http://127.0.0.1:5000/v2/a/manifests/y'));
+    expect(ctx.dead.signal.aborted).toBe(true);
+    expect(ctx.deadReason).toBe(
+      'not attempted: the registry stopped answering (ECONNREFUSED) — 3 requests in a row failed after their retries',
+    );
+  });
+
+  it('names another host (a token service, a platform API) rather than blaming the registry', () => {
+    const ctx = fresh();
+    for (const path of ['a', 'b', 'c'])
+      noteFailure(
+        ctx,
+        new RegistryHttpError(502, 'GET', `https://auth.127.0.0.1.test/${path}`, undefined),
+      );
+    expect(ctx.deadReason).toMatch(
+      /stopped answering \(HTTP 502 from auth\.127\.0\.0\.1\.test\) —/,
+    );
   });
 });

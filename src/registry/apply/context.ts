@@ -137,11 +137,24 @@ export const DEAD_AFTER = 3;
  * system's code), or a gateway in front of it answering 502, 503 or 504 (a registry behind a proxy
  * that died looks like that); undefined for any other failure.
  */
-function deadSign(error: unknown): string | undefined {
-  if (error instanceof RegistryUnreachableError) return error.causeCode ?? '';
-  if (error instanceof RegistryHttpError && GATEWAY_STATUSES.includes(error.status))
-    return `HTTP ${error.status}`;
-  return undefined;
+function deadSign(ctx: Context, error: unknown): string | undefined {
+  let sign: string;
+  if (error instanceof RegistryUnreachableError) sign = error.causeCode ?? '';
+  else if (error instanceof RegistryHttpError && GATEWAY_STATUSES.includes(error.status))
+    sign = `HTTP ${error.status}`;
+  else return undefined;
+  // A token service or a platform API on another host: named, so the message does not blame
+  // the registry itself.
+  const host = hostOf(error.url);
+  return host && host !== hostOf(ctx.client.url) ? `${sign}${sign ? ' ' : ''}from ${host}` : sign;
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 const GATEWAY_STATUSES: readonly number[] = [502, 503, 504];
@@ -151,7 +164,7 @@ const GATEWAY_STATUSES: readonly number[] = [502, 503, 504];
  * row to reach the registry stop the run.
  */
 export function noteFailure(ctx: Context, error: unknown): void {
-  const sign = deadSign(error);
+  const sign = deadSign(ctx, error);
   if (sign === undefined || ctx.counted.has(error as object)) return;
   ctx.counted.add(error as object);
   ctx.unreachable++;
