@@ -4,7 +4,7 @@ import { DeleteRefusedError } from '../errors/delete-refused-error.js';
 import { MalformedResponseError } from '../errors/malformed-response-error.js';
 import { PlatformInputError } from '../errors/platform-input-error.js';
 import { isDigest } from '../reference.js';
-import { GitHubApi, messageOf, SCOPE_ADVICE } from './github-api.js';
+import { GitHubApi, messageOf, SCOPE_ADVICE, sleep } from './github-api.js';
 import type { PlatformRequestOptions, PlatformVersion, RegistryPlatform } from './types.js';
 
 /** Options of {@link GhcrPlatform}. */
@@ -155,7 +155,17 @@ export class GhcrPlatform implements RegistryPlatform {
     const id = await this.#idOf(repository, digest, options.signal);
     if (id === undefined) return 'missing';
     const path = await this.#versionPath(repository, id, options.signal);
-    const answer = await this.#api.request('DELETE', path, 'delete:packages', options.signal);
+    let answer = await this.#api.request('DELETE', path, 'delete:packages', options.signal);
+    if (answer.status === 500) {
+      // Sent once more (502-504 were retried already): a version DELETE is idempotent, and a 404
+      // now means the first went through before its error.
+      await sleep(250, options.signal);
+      answer = await this.#api.request('DELETE', path, 'delete:packages', options.signal);
+      if (answer.status === 404) {
+        this.#ids.delete(`${repository}@${digest}`);
+        return 'deleted';
+      }
+    }
     if (answer.status === 204 || answer.status === 200) {
       this.#ids.delete(`${repository}@${digest}`);
       return 'deleted';
@@ -174,7 +184,7 @@ export class GhcrPlatform implements RegistryPlatform {
         `${repository}@${digest}`,
         `GitHub does not delete the last version of a package ("${message}"); delete the whole package on GitHub if it is to go`,
       );
-    // Not sent again to get the error: a DELETE that went through before a 500 would answer 404.
+    // Not sent again to get the error: a DELETE that went through before its error answers 404.
     this.#api.check(answer, 'DELETE', path, [204]);
     return 'deleted';
   }

@@ -34,7 +34,7 @@ export type TokenScope = 'read:packages' | 'delete:packages' | 'write:packages';
 export const SCOPE_ADVICE =
   'use a personal access token (classic) with read:packages (to list), delete:packages (to delete) and write:packages (to restore), e.g. `printf %s "$TOKEN" | regprune … --username USER --password-stdin` or GITHUB_TOKEN; in GitHub Actions, GITHUB_TOKEN needs `permissions: packages: write` and the workflow repository needs admin access to the package (package settings, "Manage Actions access")';
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
