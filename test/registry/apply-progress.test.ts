@@ -58,6 +58,17 @@ describe('registry apply progress', () => {
     expect((await listTags(reg, 'counted')).includes(fallbackTag(dropDigest))).toBe(false);
   });
 
+  it('once the run stopped, no fallback-index rewrite starts: the fallback tag stays, every operation is not attempted', async () => {
+    const { client, plan, dropDigest } = await scenario('stopped');
+    const stop = new AbortController();
+    stop.abort();
+    const result = await applyPlan(client, plan, { stop: stop.signal });
+    expect(result.stopped).toBe(true);
+    expect(result.outcomes.filter((o) => o.action === 'rewrite')).toEqual([]);
+    expect(result.outcomes.map((o) => o.status)).toEqual(['skipped', 'skipped']);
+    expect(await listTags(reg, 'stopped')).toContain(fallbackTag(dropDigest));
+  });
+
   it('the dry run counts them too', async () => {
     const { client, plan } = await scenario('dry');
     const graph = await loadGraph(client, { repositories: ['dry'] });

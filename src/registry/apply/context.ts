@@ -187,3 +187,15 @@ export function mustStop(error: unknown, signal: AbortSignal | undefined): boole
 }
 
 export const EARLIER_RUN = 'done by an earlier run (undo journal); not sent again';
+
+/**
+ * Reports an operation an earlier run did (its journal says so): nothing is sent, so it proves
+ * nothing about the registry now and does not restart the unreachable count.
+ */
+export function doneEarlier(ctx: Context, action: 'untag' | 'delete', id: string): void {
+  report(
+    ctx,
+    { action, id, status: 'done', reason: EARLIER_RUN },
+    { answeredAt: Number.NEGATIVE_INFINITY },
+  );
+}

@@ -161,13 +161,14 @@ export async function deleteWindow(
       } catch (error) {
         // A list that could not reach the registry counts (once, however many waited on it).
         noteFailure(ctx, error);
+        const fatalHere = mustStop(error, ctx.signal);
         // The run stopped meanwhile (the registry found dead, or asked to): its DELETE was never
         // sent, so it is not attempted rather than one more failure.
-        if (ctx.stop?.aborted && !mustStop(error, ctx.signal)) {
+        if (ctx.stop?.aborted && !fatalHere) {
           await item.settle('failed').catch(() => {});
           return notAttempted(ctx, 'delete', op.image);
         }
-        if (++failures < GATE_ATTEMPTS && !mustStop(error, ctx.signal)) continue;
+        if (++failures < GATE_ATTEMPTS && !fatalHere) continue;
         await item.settle('failed').catch(() => {});
         return deleteFailed(ctx, op, error, requests);
       }

@@ -14,7 +14,7 @@ import { checkDigest, checkRepository, checkTag } from '../reference.js';
 import {
   type ApplyTuning,
   type Context,
-  EARLIER_RUN,
+  doneEarlier,
   mustStop,
   notAttempted,
   noteFailure,
@@ -202,12 +202,7 @@ export async function applyWaves(ctx: Context, repositories: string[]): Promise<
   for (const op of plan.delete) {
     if (journal?.finished.has(`delete ${op.image}`)) {
       ctx.gone.add(op.image);
-      report(
-        ctx,
-        { action: 'delete', id: op.image, status: 'done', reason: EARLIER_RUN },
-        // No request was sent for it: it proves nothing about the registry now.
-        { answeredAt: Number.NEGATIVE_INFINITY },
-      );
+      doneEarlier(ctx, 'delete', op.image);
       continue;
     }
     const list = waves.get(op.wave);

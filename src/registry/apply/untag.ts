@@ -7,7 +7,7 @@ import { manifestRequest, tagListRequest } from '../requests.js';
 import { removeOwnPlaceholder, removeTag } from '../untag.js';
 import {
   type Context,
-  EARLIER_RUN,
+  doneEarlier,
   mustStop,
   notAttempted,
   noteFailure,
@@ -81,12 +81,7 @@ export async function untagOne(ctx: Context, tag: string, image: string): Promis
   const name = tagName(tag);
   const journal = ctx.journal;
   if (journal?.finished.has(`untag ${tag}`)) {
-    report(
-      ctx,
-      { action: 'untag', id: tag, status: 'done', reason: EARLIER_RUN },
-      // No request was sent for it: it proves nothing about the registry now.
-      { answeredAt: Number.NEGATIVE_INFINITY },
-    );
+    doneEarlier(ctx, 'untag', tag);
     return;
   }
   if (ctx.stop?.aborted) return notAttempted(ctx, 'untag', tag);
